@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import {
+  categoryCounts,
+  featureInventory,
+  freezeSample,
+  numericHistograms,
+  numericSummaries,
+  sampleCounts,
+  type Window,
+} from '../store/aggregates.ts';
+import { saveBaseline } from '../store/baselines.ts';
+import type { Sql } from '../store/sql.ts';
+
+export interface NumericReference {
+  name: string;
+  kind: 'numeric';
+  n: number;
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  /** Strictly increasing edges e0..ek: e0 the reference minimum, ek its maximum. */
+  edges: number[];
+  /** Reference counts per bin: below e0, k inner bins, above ek (the outer two are 0 by construction). */
+  counts: number[];
+  /** How many reference values the frozen KS sample holds. */
+  sample_n: number;
+}
+
+export interface CategoricalReference {
+  name: string;
+  kind: 'categorical';
+  n: number;
+  counts: Record<string, number>;
+  /** Reference values beyond the category cap, pooled. */
+  other: number;
+}
+
+export type FeatureReference = NumericReference | CategoricalReference;
+
+export interface Baseline {
+  baseline_id: string;
+  model: string;
+  created_at: number;
+  from: number;
+  to: number;
+  n_events: number;
+  features: FeatureReference[];
+}
+
+export interface BaselineOptions {
+  bins: number;
+  maxCategories: number;
+  sampleMax: number;
+  now?: number;
+}
+
+export class EmptyRangeError extends Error {}
+
+/** Strictly increasing edges from [min, quantiles..., max]; a constant feature keeps [c, c]. */
+export function edgesFrom(min: number, quantiles: number[], max: number): number[] {
+  const edges: number[] = [];
+  for (const e of [min, ...quantiles, max]) if (edges.length === 0 || e > edges[edges.length - 1]) edges.push(e);
+  if (edges.length === 1) edges.push(edges[0]);
+  return edges;
+}
+
+/**
+ * Freezes what drift analysis needs from a range of stored events: per
+ * numeric feature its bin edges, reference histogram, moments and a copy of
+ * its values (sampled down to `sampleMax`) for KS; per categorical feature
+ * its category counts. Later events never change a frozen baseline.
+ */
+export async function freezeBaseline(sql: Sql, window: Window, options: BaselineOptions): Promise<Baseline> {
+  const inventory = await featureInventory(sql, window);
+  if (inventory.total === 0) throw new EmptyRangeError('no events for this model in the given range');
+
+  // A feature's kind is the kind most of its values had in the reference.
+  const byName = new Map<string, { numeric: number; categorical: number }>();
+  for (const f of inventory.features) {
+    if (f.kind === 'missing') continue;
+    const entry = byName.get(f.feature) ?? { numeric: 0, categorical: 0 };
+    entry[f.kind] += f.n;
+    byName.set(f.feature, entry);
+  }
+  const numeric = [...byName].filter(([, c]) => c.numeric >= c.categorical).map(([name]) => name);
+  const categorical = [...byName].filter(([, c]) => c.numeric < c.categorical).map(([name]) => name);
+  const categoricalN = new Map([...byName].map(([name, c]) => [name, c.categorical]));
+
+  const baselineId = randomUUID();
+  const summaries = await numericSummaries(sql, window, numeric, options.bins);
+  const edges = new Map(summaries.map((s) => [s.feature, edgesFrom(s.min, s.quantiles, s.max)]));
+  const histograms = await numericHistograms(sql, window, edges);
+  const maxN = Math.max(0, ...summaries.map((s) => s.n));
+  const keepPerMillion = maxN <= options.sampleMax ? 1_000_000 : Math.floor((options.sampleMax / maxN) * 1_000_000);
+  await freezeSample(sql, baselineId, window, numeric, keepPerMillion);
+  const sampled = await sampleCounts(sql, baselineId);
+
+  const features: FeatureReference[] = summaries.map((s) => ({
+    name: s.feature,
+    kind: 'numeric',
+    n: s.n,
+    min: s.min,
+    max: s.max,
+    mean: s.mean,
+    std: s.std,
+    edges: edges.get(s.feature)!,
+    counts: histograms.get(s.feature)!,
+    sample_n: sampled.get(s.feature) ?? 0,
+  }));
+  const categories = await categoryCounts(sql, window, categorical, options.maxCategories);
+  for (const name of categorical) {
+    const counts: Record<string, number> = {};
+    let listed = 0;
+    for (const c of categories) {
+      if (c.feature !== name) continue;
+      counts[c.value] = c.n;
+      listed += c.n;
+    }
+    const n = categoricalN.get(name) ?? listed;
+    features.push({ name, kind: 'categorical', n, counts, other: Math.max(0, n - listed) });
+  }
+  features.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+  const baseline: Baseline = {
+    baseline_id: baselineId,
+    model: window.model,
+    created_at: options.now ?? Date.now(),
+    from: window.from,
+    to: window.to,
+    n_events: inventory.total,
+    features,
+  };
+  await saveBaseline(sql, baseline);
+  return baseline;
+}

@@ -1,0 +1,174 @@
+import { categoryCounts, featureInventory, ksTests, numericHistograms, type KsRow, type Window } from '../store/aggregates.ts';
+import type { Sql } from '../store/sql.ts';
+import type { Baseline, CategoricalReference, NumericReference } from './baseline.ts';
+import { chiSquare } from './methods/chi-square.ts';
+import { ksMethodFor } from './methods/ks.ts';
+import type { FeatureKind } from './methods/method.ts';
+import { psi } from './methods/psi.ts';
+
+export type FeatureStatus = 'ok' | 'insufficient_data' | 'no_data';
+
+export interface FeatureDrift {
+  feature: string;
+  kind: FeatureKind;
+  n_reference: number;
+  n_current: number;
+  /** Every statistic computed for this feature: psi, ks_statistic, ks_p_value, chi2_statistic, ... */
+  metrics: Record<string, number>;
+  /** The method whose score decides `drifted`. */
+  method: string;
+  score: number | null;
+  threshold: number;
+  drifted: boolean;
+  status: FeatureStatus;
+  /** Categories seen now that the baseline never saw, with their share of the window (categorical only). */
+  new_categories?: { value: string; share: number }[];
+}
+
+export interface DriftReport {
+  model: string;
+  baseline_id: string;
+  from: number;
+  to: number;
+  n_events: number;
+  features: FeatureDrift[];
+  drifted_features: string[];
+}
+
+export interface DriftOptions {
+  psiThreshold: number;
+  minWindowEvents: number;
+  maxCategories: number;
+}
+
+
+/** Orders reports so the strongest drift comes first: drifted, then by score, then by name. */
+export function rankFeatures(features: FeatureDrift[]): FeatureDrift[] {
+  return [...features].sort(
+    (a, b) =>
+      Number(b.drifted) - Number(a.drifted) ||
+      (b.score ?? -1) - (a.score ?? -1) ||
+      (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : 0),
+  );
+}
+
+function verdict(
+  score: number | null,
+  nCurrent: number,
+  options: DriftOptions,
+): { drifted: boolean; status: FeatureStatus } {
+  if (nCurrent === 0 || score === null) return { drifted: false, status: 'no_data' };
+  if (nCurrent < options.minWindowEvents) return { drifted: false, status: 'insufficient_data' };
+  return { drifted: score >= options.psiThreshold, status: 'ok' };
+}
+
+function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undefined, options: DriftOptions): FeatureDrift {
+  const nCurrent = counts.reduce((a, b) => a + b, 0);
+  const metrics: Record<string, number> = {};
+  let score: number | null = null;
+  if (nCurrent > 0) {
+    score = psi(ref.counts, counts);
+    metrics.psi = score;
+    metrics.share_below_reference = counts[0] / nCurrent;
+    metrics.share_above_reference = counts[counts.length - 1] / nCurrent;
+  }
+  if (ks) {
+    metrics.ks_statistic = ks.d_statistic;
+    metrics.ks_p_value = ks.p_value;
+  }
+  return {
+    feature: ref.name,
+    kind: 'numeric',
+    n_reference: ref.n,
+    n_current: nCurrent,
+    metrics,
+    method: 'psi',
+    score,
+    threshold: options.psiThreshold,
+    ...verdict(score, nCurrent, options),
+  };
+}
+
+function categoricalDrift(ref: CategoricalReference, current: Map<string, number>, nCurrent: number, options: DriftOptions): FeatureDrift {
+  // Bins: every category either side knows, plus the pooled tail beyond the cap.
+  const names = new Set([...Object.keys(ref.counts), ...current.keys()]);
+  const listedCurrent = [...current.values()].reduce((a, b) => a + b, 0);
+  const refCounts: number[] = [];
+  const curCounts: number[] = [];
+  for (const name of names) {
+    refCounts.push(ref.counts[name] ?? 0);
+    curCounts.push(current.get(name) ?? 0);
+  }
+  refCounts.push(ref.other);
+  curCounts.push(Math.max(0, nCurrent - listedCurrent));
+  const metrics: Record<string, number> = {};
+  let score: number | null = null;
+  const newCategories: { value: string; share: number }[] = [];
+  if (nCurrent > 0) {
+    score = psi(refCounts, curCounts);
+    const chi = chiSquare(refCounts, curCounts);
+    metrics.psi = score;
+    metrics.chi2_statistic = chi.statistic;
+    metrics.chi2_p_value = chi.p_value;
+    metrics.chi2_dof = chi.dof;
+    for (const [value, n] of current) {
+      if (!(value in ref.counts) && ref.other === 0) newCategories.push({ value, share: n / nCurrent });
+    }
+    newCategories.sort((a, b) => b.share - a.share);
+    metrics.new_category_share = newCategories.reduce((a, c) => a + c.share, 0);
+  }
+  return {
+    feature: ref.name,
+    kind: 'categorical',
+    n_reference: ref.n,
+    n_current: nCurrent,
+    metrics,
+    method: 'psi',
+    score,
+    threshold: options.psiThreshold,
+    ...verdict(score, nCurrent, options),
+    new_categories: newCategories.slice(0, 20),
+  };
+}
+
+/** Compares one window of a model's events with a frozen baseline, feature by feature. */
+export async function computeDrift(sql: Sql, baseline: Baseline, window: Window, options: DriftOptions): Promise<DriftReport> {
+  const numeric = baseline.features.filter((f): f is NumericReference => f.kind === 'numeric');
+  const categorical = baseline.features.filter((f): f is CategoricalReference => f.kind === 'categorical');
+
+  const inventory = await featureInventory(sql, window);
+  const histograms = await numericHistograms(sql, window, new Map(numeric.map((f) => [f.name, f.edges])));
+
+  // KS uses the exact distribution for small samples, like scipy's method="auto".
+  const byMethod = { exact: [] as string[], asymp: [] as string[] };
+  for (const f of numeric) {
+    const nCurrent = histograms.get(f.name)!.reduce((a, b) => a + b, 0);
+    if (nCurrent > 0 && f.sample_n > 0) byMethod[ksMethodFor(f.sample_n, nCurrent)].push(f.name);
+  }
+  const ks = new Map<string, KsRow>();
+  for (const method of ['exact', 'asymp'] as const) {
+    for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method)) ks.set(row.feature, row);
+  }
+
+  const categoricalN = new Map<string, number>();
+  for (const f of inventory.features) if (f.kind === 'categorical') categoricalN.set(f.feature, f.n);
+  const current = new Map<string, Map<string, number>>(categorical.map((f) => [f.name, new Map()]));
+  for (const c of await categoryCounts(sql, window, categorical.map((f) => f.name), options.maxCategories)) {
+    current.get(c.feature)!.set(c.value, c.n);
+  }
+
+  const features = rankFeatures([
+    ...numeric.map((f) => numericDrift(f, histograms.get(f.name)!, ks.get(f.name), options)),
+    ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, categoricalN.get(f.name) ?? 0, options)),
+  ]);
+  return {
+    model: baseline.model,
+    baseline_id: baseline.baseline_id,
+    from: window.from,
+    to: window.to,
+    n_events: inventory.total,
+    features,
+    drifted_features: features.filter((f) => f.drifted).map((f) => f.feature),
+  };
+}
+

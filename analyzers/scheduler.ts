@@ -1,0 +1,111 @@
+import type { Metrics } from '../core/metrics.ts';
+import { latestBaseline, modelsWithBaselines } from '../store/baselines.ts';
+import { saveDriftReport } from '../store/drift-results.ts';
+import type { Sql } from '../store/sql.ts';
+import { computeDrift, type DriftOptions, type DriftReport } from './drift.ts';
+import { publishReport } from './publish.ts';
+
+export interface SchedulerOptions extends DriftOptions {
+  windowMs: number;
+  graceMs: number;
+  metricsMaxFeatures: number;
+}
+
+export interface SchedulerDeps {
+  sql: Sql;
+  metrics: Metrics;
+  log: { info: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
+  now?: () => number;
+}
+
+/** The tumbling window that ended last before `now`: [end - size, end), aligned to the epoch. */
+export function lastClosedWindow(now: number, windowMs: number, graceMs: number): { from: number; to: number } {
+  const to = Math.floor((now - graceMs) / windowMs) * windowMs;
+  return { from: to - windowMs, to };
+}
+
+/**
+ * Analyses every model that has a baseline once per window, grace after the
+ * window closes: drift against the model's latest baseline, stored in
+ * drift_results and published as gauges. One model's failure is logged and
+ * counted; it never stops the others or the next run.
+ */
+export class AnalysisScheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private lastWindowEnd = 0;
+  private readonly published = new Map<string, Set<string>>();
+  private readonly listeners: ((report: DriftReport) => void)[] = [];
+
+  constructor(
+    private readonly deps: SchedulerDeps,
+    private readonly options: SchedulerOptions,
+  ) {}
+
+  onReport(listener: (report: DriftReport) => void): void {
+    this.listeners.push(listener);
+  }
+
+  start(): void {
+    const now = this.now();
+    // Start with the next window to close: the past is available on demand.
+    this.lastWindowEnd = lastClosedWindow(now, this.options.windowMs, this.options.graceMs).to;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** Analyses one window for every model with a baseline; exposed for tests and the CLI. */
+  async runWindow(window: { from: number; to: number }): Promise<DriftReport[]> {
+    const reports: DriftReport[] = [];
+    for (const model of await modelsWithBaselines(this.deps.sql)) {
+      const started = performance.now();
+      try {
+        const baseline = await latestBaseline(this.deps.sql, model);
+        if (!baseline) continue;
+        const report = await computeDrift(this.deps.sql, baseline, { model, ...window }, this.options);
+        await saveDriftReport(this.deps.sql, report, this.now());
+        this.published.set(
+          model,
+          publishReport(this.deps.metrics, report, this.options.metricsMaxFeatures, this.published.get(model) ?? new Set()),
+        );
+        this.deps.metrics.analysisRuns.inc({ outcome: 'ok' });
+        this.deps.metrics.analysisSeconds.observe((performance.now() - started) / 1000);
+        reports.push(report);
+        for (const listener of this.listeners) listener(report);
+      } catch (err) {
+        this.deps.metrics.analysisRuns.inc({ outcome: 'error' });
+        this.deps.log.error({ err, model, window }, 'analysis failed');
+      }
+    }
+    return reports;
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  private schedule(): void {
+    const { windowMs, graceMs } = this.options;
+    const nextRun = this.lastWindowEnd + windowMs + graceMs;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, nextRun - this.now()));
+  }
+
+  private tick(): void {
+    this.running = (async () => {
+      const window = lastClosedWindow(this.now(), this.options.windowMs, this.options.graceMs);
+      // After a stall (a long run, a suspended laptop) only the latest window is analysed.
+      if (window.to > this.lastWindowEnd) {
+        this.lastWindowEnd = window.to;
+        await this.runWindow(window);
+      }
+    })().finally(() => {
+      this.running = null;
+      if (this.timer !== null) this.schedule();
+    });
+  }
+}

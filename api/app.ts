@@ -1,0 +1,68 @@
+import { STATUS_CODES } from 'node:http';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { BaselineOptions } from '../analyzers/baseline.ts';
+import type { DriftOptions } from '../analyzers/drift.ts';
+import type { Metrics } from '../core/metrics.ts';
+import type { IngestDeps } from '../ingest/ingest.ts';
+import type { Sql } from '../store/sql.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import { modelRoutes } from './routes/models.ts';
+import { opsRoutes } from './routes/ops.ts';
+
+export interface AppDeps {
+  sql: Sql;
+  metrics: Metrics;
+  limits: IngestDeps['limits'];
+  apiKeys: readonly string[];
+  bodyLimit: number;
+  windowMs: number;
+  baseline: BaselineOptions;
+  drift: DriftOptions;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** The HTTP API, built from its dependencies; it opens nothing itself, so tests can inject() into it. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: deps.bodyLimit });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'driftwatch',
+        version: '0.1.0',
+        description: 'Prediction events in; drift, data quality and performance of ML models out.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
+    const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    const message =
+      statusCode === 500 && !error.code?.startsWith('DW_') ? 'internal error; see the service log' : error.message;
+    reply.code(statusCode).send({
+      statusCode,
+      code: error.code ?? (error.validation ? 'FST_ERR_VALIDATION' : 'DW_INTERNAL'),
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message,
+    });
+  });
+
+  await app.register(ingestRoutes, {
+    deps: { sql: deps.sql, metrics: deps.metrics, limits: deps.limits },
+    apiKeys: deps.apiKeys,
+    bodyLimit: deps.bodyLimit,
+  });
+  await app.register(modelRoutes, {
+    sql: deps.sql,
+    apiKeys: deps.apiKeys,
+    windowMs: deps.windowMs,
+    baseline: deps.baseline,
+    drift: deps.drift,
+  });
+  await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics });
+  return app;
+}

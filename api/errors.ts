@@ -1,0 +1,16 @@
+import createError from '@fastify/error';
+
+/**
+ * Every error the API answers with, in one place. Clients branch on `code`;
+ * `message` says what to fix. Errors from fastify itself (body too large,
+ * unsupported media type, schema validation) keep their FST_ codes.
+ */
+export const Errors = {
+  BadBody: createError('DW_BAD_BODY', '%s', 400),
+  BadRange: createError('DW_BAD_RANGE', '%s', 400),
+  Unauthorized: createError('DW_UNAUTHORIZED', 'a valid API key is required: send Authorization: Bearer <key>', 401),
+  ModelNotFound: createError('DW_MODEL_NOT_FOUND', 'model "%s" has no events', 404),
+  BaselineNotFound: createError('DW_BASELINE_NOT_FOUND', '%s', 404),
+  EmptyRange: createError('DW_EMPTY_RANGE', 'no events for model "%s" between %s and %s', 422),
+  StoreUnavailable: createError('DW_STORE_UNAVAILABLE', 'the store did not accept the request: %s', 503),
+};

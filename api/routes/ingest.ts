@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import { parseBody, type BodyFormat } from '../../ingest/body.ts';
+import { ingest, type IngestDeps, type Stream } from '../../ingest/ingest.ts';
+import { requireApiKey } from '../auth.ts';
+import { Errors } from '../errors.ts';
+import { ErrorResponse, EventSchema, IngestResponse, LabelSchema } from '../schemas.ts';
+
+export interface IngestRouteOptions {
+  deps: IngestDeps;
+  apiKeys: readonly string[];
+  bodyLimit: number;
+}
+
+const NDJSON = /^application\/(x-)?ndjson/i;
+
+/**
+ * POST /v1/events and /v1/labels. Bodies arrive as raw bytes (a JSON array or
+ * NDJSON) and are judged item by item by the event contract, so the route
+ * schema documents the items but does not gate the request on them.
+ */
+export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOptions): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    ['application/json', 'application/x-ndjson', 'application/ndjson'],
+    { parseAs: 'buffer', bodyLimit: options.bodyLimit },
+    (_request, body, done) => done(null, body),
+  );
+
+  const route = (stream: Stream, itemSchema: object, summary: string) =>
+    app.post(
+      `/v1/${stream}`,
+      {
+        onRequest: requireApiKey(options.apiKeys),
+        // Items are checked one by one by the contract; the schema is for the docs.
+        validatorCompiler: () => () => true,
+        schema: {
+          summary,
+          tags: ['ingest'],
+          consumes: ['application/json', 'application/x-ndjson'],
+          body: { type: 'array', items: itemSchema },
+          response: { 200: IngestResponse, 400: ErrorResponse, 401: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse },
+        },
+      },
+      async (request) => {
+        const format: BodyFormat = NDJSON.test(request.headers['content-type'] ?? '') ? 'ndjson' : 'json';
+        const parsed = parseBody(request.body as Buffer, format);
+        if (!parsed.ok) throw new Errors.BadBody(parsed.reason);
+        try {
+          return await ingest(options.deps, stream, parsed.items);
+        } catch (err) {
+          request.log.error({ err }, 'store insert failed');
+          throw new Errors.StoreUnavailable((err as Error).message.split('\n')[0].slice(0, 200));
+        }
+      },
+    );
+
+  route('events', EventSchema, 'Send prediction events: a JSON array or NDJSON, each validated on its own');
+  route('labels', LabelSchema, 'Send ground-truth labels for earlier predictions');
+}

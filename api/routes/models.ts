@@ -1,0 +1,191 @@
+import type { FastifyInstance } from 'fastify';
+import { EmptyRangeError, freezeBaseline, type Baseline } from '../../analyzers/baseline.ts';
+import { computeDrift, type DriftOptions, type DriftReport } from '../../analyzers/drift.ts';
+import type { BaselineOptions } from '../../analyzers/baseline.ts';
+import { getBaseline, latestBaseline, listBaselines } from '../../store/baselines.ts';
+import { driftHistory } from '../../store/drift-results.ts';
+import { listModels } from '../../store/events.ts';
+import type { Sql } from '../../store/sql.ts';
+import { requireApiKey } from '../auth.ts';
+import { Errors } from '../errors.ts';
+import {
+  BaselineRequest,
+  BaselineResponse,
+  BaselineSummary,
+  DriftQuery,
+  DriftReport as DriftReportSchema,
+  ErrorResponse,
+  HistoryQuery,
+  ModelParams,
+} from '../schemas.ts';
+import { iso, parseRange, parseTime } from '../time.ts';
+
+export interface ModelRouteOptions {
+  sql: Sql;
+  apiKeys: readonly string[];
+  windowMs: number;
+  baseline: BaselineOptions;
+  drift: DriftOptions;
+}
+
+const baselineOut = (b: Omit<Baseline, 'features'> & { features?: Baseline['features'] }) => ({
+  ...b,
+  created_at: iso(b.created_at),
+  from: iso(b.from),
+  to: iso(b.to),
+});
+
+const reportOut = (r: DriftReport & { computed_at?: number }) => ({
+  ...r,
+  from: iso(r.from),
+  to: iso(r.to),
+  computed_at: r.computed_at !== undefined ? iso(r.computed_at) : undefined,
+});
+
+type ModelRequest = { Params: { model: string } };
+
+export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
+  const { sql } = options;
+
+  app.get(
+    '/v1/models',
+    {
+      schema: {
+        summary: 'Models with stored events',
+        tags: ['models'],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              models: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    model: { type: 'string' },
+                    events: { type: 'integer' },
+                    labels: { type: 'integer' },
+                    first_event: { type: 'string', format: 'date-time' },
+                    last_event: { type: 'string', format: 'date-time' },
+                    versions: { type: 'array', items: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async () => ({ models: await listModels(sql) }),
+  );
+
+  app.post<ModelRequest & { Body: { from: string | number; to: string | number } }>(
+    '/v1/models/:model/baselines',
+    {
+      onRequest: requireApiKey(options.apiKeys),
+      schema: {
+        summary: 'Freeze a baseline from a time range of stored events',
+        tags: ['baselines'],
+        params: ModelParams,
+        body: BaselineRequest,
+        response: { 201: BaselineResponse, 400: ErrorResponse, 401: ErrorResponse, 422: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const { model } = request.params;
+      const from = parseTime('from', String(request.body.from));
+      const to = parseTime('to', String(request.body.to));
+      if (from >= to) throw new Errors.BadRange('from must be before to');
+      try {
+        const baseline = await freezeBaseline(sql, { model, from, to }, options.baseline);
+        reply.code(201);
+        return baselineOut(baseline);
+      } catch (err) {
+        if (err instanceof EmptyRangeError) throw new Errors.EmptyRange(model, iso(from), iso(to));
+        throw err;
+      }
+    },
+  );
+
+  app.get<ModelRequest>(
+    '/v1/models/:model/baselines',
+    {
+      schema: {
+        summary: 'Baselines of a model, newest first',
+        tags: ['baselines'],
+        params: ModelParams,
+        response: { 200: { type: 'object', properties: { baselines: { type: 'array', items: BaselineSummary } } } },
+      },
+    },
+    async (request) => ({ baselines: (await listBaselines(sql, request.params.model)).map(baselineOut) }),
+  );
+
+  app.get<ModelRequest & { Params: { model: string; id: string } }>(
+    '/v1/models/:model/baselines/:id',
+    {
+      schema: {
+        summary: 'One baseline with its frozen reference per feature',
+        tags: ['baselines'],
+        params: {
+          type: 'object',
+          required: ['model', 'id'],
+          properties: { ...ModelParams.properties, id: { type: 'string', format: 'uuid' } },
+        },
+        response: { 200: BaselineResponse, 404: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const baseline = await getBaseline(sql, request.params.model, request.params.id);
+      if (!baseline) throw new Errors.BaselineNotFound(`no baseline ${request.params.id} for model "${request.params.model}"`);
+      return baselineOut(baseline);
+    },
+  );
+
+  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline?: string } }>(
+    '/v1/models/:model/drift',
+    {
+      schema: {
+        summary: 'Drift of a time window against a baseline, computed now',
+        description: 'Defaults: the window is the last ANALYSIS_WINDOW before now; the baseline is the newest.',
+        tags: ['drift'],
+        params: ModelParams,
+        querystring: DriftQuery,
+        response: { 200: DriftReportSchema, 400: ErrorResponse, 404: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const { model } = request.params;
+      const range = parseRange(request.query.from, request.query.to, options.windowMs);
+      const baseline = request.query.baseline
+        ? await getBaseline(sql, model, request.query.baseline)
+        : await latestBaseline(sql, model);
+      if (!baseline) {
+        throw new Errors.BaselineNotFound(
+          request.query.baseline
+            ? `no baseline ${request.query.baseline} for model "${model}"`
+            : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
+        );
+      }
+      return reportOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
+    },
+  );
+
+  app.get<ModelRequest & { Querystring: { from?: string; to?: string; limit: number } }>(
+    '/v1/models/:model/drift/history',
+    {
+      schema: {
+        summary: 'Stored results of the scheduled analysis, newest window first',
+        tags: ['drift'],
+        params: ModelParams,
+        querystring: HistoryQuery,
+        response: { 200: { type: 'object', properties: { windows: { type: 'array', items: DriftReportSchema } } }, 400: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const to = request.query.to !== undefined ? parseTime('to', request.query.to) : Date.now() + 1;
+      const from = request.query.from !== undefined ? parseTime('from', request.query.from) : 0;
+      const windows = await driftHistory(sql, request.params.model, from, to, request.query.limit);
+      return { windows: windows.map(reportOut) };
+    },
+  );
+}

@@ -1,0 +1,138 @@
+import eventSchema from '../core/event.schema.json' with { type: 'json' };
+import labelSchema from '../core/label.schema.json' with { type: 'json' };
+
+/** JSON Schemas of request and response bodies: they validate, serialise and feed /docs/json. */
+const { $schema: _e, $id: _ei, ...event } = eventSchema;
+const { $schema: _l, $id: _li, ...label } = labelSchema;
+export const EventSchema = event;
+export const LabelSchema = label;
+
+export const ModelParams = {
+  type: 'object',
+  required: ['model'],
+  properties: { model: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' } },
+} as const;
+
+export const ErrorResponse = {
+  type: 'object',
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;
+
+export const IngestResponse = {
+  type: 'object',
+  required: ['accepted', 'rejected'],
+  properties: {
+    accepted: { type: 'integer', description: 'Items stored.' },
+    rejected: {
+      type: 'array',
+      description: 'Items refused, by position in the request (0-based array index or NDJSON line among non-empty lines).',
+      items: {
+        type: 'object',
+        required: ['index', 'reason'],
+        properties: { index: { type: 'integer' }, reason: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+const TimeRange = {
+  from: { type: 'string', description: 'Start, inclusive: RFC 3339 or epoch milliseconds.' },
+  to: { type: 'string', description: 'End, exclusive: RFC 3339 or epoch milliseconds.' },
+} as const;
+
+export const BaselineRequest = {
+  type: 'object',
+  required: ['from', 'to'],
+  additionalProperties: false,
+  properties: {
+    from: { anyOf: [{ type: 'string', maxLength: 64 }, { type: 'integer' }] },
+    to: { anyOf: [{ type: 'string', maxLength: 64 }, { type: 'integer' }] },
+  },
+} as const;
+
+const NumberMap = { type: 'object', additionalProperties: { type: 'number' } } as const;
+
+const FeatureReference = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    kind: { type: 'string', enum: ['numeric', 'categorical'] },
+    n: { type: 'integer' },
+    min: { type: 'number' },
+    max: { type: 'number' },
+    mean: { type: 'number' },
+    std: { type: 'number' },
+    edges: { type: 'array', items: { type: 'number' } },
+    counts: { anyOf: [{ type: 'array', items: { type: 'number' } }, NumberMap] },
+    sample_n: { type: 'integer' },
+    other: { type: 'integer' },
+  },
+} as const;
+
+export const BaselineSummary = {
+  type: 'object',
+  properties: {
+    baseline_id: { type: 'string', format: 'uuid' },
+    model: { type: 'string' },
+    created_at: { type: 'string', format: 'date-time' },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    n_events: { type: 'integer' },
+  },
+} as const;
+
+export const BaselineResponse = {
+  type: 'object',
+  properties: { ...BaselineSummary.properties, features: { type: 'array', items: FeatureReference } },
+} as const;
+
+export const FeatureDrift = {
+  type: 'object',
+  properties: {
+    feature: { type: 'string' },
+    kind: { type: 'string', enum: ['numeric', 'categorical'] },
+    n_reference: { type: 'integer' },
+    n_current: { type: 'integer' },
+    metrics: NumberMap,
+    method: { type: 'string' },
+    score: { type: ['number', 'null'] },
+    threshold: { type: 'number' },
+    drifted: { type: 'boolean' },
+    status: { type: 'string', enum: ['ok', 'insufficient_data', 'no_data'] },
+    new_categories: {
+      type: 'array',
+      items: { type: 'object', properties: { value: { type: 'string' }, share: { type: 'number' } } },
+    },
+  },
+} as const;
+
+export const DriftReport = {
+  type: 'object',
+  properties: {
+    model: { type: 'string' },
+    baseline_id: { type: 'string', format: 'uuid' },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    computed_at: { type: 'string', format: 'date-time' },
+    n_events: { type: 'integer' },
+    features: { type: 'array', items: FeatureDrift },
+    drifted_features: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+export const DriftQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ...TimeRange, baseline: { type: 'string', format: 'uuid' } },
+} as const;
+
+export const HistoryQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ...TimeRange, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+} as const;

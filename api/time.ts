@@ -1,0 +1,18 @@
+import { Errors } from './errors.ts';
+
+/** Reads a query-string time: epoch milliseconds or RFC 3339. */
+export function parseTime(name: string, text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms)) throw new Errors.BadRange(`${name} must be epoch milliseconds or RFC 3339, got "${text.slice(0, 40)}"`);
+  return ms;
+}
+
+/** A [from, to) range from optional query values, defaulting to the `defaultMs` before now. */
+export function parseRange(from: string | undefined, to: string | undefined, defaultMs: number, now = Date.now()) {
+  const end = to !== undefined ? parseTime('to', to) : now;
+  const start = from !== undefined ? parseTime('from', from) : end - defaultMs;
+  if (start >= end) throw new Errors.BadRange('from must be before to');
+  return { from: start, to: end };
+}
+
+export const iso = (ms: number) => new Date(ms).toISOString();

@@ -1,0 +1,96 @@
+import { ConfigError, parseConfig } from '../core/config.ts';
+import { parseArgs, UsageError } from './args.ts';
+import { runDemo } from './demo/run.ts';
+import { startService } from './service.ts';
+
+const HELP = `driftwatch: monitoring and drift detection for machine-learning models
+
+Usage: driftwatch <command> [options]
+
+Commands:
+  serve           Run the service: HTTP API, scheduled analysis, /metrics (npm start)
+  demo            Run the service on a fresh embedded store with a generated credit-risk
+                  model whose features drift on cue, and print each window's drift table
+  help            Show this text
+
+Demo options:
+  --duration S    Stop after S seconds (default: run until Ctrl-C)
+  --rate N        Events per second to send (default 2000)
+
+Options (each also an environment variable of the same name, e.g. --data-dir = DATA_DIR):
+  --port N                    HTTP port (default 8080; the demo picks a free one)
+  --host H                    Address to listen on (default 127.0.0.1)
+  --data-dir DIR              Embedded store folder (default ./data; the demo uses ./data-demo)
+  --clickhouse-url URL        Use a ClickHouse server instead of the embedded store
+  --clickhouse-user U         (default "default")
+  --clickhouse-password P
+  --clickhouse-database DB    (default driftwatch)
+  --analysis-window D         Tumbling analysis window, e.g. 30s, 5m, 1h (default 5m; demo 10s)
+  --analysis-grace D          Wait after a window closes before analysing it (default 10s; demo 1s)
+  --analysis-enabled B        true|false: run the scheduled analysis (default true)
+  --api-keys K1,K2            Require Authorization: Bearer <key> on writes
+  --body-limit-bytes N        Largest request body (default 8388608)
+  --max-features-per-event N  (default 1000)
+  --max-event-age D           Refuse older events (default 400d)
+  --max-future-skew D         Refuse events further ahead (default 1h)
+  --psi-bins N                Quantile bins per numeric feature (default 10)
+  --psi-threshold X           PSI at or above which a feature drifted (default 0.2)
+  --min-window-events N       Fewer events than this: no verdict (default 100)
+  --baseline-sample-max N     Values kept per feature for KS (default 1000000)
+  --max-categories N          Categories kept per feature (default 1000)
+  --metrics-max-features N    Per-feature series per model in /metrics (default 200)
+  --log-level L               fatal|error|warn|info|debug|trace|silent (default info)
+`;
+
+async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
+  const service = await startService(config);
+  const where = config.CLICKHOUSE_URL ? `ClickHouse server ${config.CLICKHOUSE_URL}` : `embedded store in ${config.DATA_DIR}`;
+  service.app.log.info(`driftwatch listening on ${service.url} (${where})`);
+  const shutdown = async (signal: string) => {
+    service.app.log.info(`${signal}: shutting down`);
+    const timer = setTimeout(() => process.exit(1), 10_000);
+    timer.unref();
+    await service.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv, ['duration', 'rate']);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`driftwatch: ${err.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args.help || args.command === undefined || args.command === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  try {
+    if (args.command === 'serve') {
+      await serve(parseConfig({ ...process.env, ...args.config }));
+      return -1; // keeps running
+    }
+    if (args.command === 'demo') {
+      const outcome = await runDemo({ env: process.env, flags: args.config, extra: args.extra, out: process.stdout });
+      return outcome.allMatched ? 0 : 1;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`driftwatch: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  process.stderr.write(`driftwatch: unknown command "${args.command}"\n\n${HELP}`);
+  return 2;
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exit(code);

@@ -1,0 +1,79 @@
+import type { FastifyInstance } from 'fastify';
+import { AnalysisScheduler } from '../analyzers/scheduler.ts';
+import { buildApp } from '../api/app.ts';
+import type { Config } from '../core/config.ts';
+import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { openStore } from '../store/open.ts';
+import type { Sql } from '../store/sql.ts';
+
+export interface Service {
+  app: FastifyInstance;
+  sql: Sql;
+  metrics: Metrics;
+  scheduler: AnalysisScheduler;
+  /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The composition root: opens the store, builds the API and the scheduler from config, and starts them. */
+export async function startService(config: Config, options: { logger?: boolean | object } = {}): Promise<Service> {
+  const sql = await openStore(config);
+  const metrics = createMetrics();
+  const driftOptions = {
+    psiThreshold: config.PSI_THRESHOLD,
+    minWindowEvents: config.MIN_WINDOW_EVENTS,
+    maxCategories: config.MAX_CATEGORIES,
+  };
+  const app = await buildApp({
+    sql,
+    metrics,
+    apiKeys: config.API_KEYS,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    windowMs: config.ANALYSIS_WINDOW,
+    limits: () => ({
+      now: Date.now(),
+      maxFeatures: config.MAX_FEATURES_PER_EVENT,
+      maxAgeMs: config.MAX_EVENT_AGE,
+      maxFutureSkewMs: config.MAX_FUTURE_SKEW,
+    }),
+    baseline: { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX },
+    drift: driftOptions,
+    logger: options.logger ?? { level: config.LOG_LEVEL },
+  });
+  const scheduler = new AnalysisScheduler(
+    { sql, metrics, log: app.log },
+    {
+      ...driftOptions,
+      windowMs: config.ANALYSIS_WINDOW,
+      graceMs: config.ANALYSIS_GRACE,
+      metricsMaxFeatures: config.METRICS_MAX_FEATURES,
+    },
+  );
+  let url: string;
+  try {
+    url = await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    await app.close();
+    await sql.close();
+    throw err;
+  }
+  if (config.ANALYSIS_ENABLED) scheduler.start();
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    sql,
+    metrics,
+    scheduler,
+    url,
+    close() {
+      closing ??= (async () => {
+        await scheduler.stop();
+        await app.close();
+        await sql.close();
+      })();
+      return closing;
+    },
+  };
+}

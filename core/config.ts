@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+/**
+ * All runtime settings, parsed once at start-up from the environment (and
+ * command-line flags, which win). Every setting has an explicit default here
+ * and nowhere else; a bad value stops start-up with a message naming it.
+ */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 5m or 1h, got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const ConfigSchema = z.object({
+  PORT: integer(8080, 0, 65_535),
+  // Loopback by default: exposing the API to a network is a deliberate choice.
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  CLICKHOUSE_URL: z.url().optional(),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier').default('driftwatch'),
+  ANALYSIS_WINDOW: duration('5m'),
+  // How long after a window closes before it is analysed, so in-flight events land first.
+  ANALYSIS_GRACE: duration('10s'),
+  ANALYSIS_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  API_KEYS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)),
+  BODY_LIMIT_BYTES: integer(8 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+  MAX_FEATURES_PER_EVENT: integer(1_000, 1, 100_000),
+  // Events older than this or further in the future than MAX_FUTURE_SKEW are refused.
+  MAX_EVENT_AGE: duration('400d'),
+  MAX_FUTURE_SKEW: duration('1h'),
+  PSI_BINS: integer(10, 2, 100),
+  PSI_THRESHOLD: z.coerce.number().positive().default(0.2),
+  MIN_WINDOW_EVENTS: integer(100, 1, 1_000_000_000),
+  BASELINE_SAMPLE_MAX: integer(1_000_000, 1_000, 100_000_000),
+  MAX_CATEGORIES: integer(1_000, 2, 100_000),
+  METRICS_MAX_FEATURES: integer(200, 1, 10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = Partial<Record<keyof z.input<typeof ConfigSchema>, string>>;
+export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as (keyof Config)[];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Builds the config from an environment-like record; throws ConfigError naming each bad key. */
+export function parseConfig(source: Record<string, string | undefined>): Config {
+  const picked: Record<string, string> = {};
+  for (const key of CONFIG_KEYS) {
+    const value = source[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const result = ConfigSchema.safeParse(picked);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  return result.data;
+}
+
+/** Flag name for a config key: DATA_DIR -> --data-dir. */
+export const flagFor = (key: string) => `--${key.toLowerCase().replace(/_/g, '-')}`;

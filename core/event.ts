@@ -1,0 +1,264 @@
+import { ok, reject, type Outcome } from './outcome.ts';
+
+/** Limits the contract is checked against; they come from config. */
+export interface EventLimits {
+  now: number;
+  maxFeatures: number;
+  maxAgeMs: number;
+  maxFutureSkewMs: number;
+}
+
+/** A prediction event as stored: features split by kind so each has a typed column. */
+export interface EventRow {
+  model: string;
+  event_id: string;
+  model_version: string;
+  ts: number; // epoch milliseconds
+  num: Record<string, number>;
+  cat: Record<string, string>;
+  missing: string[];
+  prediction_num: number | null;
+  prediction_cat: string | null;
+  scores: Record<string, number>;
+  latency_ms: number | null;
+  tags: Record<string, string>;
+}
+
+export interface LabelRow {
+  model: string;
+  event_id: string;
+  label_num: number | null;
+  label_cat: string | null;
+  ts: number;
+}
+
+// Model names travel in URLs, metric labels and dashboard variables, so they are
+// kept to a conservative alphabet. Feature names may be anything printable:
+// they only ever reach SQL as bound values.
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+const MAX_NAME_LENGTH = 256;
+const MAX_ID_LENGTH = 256;
+const MAX_VALUE_LENGTH = 4_096;
+const MAX_TAGS = 64;
+// Names that mean something to JavaScript objects; refusing them keeps every
+// consumer of the data (ours and the user's) safe from prototype tricks.
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+// Epoch milliseconds below this (1973-03-03) are almost certainly seconds.
+const MIN_PLAUSIBLE_EPOCH_MS = 1e11;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+function checkName(kind: string, name: string): string | null {
+  if (name.length === 0) return `${kind} name is empty`;
+  if (name.length > MAX_NAME_LENGTH) return `${kind} name longer than ${MAX_NAME_LENGTH} characters`;
+  if (CONTROL_CHARS.test(name)) return `${kind} name "${name.slice(0, 40)}" contains control characters`;
+  if (RESERVED_NAMES.has(name)) return `${kind} name "${name}" is reserved`;
+  return null;
+}
+
+function checkModel(value: unknown): Outcome<string> {
+  if (value === undefined) return reject('missing_field', 'model is required');
+  if (typeof value !== 'string') return reject('wrong_type', 'model must be a string');
+  if (!MODEL_NAME.test(value)) {
+    return reject('invalid_name', `model "${value.slice(0, 40)}" must match ${MODEL_NAME.source}`);
+  }
+  return ok(value);
+}
+
+function checkEventId(value: unknown): Outcome<string> {
+  if (value === undefined) return reject('missing_field', 'event_id is required');
+  if (typeof value !== 'string') return reject('wrong_type', 'event_id must be a string');
+  if (value.length === 0 || value.length > MAX_ID_LENGTH) {
+    return reject('invalid_value', `event_id must be 1 to ${MAX_ID_LENGTH} characters`);
+  }
+  return ok(value);
+}
+
+/** Accepts RFC 3339 strings and epoch milliseconds within the configured bounds. */
+export function checkTimestamp(value: unknown, limits: EventLimits, field = 'timestamp'): Outcome<number> {
+  let ms: number;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return reject('invalid_value', `${field} must be a finite number`);
+    if (Math.abs(value) < MIN_PLAUSIBLE_EPOCH_MS) {
+      return reject('timestamp_out_of_range', `${field} ${value} looks like epoch seconds; send epoch milliseconds or RFC 3339`);
+    }
+    ms = Math.trunc(value);
+  } else if (typeof value === 'string') {
+    if (!RFC3339.test(value)) return reject('invalid_value', `${field} "${value.slice(0, 40)}" is not RFC 3339`);
+    ms = Date.parse(value.replace(' ', 'T'));
+    if (Number.isNaN(ms)) return reject('invalid_value', `${field} "${value.slice(0, 40)}" is not a valid date`);
+  } else {
+    return reject('wrong_type', `${field} must be an RFC 3339 string or epoch milliseconds`);
+  }
+  if (ms < limits.now - limits.maxAgeMs) {
+    return reject('timestamp_out_of_range', `${field} ${new Date(ms).toISOString()} is older than the accepted age`);
+  }
+  if (ms > limits.now + limits.maxFutureSkewMs) {
+    return reject('timestamp_out_of_range', `${field} ${new Date(ms).toISOString()} is in the future`);
+  }
+  return ok(ms);
+}
+
+function checkStringMap(field: string, value: unknown, maxEntries: number): Outcome<Record<string, string>> {
+  if (value === undefined || value === null) return ok({});
+  if (!isObject(value)) return reject('wrong_type', `${field} must be an object of strings`);
+  const out: Record<string, string> = Object.create(null);
+  let n = 0;
+  for (const key in value) {
+    if (++n > maxEntries) return reject('invalid_value', `${field} has more than ${maxEntries} entries`);
+    const problem = checkName(field, key);
+    if (problem) return reject('invalid_name', problem);
+    const v = value[key];
+    if (typeof v !== 'string') return reject('wrong_type', `${field}.${key} must be a string`);
+    if (v.length > MAX_VALUE_LENGTH) return reject('invalid_value', `${field}.${key} is longer than ${MAX_VALUE_LENGTH}`);
+    out[key] = v;
+  }
+  return ok(out);
+}
+
+function checkNumber(field: string, value: unknown, optional: boolean): Outcome<number | null> {
+  if (value === undefined || value === null) {
+    return optional ? ok(null) : reject('missing_field', `${field} is required`);
+  }
+  if (typeof value !== 'number') return reject('wrong_type', `${field} must be a number`);
+  if (!Number.isFinite(value)) return reject('invalid_value', `${field} must be finite`);
+  return ok(value);
+}
+
+/** Validates one prediction event against the contract (see core/event.schema.json). */
+export function validateEvent(input: unknown, limits: EventLimits): Outcome<EventRow> {
+  if (!isObject(input)) return reject('not_an_object', 'event must be a JSON object');
+
+  const eventId = checkEventId(input.event_id);
+  if (!eventId.ok) return eventId;
+  const model = checkModel(input.model);
+  if (!model.ok) return model;
+
+  let modelVersion = '';
+  if (input.model_version !== undefined && input.model_version !== null) {
+    if (typeof input.model_version !== 'string') return reject('wrong_type', 'model_version must be a string');
+    if (input.model_version.length > MAX_NAME_LENGTH) return reject('invalid_value', 'model_version is too long');
+    modelVersion = input.model_version;
+  }
+
+  if (input.timestamp === undefined) return reject('missing_field', 'timestamp is required');
+  const ts = checkTimestamp(input.timestamp, limits);
+  if (!ts.ok) return ts;
+
+  const features = input.features;
+  if (features === undefined) return reject('missing_field', 'features is required');
+  if (!isObject(features)) return reject('wrong_type', 'features must be an object');
+  const num: Record<string, number> = Object.create(null);
+  const cat: Record<string, string> = Object.create(null);
+  const missing: string[] = [];
+  let count = 0;
+  for (const name in features) {
+    if (++count > limits.maxFeatures) {
+      return reject('too_many_features', `more than ${limits.maxFeatures} features in one event`);
+    }
+    const problem = checkName('feature', name);
+    if (problem) return reject('invalid_name', problem);
+    const v = features[name];
+    switch (typeof v) {
+      case 'number':
+        if (!Number.isFinite(v)) return reject('invalid_value', `features.${name} must be finite (got ${v})`);
+        num[name] = v;
+        break;
+      case 'string':
+        if (v.length > MAX_VALUE_LENGTH) return reject('invalid_value', `features.${name} is longer than ${MAX_VALUE_LENGTH}`);
+        cat[name] = v;
+        break;
+      case 'boolean':
+        cat[name] = v ? 'true' : 'false';
+        break;
+      default:
+        if (v !== null) return reject('wrong_type', `features.${name} must be a number, string, boolean or null`);
+        missing.push(name);
+    }
+  }
+
+  let predictionNum: number | null = null;
+  let predictionCat: string | null = null;
+  const prediction = input.prediction;
+  if (prediction === undefined || prediction === null) return reject('missing_field', 'prediction is required');
+  if (typeof prediction === 'number') {
+    if (!Number.isFinite(prediction)) return reject('invalid_value', 'prediction must be finite');
+    predictionNum = prediction;
+  } else if (typeof prediction === 'string') {
+    if (prediction.length > MAX_VALUE_LENGTH) return reject('invalid_value', 'prediction is too long');
+    predictionCat = prediction;
+  } else {
+    return reject('wrong_type', 'prediction must be a number or a string');
+  }
+
+  const scores: Record<string, number> = Object.create(null);
+  if (input.scores !== undefined && input.scores !== null) {
+    if (!isObject(input.scores)) return reject('wrong_type', 'scores must be an object of numbers');
+    let n = 0;
+    for (const cls in input.scores) {
+      if (++n > limits.maxFeatures) return reject('invalid_value', `scores has more than ${limits.maxFeatures} entries`);
+      const problem = checkName('scores class', cls);
+      if (problem) return reject('invalid_name', problem);
+      const p = input.scores[cls];
+      if (typeof p !== 'number') return reject('wrong_type', `scores.${cls} must be a number`);
+      if (!Number.isFinite(p)) return reject('invalid_value', `scores.${cls} must be finite`);
+      scores[cls] = p;
+    }
+  }
+
+  const latency = checkNumber('latency_ms', input.latency_ms, true);
+  if (!latency.ok) return latency;
+  if (latency.value !== null && latency.value < 0) return reject('invalid_value', 'latency_ms must not be negative');
+
+  const tags = checkStringMap('tags', input.tags, MAX_TAGS);
+  if (!tags.ok) return tags;
+
+  return ok({
+    model: model.value,
+    event_id: eventId.value,
+    model_version: modelVersion,
+    ts: ts.value,
+    num,
+    cat,
+    missing,
+    prediction_num: predictionNum,
+    prediction_cat: predictionCat,
+    scores,
+    latency_ms: latency.value,
+    tags: tags.value,
+  });
+}
+
+/** Validates one label event: the ground truth for an earlier prediction. */
+export function validateLabel(input: unknown, limits: EventLimits): Outcome<LabelRow> {
+  if (!isObject(input)) return reject('not_an_object', 'label must be a JSON object');
+  const eventId = checkEventId(input.event_id);
+  if (!eventId.ok) return eventId;
+  const model = checkModel(input.model);
+  if (!model.ok) return model;
+  const label = input.label;
+  let labelNum: number | null = null;
+  let labelCat: string | null = null;
+  if (label === undefined || label === null) return reject('missing_field', 'label is required');
+  if (typeof label === 'number') {
+    if (!Number.isFinite(label)) return reject('invalid_value', 'label must be finite');
+    labelNum = label;
+  } else if (typeof label === 'string') {
+    if (label.length > MAX_VALUE_LENGTH) return reject('invalid_value', 'label is too long');
+    labelCat = label;
+  } else {
+    return reject('wrong_type', 'label must be a number or a string');
+  }
+  let ts = limits.now;
+  if (input.timestamp !== undefined && input.timestamp !== null) {
+    const checked = checkTimestamp(input.timestamp, limits);
+    if (!checked.ok) return checked;
+    ts = checked.value;
+  }
+  return ok({ model: model.value, event_id: eventId.value, label_num: labelNum, label_cat: labelCat, ts });
+}

@@ -1,0 +1,82 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric driftwatch exports, declared once. Label values are bounded:
+ * models are the ones with events, features are capped per model
+ * (METRICS_MAX_FEATURES) and reasons come from a fixed list of codes.
+ */
+export function createMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: 'driftwatch_process_' });
+  return {
+    registry,
+    ingestItems: new Counter({
+      name: 'driftwatch_ingest_items_total',
+      help: 'Events and labels received, by stream (events|labels), source (http|kafka) and outcome (accepted|rejected).',
+      labelNames: ['stream', 'source', 'outcome'] as const,
+      registers: [registry],
+    }),
+    ingestRejected: new Counter({
+      name: 'driftwatch_ingest_rejected_total',
+      help: 'Rejected events and labels by reason code.',
+      labelNames: ['stream', 'reason'] as const,
+      registers: [registry],
+    }),
+    ingestBatchSeconds: new Histogram({
+      name: 'driftwatch_ingest_batch_duration_seconds',
+      help: 'Time to validate and store one ingest batch.',
+      labelNames: ['stream'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    driftScore: new Gauge({
+      name: 'driftwatch_feature_drift_score',
+      help: 'Drift score of a feature in the last analysed window, by method (psi, ks_statistic, chi2_statistic, ...).',
+      labelNames: ['model', 'feature', 'method'] as const,
+      registers: [registry],
+    }),
+    featureDrifted: new Gauge({
+      name: 'driftwatch_feature_drifted',
+      help: '1 when the feature drifted in the last analysed window, else 0.',
+      labelNames: ['model', 'feature'] as const,
+      registers: [registry],
+    }),
+    driftedFeatures: new Gauge({
+      name: 'driftwatch_drifted_features',
+      help: 'Number of drifted features in the last analysed window.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    featuresOverCap: new Gauge({
+      name: 'driftwatch_features_over_metrics_cap',
+      help: 'Features of a model left out of per-feature metrics by METRICS_MAX_FEATURES (the least drifted are left out).',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    windowEvents: new Gauge({
+      name: 'driftwatch_analysis_window_events',
+      help: 'Events in the last analysed window.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    lastWindowEnd: new Gauge({
+      name: 'driftwatch_analysis_last_window_end_seconds',
+      help: 'End of the last analysed window, Unix seconds.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    analysisRuns: new Counter({
+      name: 'driftwatch_analysis_runs_total',
+      help: 'Scheduled analysis runs per model by outcome (ok|error).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    analysisSeconds: new Histogram({
+      name: 'driftwatch_analysis_duration_seconds',
+      help: 'Time to analyse one model window.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,208 @@
+import { msParam, type Sql } from './sql.ts';
+
+/**
+ * The in-database side of drift analysis: every function here aggregates a
+ * window of events inside ClickHouse and returns a few rows per feature, so
+ * no event is ever pulled into JavaScript.
+ */
+export interface Window {
+  model: string;
+  from: number; // epoch ms, inclusive
+  to: number; // epoch ms, exclusive
+}
+
+const WINDOW = `model = {model:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}`;
+
+/** Numeric values of one window as (feature, value) rows; restricted to the listed features. */
+const numericValues = `
+  SELECT f AS feature, v AS value
+  FROM events FINAL
+  ARRAY JOIN mapKeys(num) AS f, mapValues(num) AS v
+  WHERE ${WINDOW} AND has({features:Array(String)}, f)`;
+
+/**
+ * Bin index of `value` against a feature's frozen edges e0 < ... < ek:
+ * 0 below e0, 1..k for [e0,e1) ... [e(k-1),ek] (the last inner bin closed),
+ * k+1 above ek. The same expression bins the reference and every window.
+ */
+const BIN = `toUInt32(if(value > E[-1], length(E), least(toUInt64(arrayCount(e -> e <= value, E)), length(E) - 1)))`;
+const EDGES = `{edges:Array(Array(Float64))}[indexOf({features:Array(String)}, feature)]`;
+
+export interface FeatureCount {
+  feature: string;
+  kind: 'numeric' | 'categorical' | 'missing';
+  n: number;
+}
+
+/** Which features a window holds, of which kind, and how often each was present or null. */
+export async function featureInventory(sql: Sql, w: Window): Promise<{ total: number; features: FeatureCount[] }> {
+  const params = { model: w.model, from: w.from, to: w.to };
+  const [features, totals] = await Promise.all([
+    sql.query<FeatureCount>(
+      `SELECT feature, kind, count() AS n FROM (
+         SELECT arrayJoin(arrayConcat(
+                  arrayMap(k -> (k, 'numeric'), mapKeys(num)),
+                  arrayMap(k -> (k, 'categorical'), mapKeys(cat)),
+                  arrayMap(k -> (k, 'missing'), missing))) AS pair,
+                pair.1 AS feature, pair.2 AS kind
+         FROM events FINAL WHERE ${WINDOW})
+       GROUP BY feature, kind ORDER BY feature, kind`,
+      params,
+    ),
+    sql.query<{ total: number }>(`SELECT count() AS total FROM events FINAL WHERE ${WINDOW}`, params),
+  ]);
+  return {
+    total: Number(totals[0]?.total ?? 0),
+    features: features.map((f) => ({ ...f, n: Number(f.n) })),
+  };
+}
+
+export interface NumericSummary {
+  feature: string;
+  n: number;
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  quantiles: number[];
+}
+
+/** Exact quantiles (for bin edges) and moments per numeric feature. */
+export async function numericSummaries(
+  sql: Sql,
+  w: Window,
+  features: string[],
+  bins: number,
+): Promise<NumericSummary[]> {
+  if (features.length === 0) return [];
+  // Aggregate-function parameters must be literals; these levels come from an
+  // integer the config schema bounded, never from a request.
+  const levels = Array.from({ length: bins - 1 }, (_, i) => ((i + 1) / bins).toFixed(6)).join(', ');
+  const rows = await sql.query<NumericSummary>(
+    `SELECT feature, count() AS n, min(value) AS min, max(value) AS max, avg(value) AS mean,
+            stddevPop(value) AS std, quantilesExact(${levels})(value) AS quantiles
+     FROM (${numericValues}) GROUP BY feature ORDER BY feature`,
+    { model: w.model, from: w.from, to: w.to, features },
+  );
+  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+}
+
+export interface BinCount {
+  feature: string;
+  bin: number;
+  n: number;
+}
+
+/** Counts per frozen bin (see BIN) for each numeric feature in a window. */
+export async function numericHistograms(
+  sql: Sql,
+  w: Window,
+  edges: Map<string, number[]>,
+): Promise<Map<string, number[]>> {
+  const features = [...edges.keys()];
+  const out = new Map<string, number[]>();
+  for (const [feature, e] of edges) out.set(feature, new Array(e.length + 1).fill(0));
+  if (features.length === 0) return out;
+  const rows = await sql.query<BinCount>(
+    `SELECT feature, bin, count() AS n FROM (
+       SELECT feature, ${EDGES} AS E, ${BIN} AS bin FROM (${numericValues}))
+     GROUP BY feature, bin`,
+    { model: w.model, from: w.from, to: w.to, features, edges: features.map((f) => edges.get(f)) },
+  );
+  for (const row of rows) out.get(row.feature)![Number(row.bin)] = Number(row.n);
+  return out;
+}
+
+export interface CategoryCount {
+  feature: string;
+  value: string;
+  n: number;
+}
+
+/** The most frequent categories per categorical feature (at most `cap` each) in a window. */
+export async function categoryCounts(sql: Sql, w: Window, features: string[], cap: number): Promise<CategoryCount[]> {
+  if (features.length === 0) return [];
+  const rows = await sql.query<CategoryCount>(
+    `SELECT f AS feature, v AS value, count() AS n
+     FROM events FINAL
+     ARRAY JOIN mapKeys(cat) AS f, mapValues(cat) AS v
+     WHERE ${WINDOW} AND has({features:Array(String)}, f)
+     GROUP BY feature, value
+     ORDER BY feature, n DESC, value
+     LIMIT {cap:UInt64} BY feature`,
+    { model: w.model, from: w.from, to: w.to, features, cap },
+  );
+  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+}
+
+export interface KsRow {
+  feature: string;
+  d_statistic: number;
+  p_value: number;
+  n_reference: number;
+  n_current: number;
+}
+
+/**
+ * Two-sample Kolmogorov-Smirnov between a baseline's frozen sample and a
+ * window, per feature, computed by ClickHouse's kolmogorovSmirnovTest.
+ */
+export async function ksTests(
+  sql: Sql,
+  baselineId: string,
+  w: Window,
+  features: string[],
+  method: 'exact' | 'asymp',
+): Promise<KsRow[]> {
+  if (features.length === 0) return [];
+  const rows = await sql.query<{ feature: string; ks: { d_statistic: number; p_value: number }; n_reference: number; n_current: number }>(
+    `SELECT feature, kolmogorovSmirnovTest('two-sided', '${method === 'exact' ? 'exact' : 'asymp'}')(value, sample) AS ks,
+            countIf(sample = 0) AS n_reference, countIf(sample = 1) AS n_current
+     FROM (
+       SELECT feature, value, 0 AS sample FROM baseline_samples
+       WHERE baseline_id = {baseline:UUID} AND has({features:Array(String)}, feature)
+       UNION ALL
+       SELECT feature, value, 1 AS sample FROM (${numericValues})
+     )
+     GROUP BY feature
+     HAVING n_reference > 0 AND n_current > 0`,
+    { model: w.model, from: w.from, to: w.to, features, baseline: baselineId },
+  );
+  return rows.map((r) => ({
+    feature: r.feature,
+    d_statistic: r.ks.d_statistic,
+    p_value: r.ks.p_value,
+    n_reference: Number(r.n_reference),
+    n_current: Number(r.n_current),
+  }));
+}
+
+/** Copies a sample of the reference range's numeric values into baseline_samples. */
+export async function freezeSample(
+  sql: Sql,
+  baselineId: string,
+  w: Window,
+  features: string[],
+  keepPerMillion: number,
+): Promise<void> {
+  if (features.length === 0) return;
+  await sql.command(
+    `INSERT INTO baseline_samples (baseline_id, feature, value)
+     SELECT {baseline:UUID}, feature, value FROM (
+       SELECT f AS feature, v AS value, event_id
+       FROM events FINAL
+       ARRAY JOIN mapKeys(num) AS f, mapValues(num) AS v
+       WHERE ${WINDOW} AND has({features:Array(String)}, f))
+     WHERE cityHash64(event_id) % 1000000 < {keep:UInt64}`,
+    { model: w.model, from: w.from, to: w.to, features, baseline: baselineId, keep: keepPerMillion },
+  );
+}
+
+/** How many values each feature's frozen sample holds. */
+export async function sampleCounts(sql: Sql, baselineId: string): Promise<Map<string, number>> {
+  const rows = await sql.query<{ feature: string; n: number }>(
+    'SELECT feature, count() AS n FROM baseline_samples WHERE baseline_id = {baseline:UUID} GROUP BY feature',
+    { baseline: baselineId },
+  );
+  return new Map(rows.map((r) => [r.feature, Number(r.n)]));
+}

@@ -1,0 +1,87 @@
+import type { Baseline } from '../analyzers/baseline.ts';
+import { msParam, type Sql } from './sql.ts';
+
+interface BaselineRow {
+  baseline_id: string;
+  model: string;
+  created_at: number;
+  from_ts: number;
+  to_ts: number;
+  n_events: number;
+  spec: string;
+}
+
+const COLUMNS = `toString(baseline_id) AS baseline_id, model, toUnixTimestamp64Milli(created_at) AS created_at,
+  toUnixTimestamp64Milli(from_ts) AS from_ts, toUnixTimestamp64Milli(to_ts) AS to_ts, n_events, spec`;
+
+const fromRow = (r: BaselineRow): Baseline => ({
+  baseline_id: r.baseline_id,
+  model: r.model,
+  created_at: Number(r.created_at),
+  from: Number(r.from_ts),
+  to: Number(r.to_ts),
+  n_events: Number(r.n_events),
+  features: JSON.parse(r.spec).features,
+});
+
+export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
+  await sql.command(
+    `INSERT INTO baselines (baseline_id, model, created_at, from_ts, to_ts, n_events, spec)
+     VALUES ({id:UUID}, {model:String}, ${msParam('created')}, ${msParam('from')}, ${msParam('to')}, {n:UInt64}, {spec:String})`,
+    {
+      id: b.baseline_id,
+      model: b.model,
+      created: b.created_at,
+      from: b.from,
+      to: b.to,
+      n: b.n_events,
+      spec: JSON.stringify({ features: b.features }),
+    },
+  );
+}
+
+export async function getBaseline(sql: Sql, model: string, baselineId: string): Promise<Baseline | null> {
+  const rows = await sql.query<BaselineRow>(
+    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} AND baseline_id = {id:UUID}`,
+    { model, id: baselineId },
+  );
+  return rows.length > 0 ? fromRow(rows[0]) : null;
+}
+
+export async function latestBaseline(sql: Sql, model: string): Promise<Baseline | null> {
+  const rows = await sql.query<BaselineRow>(
+    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_at DESC LIMIT 1`,
+    { model },
+  );
+  return rows.length > 0 ? fromRow(rows[0]) : null;
+}
+
+export interface BaselineSummary {
+  baseline_id: string;
+  model: string;
+  created_at: number;
+  from: number;
+  to: number;
+  n_events: number;
+}
+
+export async function listBaselines(sql: Sql, model: string): Promise<BaselineSummary[]> {
+  const rows = await sql.query<BaselineRow>(
+    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_at DESC`,
+    { model },
+  );
+  return rows.map((r) => ({
+    baseline_id: r.baseline_id,
+    model: r.model,
+    created_at: Number(r.created_at),
+    from: Number(r.from_ts),
+    to: Number(r.to_ts),
+    n_events: Number(r.n_events),
+  }));
+}
+
+/** Models that have at least one baseline: the ones the scheduler analyses. */
+export async function modelsWithBaselines(sql: Sql): Promise<string[]> {
+  const rows = await sql.query<{ model: string }>('SELECT DISTINCT model FROM baselines ORDER BY model');
+  return rows.map((r) => r.model);
+}

@@ -1,0 +1,111 @@
+import type { DriftReport, FeatureDrift } from '../analyzers/drift.ts';
+import { msParam, type Sql } from './sql.ts';
+import { encodeRows } from './events.ts';
+
+/** Stores one window's report, one row per feature; re-running a window replaces it. */
+export async function saveDriftReport(sql: Sql, report: DriftReport, computedAt: number): Promise<void> {
+  const rows = report.features.map((f) => ({
+    model: report.model,
+    baseline_id: report.baseline_id,
+    window_start: report.from,
+    window_end: report.to,
+    computed_at: computedAt,
+    feature: f.feature,
+    kind: f.kind,
+    method: f.method,
+    score: f.score,
+    threshold: f.threshold,
+    drifted: f.drifted ? 1 : 0,
+    status: f.status,
+    n_reference: f.n_reference,
+    n_current: f.n_current,
+    window_events: report.n_events,
+    metrics: f.metrics,
+  }));
+  if (rows.length > 0) await sql.insertJSONEachRow('drift_results', encodeRows(rows));
+}
+
+export interface HistoryWindow {
+  model: string;
+  baseline_id: string;
+  from: number;
+  to: number;
+  computed_at: number;
+  n_events: number;
+  features: FeatureDrift[];
+  drifted_features: string[];
+}
+
+interface ResultRow {
+  baseline_id: string;
+  window_start: number;
+  window_end: number;
+  computed_at: number;
+  feature: string;
+  kind: 'numeric' | 'categorical';
+  method: string;
+  score: number | null;
+  threshold: number;
+  drifted: number;
+  status: FeatureDrift['status'];
+  n_reference: number;
+  n_current: number;
+  window_events: number;
+  metrics: Record<string, number>;
+}
+
+/** Stored window reports of the scheduled job, newest first. */
+export async function driftHistory(
+  sql: Sql,
+  model: string,
+  from: number,
+  to: number,
+  limitWindows: number,
+): Promise<HistoryWindow[]> {
+  const rows = await sql.query<ResultRow>(
+    `SELECT toString(baseline_id) AS baseline_id, toUnixTimestamp64Milli(window_start) AS window_start,
+            toUnixTimestamp64Milli(window_end) AS window_end, toUnixTimestamp64Milli(computed_at) AS computed_at,
+            feature, kind, method, score, threshold, drifted, status,
+            n_reference, n_current, window_events, metrics
+     FROM drift_results FINAL
+     WHERE model = {model:String} AND window_start >= ${msParam('from')} AND window_start < ${msParam('to')}
+       AND window_start IN (
+         SELECT DISTINCT window_start FROM drift_results
+         WHERE model = {model:String} AND window_start >= ${msParam('from')} AND window_start < ${msParam('to')}
+         ORDER BY window_start DESC LIMIT {limit:UInt32})
+     ORDER BY window_start DESC, drifted DESC, score DESC, feature`,
+    { model, from, to, limit: limitWindows },
+  );
+  const windows = new Map<string, HistoryWindow>();
+  for (const r of rows) {
+    const key = `${r.window_start}:${r.window_end}`;
+    let w = windows.get(key);
+    if (!w) {
+      w = {
+        model,
+        baseline_id: r.baseline_id,
+        from: Number(r.window_start),
+        to: Number(r.window_end),
+        computed_at: Number(r.computed_at),
+        n_events: Number(r.window_events),
+        features: [],
+        drifted_features: [],
+      };
+      windows.set(key, w);
+    }
+    w.features.push({
+      feature: r.feature,
+      kind: r.kind,
+      n_reference: Number(r.n_reference),
+      n_current: Number(r.n_current),
+      metrics: r.metrics,
+      method: r.method,
+      score: r.score,
+      threshold: r.threshold,
+      drifted: Number(r.drifted) === 1,
+      status: r.status,
+    });
+    if (Number(r.drifted) === 1) w.drifted_features.push(r.feature);
+  }
+  return [...windows.values()];
+}

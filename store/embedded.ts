@@ -1,0 +1,43 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Session } from 'chdb';
+import type { Params, Sql } from './sql.ts';
+
+/**
+ * The embedded backend: the real ClickHouse engine inside this process, with
+ * its tables in `dataDir`. chDB allows one data folder per process, so a
+ * second service must reach this one through its API, not its folder.
+ */
+export function openEmbedded(dataDir: string): Sql {
+  const path = resolve(dataDir);
+  mkdirSync(path, { recursive: true });
+  const session = new Session(path, {
+    connectionArgs: ['--output_format_json_quote_64bit_integers=0'],
+  });
+
+  const rows = <T>(text: string): T[] => {
+    const out: T[] = [];
+    for (const line of text.split('\n')) if (line.length > 0) out.push(JSON.parse(line) as T);
+    return out;
+  };
+
+  return {
+    backend: 'embedded',
+    async query<T>(sql: string, params?: Params): Promise<T[]> {
+      const result = params
+        ? await session.queryBindAsync(sql, params, { format: 'JSONEachRow' })
+        : await session.queryAsync(sql, { format: 'JSONEachRow' });
+      return rows<T>(result.text());
+    },
+    async command(sql: string, params?: Params): Promise<void> {
+      if (params) await session.queryBindAsync(sql, params, { format: 'Null' });
+      else await session.queryAsync(sql, { format: 'Null' });
+    },
+    async insertJSONEachRow(table: string, data: Buffer): Promise<void> {
+      await session.insert({ table, values: data, format: 'JSONEachRow' });
+    },
+    async close(): Promise<void> {
+      session.close();
+    },
+  };
+}

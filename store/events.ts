@@ -1,0 +1,55 @@
+import type { EventRow, LabelRow } from '../core/event.ts';
+import { msParam, type Sql } from './sql.ts';
+
+/** Encodes rows as JSONEachRow: the row objects already carry the column names. */
+export function encodeRows(rows: readonly object[]): Buffer {
+  let text = '';
+  for (const row of rows) text += JSON.stringify(row) + '\n';
+  return Buffer.from(text);
+}
+
+export async function insertEvents(sql: Sql, rows: readonly EventRow[]): Promise<void> {
+  if (rows.length > 0) await sql.insertJSONEachRow('events', encodeRows(rows));
+}
+
+export async function insertLabels(sql: Sql, rows: readonly LabelRow[]): Promise<void> {
+  if (rows.length > 0) await sql.insertJSONEachRow('labels', encodeRows(rows));
+}
+
+export interface ModelSummary {
+  model: string;
+  events: number;
+  labels: number;
+  first_event: string;
+  last_event: string;
+  versions: string[];
+}
+
+export async function listModels(sql: Sql): Promise<ModelSummary[]> {
+  const rows = await sql.query<ModelSummary & { first_ms: number; last_ms: number }>(
+    `SELECT e.model AS model, e.events AS events, ifNull(l.labels, 0) AS labels,
+            toUnixTimestamp64Milli(e.first_event) AS first_ms,
+            toUnixTimestamp64Milli(e.last_event) AS last_ms, e.versions AS versions
+     FROM (SELECT model, count() AS events, min(ts) AS first_event, max(ts) AS last_event,
+                  arraySort(groupUniqArray(100)(model_version)) AS versions
+           FROM events FINAL GROUP BY model) AS e
+     LEFT JOIN (SELECT model, count() AS labels FROM labels FINAL GROUP BY model) AS l USING (model)
+     ORDER BY model`,
+  );
+  return rows.map(({ first_ms, last_ms, ...r }) => ({
+    ...r,
+    events: Number(r.events),
+    labels: Number(r.labels),
+    first_event: new Date(Number(first_ms)).toISOString(),
+    last_event: new Date(Number(last_ms)).toISOString(),
+  }));
+}
+
+export async function countEvents(sql: Sql, model: string, from: number, to: number): Promise<number> {
+  const [row] = await sql.query<{ n: number }>(
+    `SELECT count() AS n FROM events FINAL
+     WHERE model = {model:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}`,
+    { model, from, to },
+  );
+  return Number(row?.n ?? 0);
+}

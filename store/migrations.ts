@@ -1,0 +1,114 @@
+import type { Sql } from './sql.ts';
+
+/**
+ * Versioned schema. A migration, once released, is never edited: a change is
+ * a new entry. Each statement must be safe to re-run (IF NOT EXISTS), because
+ * a crash between a statement and its bookkeeping row re-runs it at next start.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'events, labels, baselines, drift results',
+    statements: [
+      // Idempotency by (model, event_id): a resend of the same event has the
+      // same timestamp, so it lands on the same sorting key and every read
+      // (FINAL) sees one row. The hour in the key lets window scans use the
+      // primary index instead of reading every event of a model.
+      `CREATE TABLE IF NOT EXISTS events (
+        model LowCardinality(String),
+        event_id String,
+        model_version LowCardinality(String),
+        ts DateTime64(3, 'UTC'),
+        num Map(LowCardinality(String), Float64),
+        cat Map(LowCardinality(String), String),
+        missing Array(LowCardinality(String)),
+        prediction_num Nullable(Float64),
+        prediction_cat Nullable(String),
+        scores Map(LowCardinality(String), Float64),
+        latency_ms Nullable(Float64),
+        tags Map(LowCardinality(String), String),
+        ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree(ingested_at)
+      PARTITION BY toYYYYMM(ts)
+      ORDER BY (model, toStartOfHour(ts), event_id)`,
+      // Labels are keyed by the event they belong to; a corrected label replaces the earlier one.
+      `CREATE TABLE IF NOT EXISTS labels (
+        model LowCardinality(String),
+        event_id String,
+        label_num Nullable(Float64),
+        label_cat Nullable(String),
+        ts DateTime64(3, 'UTC'),
+        ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree(ingested_at)
+      ORDER BY (model, event_id)`,
+      `CREATE TABLE IF NOT EXISTS baselines (
+        baseline_id UUID,
+        model LowCardinality(String),
+        created_at DateTime64(3, 'UTC'),
+        from_ts DateTime64(3, 'UTC'),
+        to_ts DateTime64(3, 'UTC'),
+        n_events UInt64,
+        spec String
+      ) ENGINE = ReplacingMergeTree(created_at)
+      ORDER BY (model, baseline_id)`,
+      // The frozen reference sample KS needs, copied so later deletes or late
+      // events in the reference range cannot change a baseline.
+      `CREATE TABLE IF NOT EXISTS baseline_samples (
+        baseline_id UUID,
+        feature LowCardinality(String),
+        value Float64
+      ) ENGINE = MergeTree
+      ORDER BY (baseline_id, feature, value)`,
+      `CREATE TABLE IF NOT EXISTS drift_results (
+        model LowCardinality(String),
+        baseline_id UUID,
+        window_start DateTime64(3, 'UTC'),
+        window_end DateTime64(3, 'UTC'),
+        computed_at DateTime64(3, 'UTC'),
+        feature String,
+        kind LowCardinality(String),
+        method LowCardinality(String),
+        score Nullable(Float64),
+        threshold Float64,
+        drifted UInt8,
+        status LowCardinality(String),
+        n_reference UInt64,
+        n_current UInt64,
+        window_events UInt64,
+        metrics Map(LowCardinality(String), Float64)
+      ) ENGINE = ReplacingMergeTree(computed_at)
+      PARTITION BY toYYYYMM(window_start)
+      ORDER BY (model, window_start, window_end, feature)`,
+    ],
+  },
+];
+
+/** Applies every migration newer than the store's version, in order; returns those applied. */
+export async function migrate(sql: Sql, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
+  await sql.command(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (
+      version UInt32,
+      name String,
+      applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree ORDER BY version`,
+  );
+  const done = await sql.query<{ version: number }>('SELECT DISTINCT version FROM schema_migrations');
+  const applied = new Set(done.map((r) => Number(r.version)));
+  const ran: number[] = [];
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(migration.version)) continue;
+    for (const statement of migration.statements) await sql.command(statement);
+    await sql.command('INSERT INTO schema_migrations (version, name) VALUES ({version:UInt32}, {name:String})', {
+      version: migration.version,
+      name: migration.name,
+    });
+    ran.push(migration.version);
+  }
+  return ran;
+}

@@ -1,0 +1,26 @@
+import type { Config } from '../core/config.ts';
+import { openEmbedded } from './embedded.ts';
+import { migrate } from './migrations.ts';
+import { openServer } from './server.ts';
+import type { Sql } from './sql.ts';
+
+/** Opens the backend the config names (a server when CLICKHOUSE_URL is set) and brings its schema up to date. */
+export async function openStore(
+  config: Pick<Config, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'CLICKHOUSE_DATABASE' | 'DATA_DIR'>,
+): Promise<Sql> {
+  const sql = config.CLICKHOUSE_URL
+    ? await openServer({
+        url: config.CLICKHOUSE_URL,
+        username: config.CLICKHOUSE_USER,
+        password: config.CLICKHOUSE_PASSWORD,
+        database: config.CLICKHOUSE_DATABASE,
+      })
+    : openEmbedded(config.DATA_DIR);
+  try {
+    await migrate(sql);
+  } catch (err) {
+    await sql.close();
+    throw err;
+  }
+  return sql;
+}

@@ -1,0 +1,52 @@
+import { Readable } from 'node:stream';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Params, Sql } from './sql.ts';
+
+export interface ServerOptions {
+  url: string;
+  username: string;
+  password: string;
+  database: string;
+}
+
+const SETTINGS = {
+  output_format_json_quote_64bit_integers: 0,
+} as const;
+
+/** The server backend: a ClickHouse server (24.8 or newer) over HTTP. */
+export async function openServer(options: ServerOptions): Promise<Sql> {
+  // The database may not exist yet: create it through a client that names none.
+  const bootstrap = createClient({ url: options.url, username: options.username, password: options.password });
+  try {
+    await bootstrap.command({
+      query: 'CREATE DATABASE IF NOT EXISTS {db:Identifier}',
+      query_params: { db: options.database },
+    });
+  } finally {
+    await bootstrap.close();
+  }
+  const client: ClickHouseClient = createClient({
+    url: options.url,
+    username: options.username,
+    password: options.password,
+    database: options.database,
+    clickhouse_settings: SETTINGS,
+  });
+
+  return {
+    backend: 'server',
+    async query<T>(sql: string, params?: Params): Promise<T[]> {
+      const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+      return (await result.json()) as T[];
+    },
+    async command(sql: string, params?: Params): Promise<void> {
+      await client.command({ query: sql, query_params: params });
+    },
+    async insertJSONEachRow(table: string, data: Buffer): Promise<void> {
+      await client.insert({ table, values: Readable.from([data]), format: 'JSONEachRow' });
+    },
+    async close(): Promise<void> {
+      await client.close();
+    },
+  };
+}

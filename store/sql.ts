@@ -1,0 +1,21 @@
+/**
+ * The one seam between driftwatch and ClickHouse. Two backends implement it:
+ * the embedded engine (chDB, in-process) and a ClickHouse server. Everything
+ * above this file speaks SQL with `{name:Type}` placeholders; values always
+ * travel separately as bound parameters, never spliced into the text.
+ */
+export type Params = Record<string, unknown>;
+
+export interface Sql {
+  readonly backend: 'embedded' | 'server';
+  /** Runs a SELECT and returns its rows (JSONEachRow, 64-bit integers as numbers). */
+  query<T>(sql: string, params?: Params): Promise<T[]>;
+  /** Runs a statement that returns nothing useful (DDL, INSERT ... SELECT). */
+  command(sql: string, params?: Params): Promise<void>;
+  /** Inserts rows already encoded as JSONEachRow. */
+  insertJSONEachRow(table: string, rows: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Millisecond timestamps bind as Int64 and become DateTime64 inside SQL. */
+export const msParam = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`;
