@@ -24,7 +24,12 @@ export interface AppDeps {
 
 /** The HTTP API, built from its dependencies; it opens nothing itself, so tests can inject() into it. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: deps.bodyLimit });
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.bodyLimit,
+    // Unknown fields are an error the client should hear about, not something to drop silently.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
 
   await app.register(swagger, {
     openapi: {

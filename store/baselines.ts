@@ -2,24 +2,25 @@ import type { Baseline } from '../analyzers/baseline.ts';
 import { msParam, type Sql } from './sql.ts';
 
 interface BaselineRow {
-  baseline_id: string;
+  id: string;
   model: string;
-  created_at: number;
-  from_ts: number;
-  to_ts: number;
+  created_ms: number;
+  from_ms: number;
+  to_ms: number;
   n_events: number;
   spec: string;
 }
 
-const COLUMNS = `toString(baseline_id) AS baseline_id, model, toUnixTimestamp64Milli(created_at) AS created_at,
-  toUnixTimestamp64Milli(from_ts) AS from_ts, toUnixTimestamp64Milli(to_ts) AS to_ts, n_events, spec`;
+// Output names differ from column names: an alias named like its column would shadow it in WHERE.
+const COLUMNS = `toString(baseline_id) AS id, model, toUnixTimestamp64Milli(created_at) AS created_ms,
+  toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, n_events, spec`;
 
 const fromRow = (r: BaselineRow): Baseline => ({
-  baseline_id: r.baseline_id,
+  baseline_id: r.id,
   model: r.model,
-  created_at: Number(r.created_at),
-  from: Number(r.from_ts),
-  to: Number(r.to_ts),
+  created_at: Number(r.created_ms),
+  from: Number(r.from_ms),
+  to: Number(r.to_ms),
   n_events: Number(r.n_events),
   features: JSON.parse(r.spec).features,
 });
@@ -50,7 +51,7 @@ export async function getBaseline(sql: Sql, model: string, baselineId: string): 
 
 export async function latestBaseline(sql: Sql, model: string): Promise<Baseline | null> {
   const rows = await sql.query<BaselineRow>(
-    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_at DESC LIMIT 1`,
+    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_ms DESC LIMIT 1`,
     { model },
   );
   return rows.length > 0 ? fromRow(rows[0]) : null;
@@ -67,15 +68,15 @@ export interface BaselineSummary {
 
 export async function listBaselines(sql: Sql, model: string): Promise<BaselineSummary[]> {
   const rows = await sql.query<BaselineRow>(
-    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_at DESC`,
+    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_ms DESC`,
     { model },
   );
   return rows.map((r) => ({
-    baseline_id: r.baseline_id,
+    baseline_id: r.id,
     model: r.model,
-    created_at: Number(r.created_at),
-    from: Number(r.from_ts),
-    to: Number(r.to_ts),
+    created_at: Number(r.created_ms),
+    from: Number(r.from_ms),
+    to: Number(r.to_ms),
     n_events: Number(r.n_events),
   }));
 }

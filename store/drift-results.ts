@@ -37,10 +37,10 @@ export interface HistoryWindow {
 }
 
 interface ResultRow {
-  baseline_id: string;
-  window_start: number;
-  window_end: number;
-  computed_at: number;
+  baseline: string;
+  start_ms: number;
+  end_ms: number;
+  computed_ms: number;
   feature: string;
   kind: 'numeric' | 'categorical';
   method: string;
@@ -63,8 +63,9 @@ export async function driftHistory(
   limitWindows: number,
 ): Promise<HistoryWindow[]> {
   const rows = await sql.query<ResultRow>(
-    `SELECT toString(baseline_id) AS baseline_id, toUnixTimestamp64Milli(window_start) AS window_start,
-            toUnixTimestamp64Milli(window_end) AS window_end, toUnixTimestamp64Milli(computed_at) AS computed_at,
+    // Output names differ from column names: an alias named like its column would shadow it in WHERE.
+    `SELECT toString(baseline_id) AS baseline, toUnixTimestamp64Milli(window_start) AS start_ms,
+            toUnixTimestamp64Milli(window_end) AS end_ms, toUnixTimestamp64Milli(computed_at) AS computed_ms,
             feature, kind, method, score, threshold, drifted, status,
             n_reference, n_current, window_events, metrics
      FROM drift_results FINAL
@@ -78,15 +79,15 @@ export async function driftHistory(
   );
   const windows = new Map<string, HistoryWindow>();
   for (const r of rows) {
-    const key = `${r.window_start}:${r.window_end}`;
+    const key = `${r.start_ms}:${r.end_ms}`;
     let w = windows.get(key);
     if (!w) {
       w = {
         model,
-        baseline_id: r.baseline_id,
-        from: Number(r.window_start),
-        to: Number(r.window_end),
-        computed_at: Number(r.computed_at),
+        baseline_id: r.baseline,
+        from: Number(r.start_ms),
+        to: Number(r.end_ms),
+        computed_at: Number(r.computed_ms),
         n_events: Number(r.window_events),
         features: [],
         drifted_features: [],

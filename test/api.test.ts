@@ -1,0 +1,304 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../api/app.ts';
+import { createMetrics } from '../core/metrics.ts';
+import { openStore } from '../store/open.ts';
+import type { Sql } from '../store/sql.ts';
+import { event, tempDir, testConfig } from './helpers.ts';
+
+const dir = tempDir();
+let sql: Sql;
+let app: FastifyInstance;
+let secured: FastifyInstance;
+
+async function makeApp(apiKeys: string[] = []) {
+  const config = testConfig({ DATA_DIR: dir.path });
+  return buildApp({
+    sql,
+    metrics: createMetrics(),
+    apiKeys,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    windowMs: 60_000,
+    limits: () => ({ now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 }),
+    baseline: { bins: 10, maxCategories: 100, sampleMax: 1_000_000 },
+    drift: { psiThreshold: 0.2, minWindowEvents: 10, maxCategories: 100 },
+  });
+}
+
+beforeAll(async () => {
+  sql = await openStore(testConfig({ DATA_DIR: dir.path }));
+  app = await makeApp();
+  secured = await makeApp(['s3cret', 'other-key']);
+});
+afterAll(async () => {
+  await app.close();
+  await secured.close();
+  await sql.close();
+  dir.remove();
+});
+
+const postEvents = (payload: string | object, contentType = 'application/json', target = app) =>
+  target.inject({
+    method: 'POST',
+    url: '/v1/events',
+    headers: { 'content-type': contentType },
+    payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
+
+async function storedIds(model: string): Promise<string[]> {
+  const rows = await sql.query<{ event_id: string }>('SELECT event_id FROM events FINAL WHERE model = {m:String} ORDER BY event_id', { m: model });
+  return rows.map((r) => r.event_id);
+}
+
+describe('POST /v1/events', () => {
+  it('stores the good events and rejects each bad one with its index and reason', async () => {
+    const response = await postEvents([
+      event({ model: 'mixed', event_id: 'good-1' }),
+      event({ model: 'mixed', event_id: 'bad-ts', timestamp: Math.floor(Date.now() / 1000) }),
+      event({ model: "mixed'; DROP TABLE events; --", event_id: 'bad-model' }),
+      event({ model: 'mixed', event_id: 'bad-type', latency_ms: '12' }),
+      event({ model: 'mixed', event_id: 'bad-future', timestamp: Date.now() + 7 * 86_400_000 }),
+      event({ model: 'mixed', event_id: 'too-wide', features: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`f${i}`, i])) }),
+      'not an object',
+      event({ model: 'mixed', event_id: 'good-2', timestamp: new Date().toISOString() }),
+    ]);
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body.accepted).toBe(2);
+    expect(body.rejected.map((r: { index: number }) => r.index)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(body.rejected[0].reason).toMatch(/epoch seconds/);
+    expect(body.rejected[1].reason).toMatch(/model .* must match/);
+    expect(body.rejected[2].reason).toMatch(/latency_ms must be a number/);
+    expect(body.rejected[3].reason).toMatch(/in the future/);
+    expect(body.rejected[4].reason).toMatch(/more than 1000 features/);
+    expect(body.rejected[5].reason).toMatch(/must be a JSON object/);
+    expect(await storedIds('mixed')).toEqual(['good-1', 'good-2']);
+  });
+
+  it('rejects __proto__ features and 1e999 without touching the good event beside them', async () => {
+    const good = JSON.stringify(event({ model: 'proto', event_id: 'ok' }));
+    const proto = `{"event_id":"p","model":"proto","timestamp":${Date.now()},"features":{"__proto__":{"polluted":1}},"prediction":1}`;
+    const huge = `{"event_id":"h","model":"proto","timestamp":${Date.now()},"features":{"x":1e999},"prediction":1}`;
+    const response = await postEvents(`[${proto},${good},${huge}]`);
+    expect(response.json()).toEqual({
+      accepted: 1,
+      rejected: [
+        { index: 0, reason: 'feature name "__proto__" is reserved' },
+        { index: 2, reason: 'features.x must be finite (got Infinity)' },
+      ],
+    });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(await storedIds('proto')).toEqual(['ok']);
+  });
+
+  it('reads NDJSON line by line', async () => {
+    const lines = [JSON.stringify(event({ model: 'nd', event_id: 'a' })), '{"event_id": "b", trunc', '', JSON.stringify(event({ model: 'nd', event_id: 'c', features: { x: NaN } }))];
+    const response = await postEvents(lines.join('\n'), 'application/x-ndjson');
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body.accepted).toBe(2); // NaN serialises as null: a missing value, not an error
+    expect(body.rejected).toHaveLength(1);
+    expect(body.rejected[0]).toMatchObject({ index: 1, reason: expect.stringMatching(/not valid JSON/) });
+    expect(await storedIds('nd')).toEqual(['a', 'c']);
+  });
+
+  it.each([
+    ['non-JSON', 'hello world', /not valid JSON/],
+    ['truncated JSON', '[{"event_id": "x", "model": "m"', /not valid JSON/],
+    ['a non-array body', JSON.stringify(event()), /must be a JSON array/],
+    ['a bare NaN', '[NaN]', /not valid JSON/],
+  ])('answers 400 with the reason for %s', async (_name, payload, reason) => {
+    const response = await postEvents(payload);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'DW_BAD_BODY', message: expect.stringMatching(reason) });
+  });
+
+  it('answers 413 for a 10 MB body', async () => {
+    const big = '[' + Array.from({ length: 20_000 }, () => JSON.stringify(event({ model: 'big', features: { blob: 'x'.repeat(500) } }))).join(',') + ']';
+    expect(big.length).toBeGreaterThan(10_000_000);
+    const response = await postEvents(big);
+    expect(response.statusCode).toBe(413);
+    expect(response.json().code).toBe('FST_ERR_CTP_BODY_TOO_LARGE');
+    expect(await storedIds('big')).toEqual([]);
+  });
+
+  it('answers 415 for a body that is neither JSON nor NDJSON', async () => {
+    const response = await postEvents('a,b,c', 'text/csv');
+    expect(response.statusCode).toBe(415);
+  });
+
+  it('stores a resent event once', async () => {
+    const e = event({ model: 'resend', event_id: 'once' });
+    await postEvents([e]);
+    await postEvents([e, e]);
+    expect(await storedIds('resend')).toEqual(['once']);
+    const models = (await app.inject({ method: 'GET', url: '/v1/models' })).json().models;
+    expect(models.find((m: { model: string }) => m.model === 'resend')).toMatchObject({ events: 1, versions: ['v1'] });
+  });
+});
+
+describe('POST /v1/labels', () => {
+  it('stores labels and rejects bad ones', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/labels',
+      payload: [
+        { event_id: 'a', model: 'labelled', label: 1 },
+        { event_id: 'b', model: 'labelled', label: { no: 1 } },
+        { event_id: 'c', model: 'labelled', label: 'fraud', timestamp: new Date().toISOString() },
+      ],
+    });
+    expect(response.json()).toEqual({ accepted: 2, rejected: [{ index: 1, reason: 'label must be a number or a string' }] });
+    const [count] = await sql.query<{ n: number }>("SELECT count() AS n FROM labels FINAL WHERE model = 'labelled'");
+    expect(Number(count.n)).toBe(2);
+  });
+});
+
+describe('API keys', () => {
+  const post = (authorization?: string) =>
+    secured.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: authorization ? { authorization } : {},
+      payload: [event({ model: 'secured' })],
+    });
+  it('refuses writes without a valid key', async () => {
+    for (const auth of [undefined, 'Bearer wrong', 's3cret', 'Basic czNjcmV0']) {
+      const response = await post(auth);
+      expect(response.statusCode).toBe(401);
+      expect(response.json().code).toBe('DW_UNAUTHORIZED');
+    }
+    const baseline = await secured.inject({ method: 'POST', url: '/v1/models/secured/baselines', payload: { from: 0, to: 1 } });
+    expect(baseline.statusCode).toBe(401);
+    expect(await storedIds('secured')).toEqual([]);
+  });
+  it('accepts writes with any configured key and leaves reads open', async () => {
+    expect((await post('Bearer s3cret')).statusCode).toBe(200);
+    expect((await post('bearer other-key')).statusCode).toBe(200);
+    expect((await secured.inject({ method: 'GET', url: '/v1/models' })).statusCode).toBe(200);
+    expect(await storedIds('secured')).toHaveLength(2);
+  });
+});
+
+describe('baselines and drift', () => {
+  const model = 'loans';
+  const refStart = Date.now() - 3_600_000;
+  const curStart = Date.now() - 1_800_000;
+
+  beforeAll(async () => {
+    let seed = 1;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const make = (i: number, ts: number, shifted: boolean) =>
+      event({
+        model,
+        event_id: `${shifted ? 'c' : 'r'}${i}`,
+        timestamp: ts,
+        features: {
+          income: 50_000 + 10_000 * normal() + (shifted ? 8_000 : 0),
+          age: 40 + 10 * normal(),
+          purpose: random() < (shifted ? 0.6 : 0.3) ? 'car' : 'home',
+          region: random() < 0.5 ? 'north' : 'south',
+        },
+      });
+    const reference = Array.from({ length: 3000 }, (_, i) => make(i, refStart + i * 100, false));
+    const current = Array.from({ length: 3000 }, (_, i) => make(i, curStart + i * 100, true));
+    for (const batch of [reference, current]) expect((await postEvents(batch)).json().accepted).toBe(3000);
+  });
+
+  it('answers 404 for drift before any baseline exists', async () => {
+    const response = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift` });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ code: 'DW_BASELINE_NOT_FOUND', message: expect.stringMatching(/no baseline yet/) });
+  });
+
+  it('answers 422 for a baseline over an empty range and 400 for a bad one', async () => {
+    const empty = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: 1e12, to: 1e12 + 1000 } });
+    expect(empty.statusCode).toBe(422);
+    expect(empty.json().code).toBe('DW_EMPTY_RANGE');
+    const reversed = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: curStart, to: refStart } });
+    expect(reversed.statusCode).toBe(400);
+    const garbage = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: 'yesterday', to: 'now' } });
+    expect(garbage.statusCode).toBe(400);
+    expect(garbage.json().message).toMatch(/from must be epoch milliseconds or RFC 3339/);
+    const extra = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: 1, to: 2, evil: 1 } });
+    expect(extra.statusCode).toBe(400);
+  });
+
+  it('freezes a baseline and flags exactly the shifted features', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: `/v1/models/${model}/baselines`,
+      payload: { from: new Date(refStart).toISOString(), to: curStart },
+    });
+    expect(created.statusCode).toBe(201);
+    const baseline = created.json();
+    expect(baseline.n_events).toBe(3000);
+    expect(baseline.features.map((f: { name: string; kind: string }) => `${f.name}:${f.kind}`)).toEqual([
+      'age:numeric',
+      'income:numeric',
+      'purpose:categorical',
+      'region:categorical',
+    ]);
+
+    const drift = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${curStart}&to=${curStart + 300_000}` });
+    expect(drift.statusCode).toBe(200);
+    const report = drift.json();
+    expect(report.baseline_id).toBe(baseline.baseline_id);
+    expect(report.n_events).toBe(3000);
+    expect([...report.drifted_features].sort()).toEqual(['income', 'purpose']);
+    const income = report.features.find((f: { feature: string }) => f.feature === 'income');
+    expect(income).toMatchObject({ kind: 'numeric', n_reference: 3000, n_current: 3000, method: 'psi', threshold: 0.2, drifted: true, status: 'ok' });
+    expect(income.metrics.psi).toBeGreaterThan(0.2);
+    expect(income.metrics.ks_statistic).toBeGreaterThan(0.2);
+    expect(income.metrics.ks_p_value).toBeLessThan(1e-10);
+    const region = report.features.find((f: { feature: string }) => f.feature === 'region');
+    expect(region.metrics.psi).toBeLessThan(0.02);
+    expect(region.metrics.chi2_p_value).toBeGreaterThan(0.001);
+    // Strongest drift first.
+    expect(report.features[0].drifted).toBe(true);
+
+    const explicit = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${refStart}&to=${curStart}&baseline=${baseline.baseline_id}` });
+    expect(explicit.json().drifted_features).toEqual([]);
+    const missing = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?baseline=00000000-0000-0000-0000-000000000000` });
+    expect(missing.statusCode).toBe(404);
+    const listed = await app.inject({ method: 'GET', url: `/v1/models/${model}/baselines` });
+    expect(listed.json().baselines.map((b: { baseline_id: string }) => b.baseline_id)).toEqual([baseline.baseline_id]);
+  });
+
+  it('validates path and query parameters', async () => {
+    expect((await app.inject({ method: 'GET', url: "/v1/models/bad'name/drift" })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=soon` })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?baseline=not-a-uuid` })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: `/v1/models/${model}/drift/history?limit=0` })).statusCode).toBe(400);
+  });
+});
+
+describe('operations', () => {
+  it('serves health, readiness and Prometheus metrics', async () => {
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready' });
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.headers['content-type']).toMatch(/text\/plain/);
+    expect(metrics.body).toMatch(/driftwatch_ingest_items_total\{stream="events",source="http",outcome="accepted"\} \d+/);
+    expect(metrics.body).toMatch(/driftwatch_ingest_rejected_total\{stream="events",reason="timestamp_out_of_range"\} \d+/);
+  });
+
+  it('publishes an OpenAPI document covering every route', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/healthz',
+      '/metrics',
+      '/readyz',
+      '/v1/events',
+      '/v1/labels',
+      '/v1/models',
+      '/v1/models/{model}/baselines',
+      '/v1/models/{model}/baselines/{id}',
+      '/v1/models/{model}/drift',
+      '/v1/models/{model}/drift/history',
+    ]);
+    expect(doc.paths['/v1/events'].post.requestBody.content['application/json'].schema.items.required).toContain('event_id');
+  });
+});

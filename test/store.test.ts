@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freezeBaseline } from '../analyzers/baseline.ts';
+import { computeDrift } from '../analyzers/drift.ts';
+import { validateEvent, type EventRow } from '../core/event.ts';
+import { featureInventory } from '../store/aggregates.ts';
+import { getBaseline, latestBaseline } from '../store/baselines.ts';
+import { countEvents, insertEvents, listModels } from '../store/events.ts';
+import { MIGRATIONS, migrate } from '../store/migrations.ts';
+import type { Sql } from '../store/sql.ts';
+import { backends, event, tempDir } from './helpers.ts';
+
+const fixtures = JSON.parse(readFileSync(new URL('./fixtures/stats-reference.json', import.meta.url), 'utf8'));
+const NOW = Date.now();
+const limits = { now: NOW, maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
+
+function row(overrides: Record<string, unknown>): EventRow {
+  const checked = validateEvent(event(overrides), limits);
+  if (!checked.ok) throw new Error(checked.reason);
+  return checked.value;
+}
+
+for (const backend of backends()) {
+  describe(`store: ${backend.name}`, () => {
+    const dir = tempDir();
+    let sql: Sql;
+    beforeAll(async () => {
+      sql = await backend.open(dir.path);
+    });
+    afterAll(async () => {
+      await sql.close();
+      dir.remove();
+    });
+
+    it('records every migration once and re-runs none', async () => {
+      const versions = await sql.query<{ version: number }>('SELECT version FROM schema_migrations FINAL ORDER BY version');
+      expect(versions.map((v) => Number(v.version))).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(await migrate(sql)).toEqual([]);
+    });
+
+    it('stores an event sent twice once, in every query', async () => {
+      const first = row({ model: 'dedupe', event_id: 'same', timestamp: NOW - 5000 });
+      const other = row({ model: 'dedupe', event_id: 'other', timestamp: NOW - 4000 });
+      await insertEvents(sql, [first, other]);
+      await insertEvents(sql, [first]);
+      await insertEvents(sql, [first, first]);
+      expect(await countEvents(sql, 'dedupe', NOW - 60_000, NOW + 1)).toBe(2);
+      const models = await listModels(sql);
+      expect(models.find((m) => m.model === 'dedupe')?.events).toBe(2);
+      const inventory = await featureInventory(sql, { model: 'dedupe', from: NOW - 60_000, to: NOW + 1 });
+      expect(inventory.total).toBe(2);
+      expect(inventory.features.find((f) => f.feature === 'amount')).toEqual({ feature: 'amount', kind: 'numeric', n: 2 });
+    });
+
+    it('keeps SQL metacharacters as data and binds every value', async () => {
+      const nasty = "x'); DROP TABLE events; --";
+      await insertEvents(sql, [
+        row({ model: 'meta', event_id: nasty, timestamp: NOW - 3000, features: { [nasty]: 1.5, 'back\\slash': 'q"uote' }, tags: { [nasty]: nasty } }),
+      ]);
+      const rows = await sql.query<{ event_id: string; num: Record<string, number>; tags: Record<string, string>; cat: Record<string, string> }>(
+        'SELECT event_id, num, cat, tags FROM events FINAL WHERE model = {model:String}',
+        { model: 'meta' },
+      );
+      expect(rows).toEqual([{ event_id: nasty, num: { [nasty]: 1.5 }, cat: { 'back\\slash': 'q"uote' }, tags: { [nasty]: nasty } }]);
+      expect(await countEvents(sql, "meta' OR 1=1 --", 0, NOW + 1)).toBe(0);
+      expect(await countEvents(sql, 'meta', 0, NOW + 1)).toBe(1);
+    });
+
+    it('computes KS in the database as scipy does', async () => {
+      // Each fixture case becomes a model: reference values an hour ago, current values now.
+      for (const [i, c] of fixtures.ks.entries()) {
+        const model = `ks-${i}`;
+        const refStart = NOW - 3_600_000;
+        const curStart = NOW - 1_800_000;
+        const rows = [
+          ...c.reference.map((v: number, j: number) => row({ model, event_id: `r${j}`, timestamp: refStart + j, features: { x: v } })),
+          ...c.current.map((v: number, j: number) => row({ model, event_id: `c${j}`, timestamp: curStart + j, features: { x: v } })),
+        ];
+        await insertEvents(sql, rows);
+        const baseline = await freezeBaseline(sql, { model, from: refStart, to: curStart }, { bins: 10, maxCategories: 100, sampleMax: 1_000_000 });
+        const report = await computeDrift(sql, baseline, { model, from: curStart, to: NOW }, { psiThreshold: 0.2, minWindowEvents: 1, maxCategories: 100 });
+        const x = report.features.find((f) => f.feature === 'x')!;
+        expect(x.n_reference).toBe(c.reference.length);
+        expect(x.n_current).toBe(c.current.length);
+        expect(Math.abs(x.metrics.ks_statistic - c.auto.statistic) / c.auto.statistic, c.name).toBeLessThan(1e-9);
+        if (Math.max(c.reference.length, c.current.length) <= 10_000) {
+          // scipy picks the exact distribution here, and so do we: same p-value.
+          expect(Math.abs(x.metrics.ks_p_value - c.auto.p_value), c.name).toBeLessThan(1e-6);
+        } else {
+          // Asymptotic: ClickHouse's Kolmogorov limit vs scipy's finite-n kstwo (see docs/statistics.md).
+          expect(Math.abs(x.metrics.ks_p_value - c.auto.p_value), c.name).toBeLessThan(0.01);
+        }
+      }
+    });
+
+    it('freezes a baseline that later events in its range do not change', async () => {
+      const model = 'frozen';
+      const from = NOW - 600_000;
+      await insertEvents(sql, Array.from({ length: 500 }, (_, i) => row({ model, event_id: `a${i}`, timestamp: from + i, features: { v: i, c: i % 2 ? 'odd' : 'even' } })));
+      const baseline = await freezeBaseline(sql, { model, from, to: from + 10_000 }, { bins: 4, maxCategories: 10, sampleMax: 1_000_000 });
+      const v = baseline.features.find((f) => f.name === 'v');
+      expect(v).toMatchObject({ kind: 'numeric', n: 500, min: 0, max: 499, sample_n: 500 });
+      expect(v?.kind === 'numeric' && v.counts.reduce((a, b) => a + b, 0)).toBe(500);
+      expect(v?.kind === 'numeric' && [v.counts[0], v.counts[v.counts.length - 1]]).toEqual([0, 0]);
+      expect(baseline.features.find((f) => f.name === 'c')).toMatchObject({ kind: 'categorical', counts: { odd: 250, even: 250 }, other: 0 });
+      // A late event inside the reference range arrives after freezing.
+      await insertEvents(sql, [row({ model, event_id: 'late', timestamp: from + 5000, features: { v: 10_000, c: 'new' } })]);
+      const again = await getBaseline(sql, model, baseline.baseline_id);
+      expect(again).toEqual(baseline);
+      expect((await latestBaseline(sql, model))?.baseline_id).toBe(baseline.baseline_id);
+    });
+
+    it('samples the frozen KS reference down to the cap', async () => {
+      const model = 'capped';
+      const from = NOW - 900_000;
+      await insertEvents(sql, Array.from({ length: 20_000 }, (_, i) => row({ model, event_id: `s${i}`, timestamp: from + i, features: { v: i } })));
+      const baseline = await freezeBaseline(sql, { model, from, to: from + 20_000 }, { bins: 10, maxCategories: 10, sampleMax: 2_000 });
+      const v = baseline.features.find((f) => f.name === 'v');
+      expect(v?.kind === 'numeric' && v.n).toBe(20_000);
+      const sampled = v?.kind === 'numeric' ? v.sample_n : 0;
+      expect(sampled).toBeGreaterThan(1_700);
+      expect(sampled).toBeLessThan(2_300);
+    });
+  });
+}
+
+describe('store: embedded data survives a restart', () => {
+  it('reopens the same folder with its rows and schema', async () => {
+    const dir = tempDir();
+    const [embedded] = backends();
+    let sql = await embedded.open(dir.path);
+    await insertEvents(sql, [row({ model: 'persist', event_id: 'p1', timestamp: NOW - 1000 })]);
+    await sql.close();
+    sql = await embedded.open(dir.path);
+    try {
+      expect(await countEvents(sql, 'persist', 0, NOW + 1)).toBe(1);
+      expect(await migrate(sql)).toEqual([]);
+    } finally {
+      await sql.close();
+      dir.remove();
+    }
+  });
+});

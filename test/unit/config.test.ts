@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../core/config.ts';
+import { parseDuration } from '../../core/duration.ts';
+import { parseArgs } from '../../cli/args.ts';
+
+describe('parseConfig', () => {
+  it('has explicit defaults for everything', () => {
+    const config = parseConfig({});
+    expect(config.PORT).toBe(8080);
+    expect(config.HOST).toBe('127.0.0.1');
+    expect(config.DATA_DIR).toBe('./data');
+    expect(config.CLICKHOUSE_URL).toBeUndefined();
+    expect(config.ANALYSIS_WINDOW).toBe(300_000);
+    expect(config.API_KEYS).toEqual([]);
+  });
+
+  it('reads values from the environment', () => {
+    const config = parseConfig({ PORT: '9000', ANALYSIS_WINDOW: '30s', API_KEYS: 'a, b,,c', CLICKHOUSE_URL: 'http://127.0.0.1:8123' });
+    expect(config.PORT).toBe(9000);
+    expect(config.ANALYSIS_WINDOW).toBe(30_000);
+    expect(config.API_KEYS).toEqual(['a', 'b', 'c']);
+    expect(config.CLICKHOUSE_URL).toBe('http://127.0.0.1:8123');
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['ANALYSIS_WINDOW', '5 minutes'],
+    ['CLICKHOUSE_URL', 'not a url'],
+    ['PSI_THRESHOLD', '-1'],
+    ['LOG_LEVEL', 'loud'],
+    ['CLICKHOUSE_DATABASE', 'x; DROP'],
+  ])('stops on a bad %s naming it', (key, value) => {
+    let error: unknown;
+    try {
+      parseConfig({ [key]: value });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(`${key}:`);
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1.5h', 5_400_000],
+    ['7d', 604_800_000],
+  ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['', '5', 'm5', '-1s', '0s', '5 m'])('refuses "%s"', (text) => expect(parseDuration(text)).toBeNull());
+});
+
+describe('parseArgs', () => {
+  it('maps flags to config keys and keeps command flags apart', () => {
+    const args = parseArgs(['demo', '--data-dir', '/tmp/x', '--duration=60', '--analysis-window', '10s'], ['duration']);
+    expect(args.command).toBe('demo');
+    expect(args.config).toEqual({ DATA_DIR: '/tmp/x', ANALYSIS_WINDOW: '10s' });
+    expect(args.extra).toEqual({ duration: '60' });
+  });
+  it('refuses unknown flags and flags without values', () => {
+    expect(() => parseArgs(['serve', '--nope', '1'], [])).toThrow(/unknown option --nope/);
+    expect(() => parseArgs(['serve', '--port'], [])).toThrow(/--port needs a value/);
+  });
+});

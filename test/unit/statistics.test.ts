@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { edgesFrom } from '../../analyzers/baseline.ts';
+import { rankFeatures, type FeatureDrift } from '../../analyzers/drift.ts';
+import { chiSquare } from '../../analyzers/methods/chi-square.ts';
+import { ksMethodFor } from '../../analyzers/methods/ks.ts';
+import { psi } from '../../analyzers/methods/psi.ts';
+import { METHODS } from '../../analyzers/methods/registry.ts';
+
+// Produced by scripts/fixtures/stats_reference.py (scipy / numpy).
+const fixtures = JSON.parse(readFileSync(new URL('../fixtures/stats-reference.json', import.meta.url), 'utf8'));
+const relative = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
+
+describe('psi', () => {
+  for (const c of fixtures.psi) {
+    it(`matches the reference formula: ${c.name}`, () => {
+      const value = psi(c.reference, c.current);
+      if (c.psi === 0) expect(value).toBe(0);
+      else expect(relative(value, c.psi)).toBeLessThan(1e-9);
+    });
+  }
+  it('grows with the shift and is symmetric in its arguments', () => {
+    const ref = [100, 100, 100, 100];
+    expect(psi(ref, [90, 100, 100, 110])).toBeLessThan(psi(ref, [50, 100, 100, 150]));
+    expect(psi([1, 2, 3], [3, 2, 1])).toBeCloseTo(psi([3, 2, 1], [1, 2, 3]), 12);
+  });
+  it('refuses bins of different lengths', () => {
+    expect(() => psi([1, 2], [1, 2, 3])).toThrow(/differ in length/);
+  });
+});
+
+describe('chiSquare', () => {
+  for (const c of fixtures.chi2) {
+    it(`matches scipy.stats.chi2_contingency: ${c.name}`, () => {
+      const result = chiSquare(c.reference, c.current);
+      expect(result.dof).toBe(c.dof);
+      expect(relative(result.statistic, c.statistic)).toBeLessThan(1e-9);
+      expect(Math.abs(result.p_value - c.p_value)).toBeLessThan(1e-6);
+    });
+  }
+  it('gives p = 1 when one side is empty', () => {
+    expect(chiSquare([1, 2], [0, 0]).p_value).toBe(1);
+  });
+});
+
+describe('KS method choice', () => {
+  it('follows scipy method="auto": exact up to 10000 per sample', () => {
+    for (const c of fixtures.ks) {
+      const method = ksMethodFor(c.reference.length, c.current.length);
+      expect(c.auto.p_value).toBe(c[method].p_value);
+    }
+  });
+});
+
+describe('bin edges', () => {
+  it('keeps edges strictly increasing and a constant feature usable', () => {
+    expect(edgesFrom(0, [1, 1, 2, 2], 3)).toEqual([0, 1, 2, 3]);
+    expect(edgesFrom(5, [5, 5], 5)).toEqual([5, 5]);
+  });
+});
+
+describe('method registry', () => {
+  it('describes every method once', () => {
+    const names = METHODS.map((m) => m.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const m of METHODS) expect(m.appliesTo.length).toBeGreaterThan(0);
+  });
+});
+
+describe('rankFeatures', () => {
+  const f = (feature: string, score: number | null, drifted: boolean) => ({ feature, score, drifted }) as FeatureDrift;
+  it('puts drifted features first, then by score', () => {
+    const ranked = rankFeatures([f('a', 0.1, false), f('b', 0.5, true), f('c', null, false), f('d', 0.3, true), f('e', 0.15, false)]);
+    expect(ranked.map((x) => x.feature)).toEqual(['b', 'd', 'e', 'a', 'c']);
+  });
+});
