@@ -5,6 +5,7 @@ import type { BaselineOptions } from '../analyzers/baseline.ts';
 import type { DriftOptions } from '../analyzers/drift.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { IngestDeps } from '../ingest/ingest.ts';
+import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -14,6 +15,7 @@ export interface AppDeps {
   sql: Sql;
   metrics: Metrics;
   limits: IngestDeps['limits'];
+  writers: Writers;
   apiKeys: readonly string[];
   bodyLimit: number;
   windowMs: number;
@@ -57,7 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(ingestRoutes, {
-    deps: { sql: deps.sql, metrics: deps.metrics, limits: deps.limits },
+    deps: { writers: deps.writers, metrics: deps.metrics, limits: deps.limits },
     apiKeys: deps.apiKeys,
     bodyLimit: deps.bodyLimit,
   });

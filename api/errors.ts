@@ -13,4 +13,5 @@ export const Errors = {
   BaselineNotFound: createError('DW_BASELINE_NOT_FOUND', '%s', 404),
   EmptyRange: createError('DW_EMPTY_RANGE', 'no events for model "%s" between %s and %s', 422),
   StoreUnavailable: createError('DW_STORE_UNAVAILABLE', 'the store did not accept the request: %s', 503),
+  Busy: createError('DW_BUSY', '%s', 503),
 };

@@ -3,6 +3,7 @@ import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { buildApp } from '../api/app.ts';
 import type { Config } from '../core/config.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 
@@ -25,9 +26,11 @@ export async function startService(config: Config, options: { logger?: boolean |
     minWindowEvents: config.MIN_WINDOW_EVENTS,
     maxCategories: config.MAX_CATEGORIES,
   };
+  const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS });
   const app = await buildApp({
     sql,
     metrics,
+    writers,
     apiKeys: config.API_KEYS,
     bodyLimit: config.BODY_LIMIT_BYTES,
     windowMs: config.ANALYSIS_WINDOW,
@@ -71,6 +74,7 @@ export async function startService(config: Config, options: { logger?: boolean |
       closing ??= (async () => {
         await scheduler.stop();
         await app.close();
+        await flushWriters(writers);
         await sql.close();
       })();
       return closing;

@@ -41,6 +41,9 @@ const ConfigSchema = z.object({
     .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean)),
   BODY_LIMIT_BYTES: integer(8 * 1024 * 1024, 1024, 512 * 1024 * 1024),
   MAX_FEATURES_PER_EVENT: integer(1_000, 1, 100_000),
+  // Group commit: rows per store insert at most, and rows allowed to wait before ingest answers 503.
+  INGEST_MAX_BATCH_ROWS: integer(100_000, 1, 10_000_000),
+  INGEST_MAX_PENDING_ROWS: integer(500_000, 1, 100_000_000),
   // Events older than this or further in the future than MAX_FUTURE_SKEW are refused.
   MAX_EVENT_AGE: duration('400d'),
   MAX_FUTURE_SKEW: duration('1h'),

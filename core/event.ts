@@ -41,7 +41,8 @@ const MAX_ID_LENGTH = 256;
 const MAX_VALUE_LENGTH = 4_096;
 const MAX_TAGS = 64;
 // Names that mean something to JavaScript objects; refusing them keeps every
-// consumer of the data (ours and the user's) safe from prototype tricks.
+// consumer of the data (ours and the user's) safe from prototype tricks, and
+// lets rows use plain object literals, which JSON.stringify writes fastest.
 const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
 // Epoch milliseconds below this (1973-03-03) are almost certainly seconds.
 const MIN_PLAUSIBLE_EPOCH_MS = 1e11;
@@ -107,7 +108,7 @@ export function checkTimestamp(value: unknown, limits: EventLimits, field = 'tim
 function checkStringMap(field: string, value: unknown, maxEntries: number): Outcome<Record<string, string>> {
   if (value === undefined || value === null) return ok({});
   if (!isObject(value)) return reject('wrong_type', `${field} must be an object of strings`);
-  const out: Record<string, string> = Object.create(null);
+  const out: Record<string, string> = {};
   let n = 0;
   for (const key in value) {
     if (++n > maxEntries) return reject('invalid_value', `${field} has more than ${maxEntries} entries`);
@@ -153,8 +154,8 @@ export function validateEvent(input: unknown, limits: EventLimits): Outcome<Even
   const features = input.features;
   if (features === undefined) return reject('missing_field', 'features is required');
   if (!isObject(features)) return reject('wrong_type', 'features must be an object');
-  const num: Record<string, number> = Object.create(null);
-  const cat: Record<string, string> = Object.create(null);
+  const num: Record<string, number> = {};
+  const cat: Record<string, string> = {};
   const missing: string[] = [];
   let count = 0;
   for (const name in features) {
@@ -196,7 +197,7 @@ export function validateEvent(input: unknown, limits: EventLimits): Outcome<Even
     return reject('wrong_type', 'prediction must be a number or a string');
   }
 
-  const scores: Record<string, number> = Object.create(null);
+  const scores: Record<string, number> = {};
   if (input.scores !== undefined && input.scores !== null) {
     if (!isObject(input.scores)) return reject('wrong_type', 'scores must be an object of numbers');
     let n = 0;

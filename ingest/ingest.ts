@@ -2,9 +2,9 @@ import type { EventLimits, EventRow, LabelRow } from '../core/event.ts';
 import { validateEvent, validateLabel } from '../core/event.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { Outcome } from '../core/outcome.ts';
-import { insertEvents, insertLabels } from '../store/events.ts';
-import type { Sql } from '../store/sql.ts';
+import { encodeCompact, EVENT_COLUMNS, LABEL_COLUMNS } from '../store/events.ts';
 import type { BodyItem } from './body.ts';
+import type { InsertBatcher } from './batcher.ts';
 
 export interface Rejection {
   index: number;
@@ -20,24 +20,25 @@ export type Stream = 'events' | 'labels';
 
 interface StreamSpec<Row> {
   validate: (input: unknown, limits: EventLimits) => Outcome<Row>;
-  insert: (sql: Sql, rows: readonly Row[]) => Promise<void>;
+  encode: (rows: readonly Row[]) => string;
 }
 
 const STREAMS: { events: StreamSpec<EventRow>; labels: StreamSpec<LabelRow> } = {
-  events: { validate: validateEvent, insert: insertEvents },
-  labels: { validate: validateLabel, insert: insertLabels },
+  events: { validate: validateEvent, encode: (rows) => encodeCompact(rows, EVENT_COLUMNS) },
+  labels: { validate: validateLabel, encode: (rows) => encodeCompact(rows, LABEL_COLUMNS) },
 };
 
 export interface IngestDeps {
-  sql: Sql;
+  writers: Record<Stream, InsertBatcher>;
   metrics: Metrics;
   limits: () => EventLimits;
 }
 
 /**
- * Validates every item on its own and stores the valid ones in one insert.
- * A bad item costs only itself; a failing store throws, so the caller can
- * answer 503 and the sender retry the whole batch (inserts are idempotent).
+ * Validates every item on its own and stores the valid ones, resolving once
+ * they are stored. A bad item costs only itself; a failing or saturated store
+ * throws, so the caller can answer 503 and the sender retry the whole batch
+ * (events are idempotent by (model, event_id)).
  */
 export async function ingest(deps: IngestDeps, stream: Stream, items: readonly BodyItem[], source = 'http'): Promise<IngestResult> {
   const started = performance.now();
@@ -55,7 +56,7 @@ export async function ingest(deps: IngestDeps, stream: Stream, items: readonly B
       deps.metrics.ingestRejected.inc({ stream, reason: checked.code });
     }
   }
-  await spec.insert(deps.sql, rows);
+  await deps.writers[stream].add(spec.encode(rows), rows.length);
   deps.metrics.ingestItems.inc({ stream, source, outcome: 'accepted' }, rows.length);
   if (rejected.length > 0) deps.metrics.ingestItems.inc({ stream, source, outcome: 'rejected' }, rejected.length);
   deps.metrics.ingestBatchSeconds.observe({ stream }, (performance.now() - started) / 1000);

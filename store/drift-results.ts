@@ -1,6 +1,6 @@
 import type { DriftReport, FeatureDrift } from '../analyzers/drift.ts';
 import { msParam, type Sql } from './sql.ts';
-import { encodeRows } from './events.ts';
+import { encodeCompact } from './events.ts';
 
 /** Stores one window's report, one row per feature; re-running a window replaces it. */
 export async function saveDriftReport(sql: Sql, report: DriftReport, computedAt: number): Promise<void> {
@@ -22,7 +22,8 @@ export async function saveDriftReport(sql: Sql, report: DriftReport, computedAt:
     window_events: report.n_events,
     metrics: f.metrics,
   }));
-  if (rows.length > 0) await sql.insertJSONEachRow('drift_results', encodeRows(rows));
+  const columns = Object.keys(rows[0] ?? {}) as (keyof (typeof rows)[number])[];
+  if (rows.length > 0) await sql.insertCompact('drift_results', columns, Buffer.from(encodeCompact(rows, columns)));
 }
 
 export interface HistoryWindow {

@@ -33,8 +33,8 @@ export function openEmbedded(dataDir: string): Sql {
       if (params) await session.queryBindAsync(sql, params, { format: 'Null' });
       else await session.queryAsync(sql, { format: 'Null' });
     },
-    async insertJSONEachRow(table: string, data: Buffer): Promise<void> {
-      await session.insert({ table, values: data, format: 'JSONEachRow' });
+    async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
+      await session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' });
     },
     async close(): Promise<void> {
       session.close();

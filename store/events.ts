@@ -1,19 +1,31 @@
 import type { EventRow, LabelRow } from '../core/event.ts';
 import { msParam, type Sql } from './sql.ts';
 
-/** Encodes rows as JSONEachRow: the row objects already carry the column names. */
-export function encodeRows(rows: readonly object[]): Buffer {
-  let text = '';
-  for (const row of rows) text += JSON.stringify(row) + '\n';
-  return Buffer.from(text);
+export const EVENT_COLUMNS = [
+  'model', 'event_id', 'model_version', 'ts', 'num', 'cat', 'missing',
+  'prediction_num', 'prediction_cat', 'scores', 'latency_ms', 'tags',
+] as const satisfies readonly (keyof EventRow)[];
+
+export const LABEL_COLUMNS = ['model', 'event_id', 'label_num', 'label_cat', 'ts'] as const satisfies readonly (keyof LabelRow)[];
+
+/** Encodes rows as JSONCompactEachRow text, one line per row, values in `columns` order. */
+export function encodeCompact<Row>(rows: readonly Row[], columns: readonly (keyof Row)[]): string {
+  const lines = new Array<string>(rows.length);
+  const values = new Array<unknown>(columns.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    for (let c = 0; c < columns.length; c++) values[c] = row[columns[c]];
+    lines[r] = JSON.stringify(values);
+  }
+  return lines.length > 0 ? lines.join('\n') + '\n' : '';
 }
 
 export async function insertEvents(sql: Sql, rows: readonly EventRow[]): Promise<void> {
-  if (rows.length > 0) await sql.insertJSONEachRow('events', encodeRows(rows));
+  if (rows.length > 0) await sql.insertCompact('events', EVENT_COLUMNS, Buffer.from(encodeCompact(rows, EVENT_COLUMNS)));
 }
 
 export async function insertLabels(sql: Sql, rows: readonly LabelRow[]): Promise<void> {
-  if (rows.length > 0) await sql.insertJSONEachRow('labels', encodeRows(rows));
+  if (rows.length > 0) await sql.insertCompact('labels', LABEL_COLUMNS, Buffer.from(encodeCompact(rows, LABEL_COLUMNS)));
 }
 
 export interface ModelSummary {

@@ -42,8 +42,8 @@ export async function openServer(options: ServerOptions): Promise<Sql> {
     async command(sql: string, params?: Params): Promise<void> {
       await client.command({ query: sql, query_params: params });
     },
-    async insertJSONEachRow(table: string, data: Buffer): Promise<void> {
-      await client.insert({ table, values: Readable.from([data]), format: 'JSONEachRow' });
+    async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
+      await client.insert({ table, columns: [...columns] as [string, ...string[]], values: Readable.from([data]), format: 'JSONCompactEachRow' });
     },
     async close(): Promise<void> {
       await client.close();

@@ -12,8 +12,12 @@ export interface Sql {
   query<T>(sql: string, params?: Params): Promise<T[]>;
   /** Runs a statement that returns nothing useful (DDL, INSERT ... SELECT). */
   command(sql: string, params?: Params): Promise<void>;
-  /** Inserts rows already encoded as JSONEachRow. */
-  insertJSONEachRow(table: string, rows: Buffer): Promise<void>;
+  /**
+   * Inserts rows already encoded as JSONCompactEachRow (one JSON array per
+   * line, values in the order of `columns`): the cheapest text format for the
+   * engine to parse, and JSON.stringify writes it natively.
+   */
+  insertCompact(table: string, columns: readonly string[], rows: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app.ts';
 import { createMetrics } from '../core/metrics.ts';
+import { createWriters } from '../ingest/writers.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
@@ -16,6 +17,7 @@ async function makeApp(apiKeys: string[] = []) {
   return buildApp({
     sql,
     metrics: createMetrics(),
+    writers: createWriters(sql, { maxBatchRows: 100_000, maxPendingRows: 500_000 }),
     apiKeys,
     bodyLimit: config.BODY_LIMIT_BYTES,
     windowMs: 60_000,

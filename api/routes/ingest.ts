@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { BusyError } from '../../ingest/batcher.ts';
 import { parseBody, type BodyFormat } from '../../ingest/body.ts';
 import { ingest, type IngestDeps, type Stream } from '../../ingest/ingest.ts';
 import { requireApiKey } from '../auth.ts';
@@ -41,13 +42,17 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
           response: { 200: IngestResponse, 400: ErrorResponse, 401: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const format: BodyFormat = NDJSON.test(request.headers['content-type'] ?? '') ? 'ndjson' : 'json';
         const parsed = parseBody(request.body as Buffer, format);
         if (!parsed.ok) throw new Errors.BadBody(parsed.reason);
         try {
           return await ingest(options.deps, stream, parsed.items);
         } catch (err) {
+          if (err instanceof BusyError) {
+            reply.header('retry-after', '1');
+            throw new Errors.Busy(err.message);
+          }
           request.log.error({ err }, 'store insert failed');
           throw new Errors.StoreUnavailable((err as Error).message.split('\n')[0].slice(0, 200));
         }
