@@ -1,4 +1,4 @@
-import { categoryCounts, featureInventory, ksTests, numericHistograms, type KsRow, type Window } from '../store/aggregates.ts';
+import { categoryCounts, ksTests, numericHistograms, windowCounts, type KsRow, type Window } from '../store/aggregates.ts';
 import type { Sql } from '../store/sql.ts';
 import type { Baseline, CategoricalReference, NumericReference } from './baseline.ts';
 import { chiSquare } from './methods/chi-square.ts';
@@ -136,7 +136,7 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
   const numeric = baseline.features.filter((f): f is NumericReference => f.kind === 'numeric');
   const categorical = baseline.features.filter((f): f is CategoricalReference => f.kind === 'categorical');
 
-  const inventory = await featureInventory(sql, window);
+  const counts = await windowCounts(sql, window, categorical.map((f) => f.name));
   const histograms = await numericHistograms(sql, window, new Map(numeric.map((f) => [f.name, f.edges])));
 
   // KS uses the exact distribution for small samples, like scipy's method="auto".
@@ -150,8 +150,6 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
     for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method)) ks.set(row.feature, row);
   }
 
-  const categoricalN = new Map<string, number>();
-  for (const f of inventory.features) if (f.kind === 'categorical') categoricalN.set(f.feature, f.n);
   const current = new Map<string, Map<string, number>>(categorical.map((f) => [f.name, new Map()]));
   for (const c of await categoryCounts(sql, window, categorical.map((f) => f.name), options.maxCategories)) {
     current.get(c.feature)!.set(c.value, c.n);
@@ -159,14 +157,14 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
 
   const features = rankFeatures([
     ...numeric.map((f) => numericDrift(f, histograms.get(f.name)!, ks.get(f.name), options)),
-    ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, categoricalN.get(f.name) ?? 0, options)),
+    ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, counts.categorical.get(f.name) ?? 0, options)),
   ]);
   return {
     model: baseline.model,
     baseline_id: baseline.baseline_id,
     from: window.from,
     to: window.to,
-    n_events: inventory.total,
+    n_events: counts.total,
     features,
     drifted_features: features.filter((f) => f.drifted).map((f) => f.feature),
   };

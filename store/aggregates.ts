@@ -57,6 +57,22 @@ export async function featureInventory(sql: Sql, w: Window): Promise<{ total: nu
   };
 }
 
+/** Events in a window, and how many carried each categorical feature (cheaper than a full inventory). */
+export async function windowCounts(sql: Sql, w: Window, categorical: string[]): Promise<{ total: number; categorical: Map<string, number> }> {
+  const params = { model: w.model, from: w.from, to: w.to, features: categorical };
+  const [totals, perFeature] = await Promise.all([
+    sql.query<{ total: number }>(`SELECT count() AS total FROM events FINAL WHERE ${WINDOW}`, params),
+    categorical.length === 0
+      ? Promise.resolve([])
+      : sql.query<{ feature: string; n: number }>(
+          `SELECT f AS feature, count() AS n FROM events FINAL ARRAY JOIN mapKeys(cat) AS f
+           WHERE ${WINDOW} AND has({features:Array(String)}, f) GROUP BY f`,
+          params,
+        ),
+  ]);
+  return { total: Number(totals[0]?.total ?? 0), categorical: new Map(perFeature.map((r) => [r.feature, Number(r.n)])) };
+}
+
 export interface NumericSummary {
   feature: string;
   n: number;
