@@ -5,6 +5,7 @@ import type { BaselineOptions } from '../analyzers/baseline.ts';
 import type { DriftOptions } from '../analyzers/drift.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { IngestDeps } from '../ingest/ingest.ts';
+import type { Preparer } from '../ingest/preparer.ts';
 import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import { ingestRoutes } from './routes/ingest.ts';
@@ -16,6 +17,7 @@ export interface AppDeps {
   metrics: Metrics;
   limits: IngestDeps['limits'];
   writers: Writers;
+  preparer: Preparer;
   apiKeys: readonly string[];
   bodyLimit: number;
   windowMs: number;
@@ -60,6 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(ingestRoutes, {
     deps: { writers: deps.writers, metrics: deps.metrics, limits: deps.limits },
+    preparer: deps.preparer,
     apiKeys: deps.apiKeys,
     bodyLimit: deps.bodyLimit,
   });

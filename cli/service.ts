@@ -3,6 +3,7 @@ import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { buildApp } from '../api/app.ts';
 import type { Config } from '../core/config.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { createPreparer } from '../ingest/preparer.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
@@ -27,10 +28,12 @@ export async function startService(config: Config, options: { logger?: boolean |
     maxCategories: config.MAX_CATEGORIES,
   };
   const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS });
+  const preparer = createPreparer(config.INGEST_WORKERS);
   const app = await buildApp({
     sql,
     metrics,
     writers,
+    preparer,
     apiKeys: config.API_KEYS,
     bodyLimit: config.BODY_LIMIT_BYTES,
     windowMs: config.ANALYSIS_WINDOW,
@@ -75,6 +78,7 @@ export async function startService(config: Config, options: { logger?: boolean |
         await scheduler.stop();
         await app.close();
         await flushWriters(writers);
+        await preparer.close();
         await sql.close();
       })();
       return closing;

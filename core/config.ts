@@ -44,6 +44,8 @@ const ConfigSchema = z.object({
   // Group commit: rows per store insert at most, and rows allowed to wait before ingest answers 503.
   INGEST_MAX_BATCH_ROWS: integer(100_000, 1, 10_000_000),
   INGEST_MAX_PENDING_ROWS: integer(500_000, 1, 100_000_000),
+  // Worker threads that parse, validate and encode request bodies; 0 does it on the event loop.
+  INGEST_WORKERS: integer(1, 0, 64),
   // Events older than this or further in the future than MAX_FUTURE_SKEW are refused.
   MAX_EVENT_AGE: duration('400d'),
   MAX_FUTURE_SKEW: duration('1h'),

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app.ts';
 import { createMetrics } from '../core/metrics.ts';
+import { inlinePreparer } from '../ingest/preparer.ts';
 import { createWriters } from '../ingest/writers.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
@@ -18,6 +19,7 @@ async function makeApp(apiKeys: string[] = []) {
     sql,
     metrics: createMetrics(),
     writers: createWriters(sql, { maxBatchRows: 100_000, maxPendingRows: 500_000 }),
+    preparer: inlinePreparer(),
     apiKeys,
     bodyLimit: config.BODY_LIMIT_BYTES,
     windowMs: 60_000,

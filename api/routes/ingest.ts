@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { BusyError } from '../../ingest/batcher.ts';
-import { parseBody, type BodyFormat } from '../../ingest/body.ts';
-import { ingest, type IngestDeps, type Stream } from '../../ingest/ingest.ts';
+import type { BodyFormat } from '../../ingest/body.ts';
+import { store, type IngestDeps, type Stream } from '../../ingest/ingest.ts';
+import type { Preparer } from '../../ingest/preparer.ts';
 import { requireApiKey } from '../auth.ts';
 import { Errors } from '../errors.ts';
 import { ErrorResponse, EventSchema, IngestResponse, LabelSchema } from '../schemas.ts';
 
 export interface IngestRouteOptions {
   deps: IngestDeps;
+  preparer: Preparer;
   apiKeys: readonly string[];
   bodyLimit: number;
 }
@@ -44,10 +46,10 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
       },
       async (request, reply) => {
         const format: BodyFormat = NDJSON.test(request.headers['content-type'] ?? '') ? 'ndjson' : 'json';
-        const parsed = parseBody(request.body as Buffer, format);
-        if (!parsed.ok) throw new Errors.BadBody(parsed.reason);
+        const prepared = await options.preparer.prepare(stream, request.body as Buffer, format, options.deps.limits());
+        if (!prepared.ok) throw new Errors.BadBody(prepared.reason);
         try {
-          return await ingest(options.deps, stream, parsed.items);
+          return await store(options.deps, stream, prepared.prepared);
         } catch (err) {
           if (err instanceof BusyError) {
             reply.header('retry-after', '1');

@@ -1,0 +1,59 @@
+import type { EventLimits, EventRow, LabelRow } from '../core/event.ts';
+import { validateEvent, validateLabel } from '../core/event.ts';
+import type { Outcome, RejectCode } from '../core/outcome.ts';
+import { encodeCompact, EVENT_COLUMNS, LABEL_COLUMNS } from '../store/events.ts';
+import { parseBody, type BodyFormat, type BodyItem } from './body.ts';
+
+export type Stream = 'events' | 'labels';
+
+export interface Rejection {
+  index: number;
+  reason: string;
+}
+
+/** A batch turned into what the store takes: encoded rows, plus each rejected item's reason. */
+export interface Prepared {
+  encoded: string;
+  accepted: number;
+  rejected: Rejection[];
+  codes: RejectCode[];
+}
+
+interface StreamSpec<Row> {
+  validate: (input: unknown, limits: EventLimits) => Outcome<Row>;
+  encode: (rows: readonly Row[]) => string;
+}
+
+const STREAMS: { events: StreamSpec<EventRow>; labels: StreamSpec<LabelRow> } = {
+  events: { validate: validateEvent, encode: (rows) => encodeCompact(rows, EVENT_COLUMNS) },
+  labels: { validate: validateLabel, encode: (rows) => encodeCompact(rows, LABEL_COLUMNS) },
+};
+
+/** Validates every item on its own and encodes the valid ones. Pure: no I/O. */
+export function prepareItems(stream: Stream, items: readonly BodyItem[], limits: EventLimits): Prepared {
+  const spec = STREAMS[stream] as StreamSpec<EventRow | LabelRow>;
+  const rows: (EventRow | LabelRow)[] = [];
+  const rejected: Rejection[] = [];
+  const codes: RejectCode[] = [];
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index];
+    const checked = item.ok ? spec.validate(item.value, limits) : item;
+    if (checked.ok) {
+      rows.push(checked.value);
+    } else {
+      rejected.push({ index, reason: checked.reason });
+      codes.push(checked.code);
+    }
+  }
+  return { encoded: spec.encode(rows), accepted: rows.length, rejected, codes };
+}
+
+export type PreparedBody = { ok: true; prepared: Prepared } | { ok: false; reason: string };
+
+/** A request body from bytes to encoded rows. Pure: runs inline or in a worker thread. */
+export function prepareBody(stream: Stream, body: Uint8Array, format: BodyFormat, limits: EventLimits): PreparedBody {
+  const buffer = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const parsed = parseBody(buffer, format);
+  if (!parsed.ok) return parsed;
+  return { ok: true, prepared: prepareItems(stream, parsed.items, limits) };
+}

@@ -1,0 +1,44 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { inlinePreparer, workerPreparer } from '../ingest/preparer.ts';
+import { event } from './helpers.ts';
+
+const limits = { now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
+const worker = workerPreparer(2);
+const inline = inlinePreparer();
+afterAll(() => worker.close());
+
+const body = (items: unknown[]) => Buffer.from(JSON.stringify(items));
+
+describe('preparing bodies in worker threads', () => {
+  it('gives exactly what preparing on the event loop gives', async () => {
+    const items = [
+      event({ event_id: 'a', features: { x: 1.25, c: 'zürich', b: false, n: null } }),
+      event({ event_id: 'b', timestamp: 1 }),
+      { not: 'an event' },
+      event({ event_id: 'c', timestamp: new Date().toISOString(), prediction: 'yes' }),
+    ];
+    for (const [stream, payload, format] of [
+      ['events', body(items), 'json'],
+      ['events', Buffer.from(items.map((i) => JSON.stringify(i)).join('\n') + '\n{bad'), 'ndjson'],
+      ['labels', body([{ event_id: 'a', model: 'm', label: 1 }, { event_id: 'b', model: 'm' }]), 'json'],
+      ['events', Buffer.from('{"not": "an array"}'), 'json'],
+    ] as const) {
+      const fromWorker = await worker.prepare(stream, payload, format, limits);
+      const fromLoop = await inline.prepare(stream, payload, format, limits);
+      expect(fromWorker).toEqual(fromLoop);
+    }
+    const result = await worker.prepare('events', body(items), 'json', limits);
+    expect(result.ok && result.prepared.accepted).toBe(2);
+    expect(result.ok && result.prepared.codes).toEqual(['timestamp_out_of_range', 'missing_field']);
+  });
+
+  it('keeps many concurrent requests apart', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => worker.prepare('events', body(Array.from({ length: i + 1 }, (_, j) => event({ event_id: `${i}-${j}` }))), 'json', limits)),
+    );
+    results.forEach((r, i) => {
+      expect(r.ok && r.prepared.accepted).toBe(i + 1);
+      expect(r.ok && r.prepared.encoded.split('\n').filter(Boolean)).toHaveLength(i + 1);
+    });
+  });
+});
