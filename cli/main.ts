@@ -78,7 +78,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       return -1; // keeps running
     }
     if (args.command === 'demo') {
-      const outcome = await runDemo({ env: process.env, flags: args.config, extra: args.extra, out: process.stdout });
+      // Ctrl-C ends the demo cleanly (summary printed, store closed); a second one exits at once.
+      const stop = new AbortController();
+      process.once('SIGINT', () => {
+        stop.abort();
+        process.once('SIGINT', () => process.exit(130));
+      });
+      const outcome = await runDemo({ env: process.env, flags: args.config, extra: args.extra, out: process.stdout, signal: stop.signal });
       return outcome.allMatched ? 0 : 1;
     }
   } catch (err) {
