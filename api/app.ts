@@ -18,6 +18,8 @@ export interface AppDeps {
   limits: IngestDeps['limits'];
   writers: Writers;
   preparer: Preparer;
+  /** Extra readiness checks: each answers null when ready, or why not. */
+  readiness?: (() => Promise<string | null>)[];
   apiKeys: readonly string[];
   bodyLimit: number;
   windowMs: number;
@@ -73,6 +75,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     baseline: deps.baseline,
     drift: deps.drift,
   });
-  await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics });
+  await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;
 }

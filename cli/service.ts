@@ -3,6 +3,7 @@ import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { buildApp } from '../api/app.ts';
 import type { Config } from '../core/config.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { startKafkaIngest, type KafkaIngest } from '../ingest/kafka/kafkajs.ts';
 import { createPreparer } from '../ingest/preparer.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { openStore } from '../store/open.ts';
@@ -13,6 +14,7 @@ export interface Service {
   sql: Sql;
   metrics: Metrics;
   scheduler: AnalysisScheduler;
+  kafka: KafkaIngest | null;
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
   url: string;
   close(): Promise<void>;
@@ -29,6 +31,13 @@ export async function startService(config: Config, options: { logger?: boolean |
   };
   const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS });
   const preparer = createPreparer(config.INGEST_WORKERS);
+  let kafka: KafkaIngest | null = null;
+  const limits = () => ({
+    now: Date.now(),
+    maxFeatures: config.MAX_FEATURES_PER_EVENT,
+    maxAgeMs: config.MAX_EVENT_AGE,
+    maxFutureSkewMs: config.MAX_FUTURE_SKEW,
+  });
   const app = await buildApp({
     sql,
     metrics,
@@ -37,12 +46,8 @@ export async function startService(config: Config, options: { logger?: boolean |
     apiKeys: config.API_KEYS,
     bodyLimit: config.BODY_LIMIT_BYTES,
     windowMs: config.ANALYSIS_WINDOW,
-    limits: () => ({
-      now: Date.now(),
-      maxFeatures: config.MAX_FEATURES_PER_EVENT,
-      maxAgeMs: config.MAX_EVENT_AGE,
-      maxFutureSkewMs: config.MAX_FUTURE_SKEW,
-    }),
+    limits,
+    readiness: [async () => (kafka && kafka.state() !== 'running' ? `kafka consumer ${kafka.state()}` : null)],
     baseline: { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX },
     drift: driftOptions,
     logger: options.logger ?? { level: config.LOG_LEVEL },
@@ -64,6 +69,36 @@ export async function startService(config: Config, options: { logger?: boolean |
     await sql.close();
     throw err;
   }
+  if (config.KAFKA_BROKERS.length > 0) {
+    try {
+      kafka = await startKafkaIngest(
+        {
+          brokers: config.KAFKA_BROKERS,
+          clientId: config.KAFKA_CLIENT_ID,
+          groupId: config.KAFKA_GROUP_ID,
+          eventsTopic: config.KAFKA_EVENTS_TOPIC,
+          labelsTopic: config.KAFKA_LABELS_TOPIC,
+          dlqTopic: config.KAFKA_DLQ_TOPIC,
+          partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
+          maxBytesPerPartition: config.KAFKA_MAX_BYTES_PER_PARTITION,
+          topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
+        },
+        {
+          writers,
+          metrics,
+          limits,
+          maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
+          retry: { initialMs: 200, maxMs: 5_000 },
+          log: app.log,
+        },
+      );
+    } catch (err) {
+      await app.close();
+      await preparer.close();
+      await sql.close();
+      throw err;
+    }
+  }
   if (config.ANALYSIS_ENABLED) scheduler.start();
 
   let closing: Promise<void> | null = null;
@@ -72,10 +107,12 @@ export async function startService(config: Config, options: { logger?: boolean |
     sql,
     metrics,
     scheduler,
+    kafka,
     url,
     close() {
       closing ??= (async () => {
         await scheduler.stop();
+        await kafka?.stop();
         await app.close();
         await flushWriters(writers);
         await preparer.close();

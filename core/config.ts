@@ -49,6 +49,20 @@ const ConfigSchema = z.object({
   // Events older than this or further in the future than MAX_FUTURE_SKEW are refused.
   MAX_EVENT_AGE: duration('400d'),
   MAX_FUTURE_SKEW: duration('1h'),
+  // Kafka ingest runs when KAFKA_BROKERS (comma-separated host:port) is set.
+  KAFKA_BROKERS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((b) => b.trim()).filter(Boolean)),
+  KAFKA_EVENTS_TOPIC: z.string().min(1).default('driftwatch.events'),
+  KAFKA_LABELS_TOPIC: z.string().min(1).default('driftwatch.labels'),
+  KAFKA_DLQ_TOPIC: z.string().min(1).default('driftwatch.events.dlq'),
+  KAFKA_GROUP_ID: z.string().min(1).default('driftwatch'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('driftwatch'),
+  KAFKA_MAX_MESSAGE_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+  KAFKA_MAX_BYTES_PER_PARTITION: integer(4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+  KAFKA_PARTITIONS_CONCURRENTLY: integer(4, 1, 256),
+  KAFKA_TOPIC_PARTITIONS: integer(6, 1, 1024),
   PSI_BINS: integer(10, 2, 100),
   PSI_THRESHOLD: z.coerce.number().positive().default(0.2),
   MIN_WINDOW_EVENTS: integer(100, 1, 1_000_000_000),

@@ -5,6 +5,7 @@ import type { Sql } from '../../store/sql.ts';
 export interface OpsRouteOptions {
   sql: Sql;
   metrics: Metrics;
+  readiness: (() => Promise<string | null>)[];
 }
 
 const Status = { type: 'object', properties: { status: { type: 'string' }, reason: { type: 'string' } } } as const;
@@ -21,11 +22,18 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRouteOptions):
     async (_request, reply) => {
       try {
         await options.sql.query('SELECT 1 AS ok');
-        return { status: 'ready' };
       } catch (err) {
         reply.code(503);
         return { status: 'not_ready', reason: `store: ${(err as Error).message.split('\n')[0]}` };
       }
+      for (const check of options.readiness) {
+        const problem = await check();
+        if (problem) {
+          reply.code(503);
+          return { status: 'not_ready', reason: problem };
+        }
+      }
+      return { status: 'ready' };
     },
   );
 

@@ -1,0 +1,191 @@
+import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import type { Metrics } from '../../core/metrics.ts';
+import { handleBatch, type DeadLetterSink, type HandlerDeps } from './handler.ts';
+
+/**
+ * The kafkajs adapter: everything kafkajs-specific lives here. The delivery
+ * rules (handler.ts, plan.ts) see only a batch and a few callbacks, so another
+ * client library would replace this file alone.
+ */
+export interface KafkaIngestOptions {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  eventsTopic: string;
+  labelsTopic: string;
+  dlqTopic: string;
+  partitionsConsumedConcurrently: number;
+  maxBytesPerPartition: number;
+  /** Partitions for topics driftwatch creates because they are missing. */
+  topicPartitions: number;
+}
+
+export type ConsumerState = 'starting' | 'running' | 'restarting' | 'stopped';
+
+export interface KafkaIngest {
+  state(): ConsumerState;
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+type Log = HandlerDeps['log'] & { info: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
+
+export async function startKafkaIngest(
+  options: KafkaIngestOptions,
+  deps: Omit<HandlerDeps, 'deadLetters' | 'streamOf' | 'log'> & { metrics: Metrics; log: Log },
+): Promise<KafkaIngest> {
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    logLevel: logLevel.NOTHING,
+    // Keep trying to reach brokers for a long while before kafkajs gives up (and CRASH restarts it).
+    retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 12 },
+  });
+  const admin: Admin = kafka.admin();
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+  let consumer: Consumer | null = null;
+  let state: ConsumerState = 'starting';
+  let stopping = false;
+  let restartTimer: NodeJS.Timeout | null = null;
+  let lagTimer: NodeJS.Timeout | null = null;
+  let restartDelay = 1_000;
+
+  const deadLetters: DeadLetterSink = {
+    async send(source, letters) {
+      await producer.send({
+        topic: options.dlqTopic,
+        acks: -1,
+        messages: letters.map((d) => ({
+          key: d.key,
+          value: d.value,
+          headers: {
+            'driftwatch-reason': d.reason,
+            'driftwatch-reason-code': d.code,
+            'driftwatch-source-topic': source.topic,
+            'driftwatch-source-partition': String(source.partition),
+            'driftwatch-source-offset': d.offset,
+            ...(d.index !== undefined ? { 'driftwatch-source-index': String(d.index) } : {}),
+          },
+        })),
+      });
+    },
+  };
+  const handlerDeps: HandlerDeps = {
+    ...deps,
+    deadLetters,
+    streamOf: (topic) => (topic === options.labelsTopic ? 'labels' : 'events'),
+  };
+
+  await admin.connect();
+  const existing = new Set(await admin.listTopics());
+  const missing = [options.eventsTopic, options.labelsTopic, options.dlqTopic].filter((t) => !existing.has(t));
+  if (missing.length > 0) {
+    await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: options.topicPartitions })) });
+  }
+  await producer.connect();
+
+  const run = async (): Promise<void> => {
+    const c = kafka.consumer({
+      groupId: options.groupId,
+      maxBytesPerPartition: options.maxBytesPerPartition,
+      maxBytes: options.maxBytesPerPartition * Math.max(1, options.partitionsConsumedConcurrently),
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      allowAutoTopicCreation: false,
+    });
+    consumer = c;
+    c.on(c.events.CRASH, (event) => {
+      // kafkajs restarts by itself after retriable errors; after the others it
+      // would sit connected but idle, so driftwatch restarts it.
+      deps.log.error({ err: event.payload.error, restart: event.payload.restart }, 'kafka consumer crashed');
+      if (!event.payload.restart) scheduleRestart();
+    });
+    c.on(c.events.GROUP_JOIN, () => {
+      state = 'running';
+      restartDelay = 1_000;
+    });
+    await c.connect();
+    await c.subscribe({ topics: [options.eventsTopic, options.labelsTopic], fromBeginning: true });
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        const outcome = await handleBatch(
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            messages: batch.messages,
+            isActive: () => isRunning() && !isStale() && !stopping,
+            isAssigned: () => !isStale(),
+            heartbeat,
+            commit: (offset) => c.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]),
+          },
+          handlerDeps,
+        );
+        if (outcome === 'committed') resolveOffset(batch.lastOffset());
+      },
+    });
+  };
+
+  const scheduleRestart = () => {
+    if (stopping || restartTimer) return;
+    state = 'restarting';
+    deps.metrics.kafkaConsumerRestarts.inc();
+    restartTimer = setTimeout(async () => {
+      restartTimer = null;
+      try {
+        await consumer?.disconnect();
+      } catch {
+        // It is being replaced anyway.
+      }
+      try {
+        await run();
+      } catch (err) {
+        deps.log.error({ err }, 'kafka consumer restart failed');
+        restartDelay = Math.min(30_000, restartDelay * 2);
+        scheduleRestart();
+      }
+    }, restartDelay);
+  };
+
+  const updateLag = async () => {
+    try {
+      for (const topic of [options.eventsTopic, options.labelsTopic]) {
+        const [ends, committed] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId: options.groupId, topics: [topic] }),
+        ]);
+        const done = new Map(committed[0]?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+        for (const p of ends) {
+          const end = BigInt(p.high);
+          const at = done.get(p.partition) ?? -1n;
+          const lag = at < 0n ? end - BigInt(p.low) : end - at;
+          deps.metrics.kafkaLag.set({ topic, partition: String(p.partition) }, Number(lag > 0n ? lag : 0n));
+        }
+      }
+    } catch {
+      // Lag is best effort: the broker may be away, which other metrics show.
+    }
+  };
+
+  await run();
+  lagTimer = setInterval(() => void updateLag(), 10_000);
+  lagTimer.unref();
+
+  return {
+    state: () => state,
+    async stop(timeoutMs = 10_000) {
+      stopping = true;
+      state = 'stopped';
+      if (restartTimer) clearTimeout(restartTimer);
+      if (lagTimer) clearInterval(lagTimer);
+      // disconnect() lets the batch in hand finish (it is committed or dropped) and leaves the group.
+      const leave = (async () => {
+        await consumer?.disconnect();
+        await producer.disconnect();
+        await admin.disconnect();
+      })();
+      await Promise.race([leave, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    },
+  };
+}

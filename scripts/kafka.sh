@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# A single-node Apache Kafka broker (KRaft) on 127.0.0.1 for development and tests.
+#
+#   scripts/kafka.sh start|stop|status
+#
+# Environment: KAFKA_PORT (default 9092), KAFKA_CONTROLLER_PORT (default port+1),
+# KAFKA_DATA_DIR (default .cache/kafka/data-$KAFKA_PORT). The broker and its
+# dependencies come from Maven Central (official Apache artifacts, fetched once
+# with Maven into the git-ignored .cache/kafka/libs).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+port="${KAFKA_PORT:-9092}"
+controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
+data="${KAFKA_DATA_DIR:-$root/.cache/kafka/data-$port}"
+libs="$root/.cache/kafka/libs"
+pidfile="$data/broker.pid"
+
+fetch() {
+  if [ ! -f "$libs/.complete" ]; then
+    mkdir -p "$libs"
+    (cd "$root/scripts/kafka" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$libs")
+    touch "$libs/.complete"
+  fi
+}
+
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+start() {
+  if running; then echo "kafka already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return 0; fi
+  fetch
+  mkdir -p "$data/logs"
+  cat > "$data/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data/logs
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+message.max.bytes=16777216
+PROPS
+  cat > "$data/log4j2.properties" <<'LOG'
+rootLogger.level=WARN
+rootLogger.appenderRef.stdout.ref=STDOUT
+appender.stdout.type=Console
+appender.stdout.name=STDOUT
+appender.stdout.layout.type=PatternLayout
+appender.stdout.layout.pattern=[%d] %p %m (%c)%n
+LOG
+  local java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC "-Dlog4j2.configurationFile=$data/log4j2.properties" -cp "$libs/*")
+  if [ ! -f "$data/logs/meta.properties" ]; then
+    java "${java_opts[@]}" kafka.tools.StorageTool format -t "$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid)" -c "$data/server.properties" > "$data/format.log" 2>&1
+  fi
+  nohup java "${java_opts[@]}" kafka.Kafka "$data/server.properties" > "$data/broker.log" 2>&1 &
+  echo $! > "$pidfile"
+  for _ in $(seq 1 120); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "kafka running on 127.0.0.1:$port (pid $(cat "$pidfile"), data $data)"; return 0; fi
+    if ! running; then echo "kafka failed to start; see $data/broker.log" >&2; tail -20 "$data/broker.log" >&2; return 1; fi
+    sleep 0.5
+  done
+  echo "kafka did not open 127.0.0.1:$port within 60 s; see $data/broker.log" >&2
+  return 1
+}
+
+stop() {
+  if ! running; then echo "kafka not running on port $port"; rm -f "$pidfile"; return 0; fi
+  local pid; pid="$(cat "$pidfile")"
+  kill "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "kafka stopped"; return 0; }; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+  echo "kafka killed after 30 s"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) if running; then echo "running (pid $(cat "$pidfile"))"; else echo "stopped"; exit 1; fi ;;
+  fetch) fetch ;;
+  *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
+esac

@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { tempDir } from './helpers.ts';
+
+const run = promisify(execFile);
+const SCRIPT = new URL('../scripts/kafka.sh', import.meta.url).pathname;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real single-node Apache Kafka broker on free loopback ports, through scripts/kafka.sh. */
+export async function startBroker() {
+  const dir = tempDir('driftwatch-kafka-');
+  const port = await freePort();
+  const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(await freePort()), KAFKA_DATA_DIR: dir.path };
+  const script = (command: string) => run('bash', [SCRIPT, command], { env, timeout: 300_000 });
+  await script('start');
+  const brokers = [`127.0.0.1:${port}`];
+  const kafka = new Kafka({ clientId: 'driftwatch-test', brokers, logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 200 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  return {
+    brokers,
+    kafka,
+    admin,
+    stopBroker: () => script('stop'),
+    startBroker: () => script('start'),
+    async close() {
+      await admin.disconnect().catch(() => {});
+      await script('stop');
+      dir.remove();
+    },
+  };
+}
+
+export type Broker = Awaited<ReturnType<typeof startBroker>>;
+
+/** Random names per test, as kafkajs' own integration tests do. */
+export const unique = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+export async function createTopics(admin: Admin, topics: string[], partitions: number): Promise<void> {
+  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions })) });
+}
+
+/** Sends values round-robin over partitions in chunks; returns when the broker has acknowledged all. */
+export async function produce(producer: Producer, topic: string, values: (string | Buffer | null)[], partitions: number): Promise<void> {
+  const chunk = 2_000;
+  for (let i = 0; i < values.length; i += chunk) {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: values.slice(i, i + chunk).map((value, j) => ({ value, partition: (i + j) % partitions })),
+    });
+  }
+}
+
+/** Reads a topic from the beginning until `count` messages arrived (or the deadline passed). */
+export async function readAll(broker: Broker, topic: string, count: number, timeoutMs = 60_000) {
+  const consumer = broker.kafka.consumer({ groupId: unique('reader') });
+  const messages: { value: Buffer | null; headers: Record<string, string> }[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
+      messages.push({ value: message.value, headers });
+    },
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (messages.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 500)); // anything beyond `count` would show up now
+  await consumer.disconnect();
+  return messages;
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}

@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type Service } from '../cli/service.ts';
+import { event, tempDir, testConfig } from './helpers.ts';
+import { createTopics, produce, readAll, startBroker, unique, waitFor, type Broker } from './kafka-helpers.ts';
+
+let broker: Broker;
+beforeAll(async () => {
+  broker = await startBroker();
+}, 300_000);
+afterAll(async () => {
+  await broker?.close();
+});
+
+async function counts(service: Service, model: string) {
+  const [row] = await service.sql.query<{ rows: number; ids: number; raw: number }>(
+    `SELECT count() AS rows, uniqExact(event_id) AS ids, (SELECT count() FROM events WHERE model = {m:String}) AS raw
+     FROM events FINAL WHERE model = {m:String}`,
+    { m: model },
+  );
+  return { rows: Number(row.rows), ids: Number(row.ids), raw: Number(row.raw) };
+}
+
+async function serviceFor(topics: { events: string; labels: string; dlq: string }, dataDir: string, groupId = unique('group')) {
+  return startService(
+    testConfig({
+      DATA_DIR: dataDir,
+      KAFKA_BROKERS: broker.brokers.join(','),
+      KAFKA_EVENTS_TOPIC: topics.events,
+      KAFKA_LABELS_TOPIC: topics.labels,
+      KAFKA_DLQ_TOPIC: topics.dlq,
+      KAFKA_GROUP_ID: groupId,
+    }),
+    { logger: false },
+  );
+}
+
+describe('Kafka ingest against a real broker', () => {
+  it('stores 200k events from 6 partitions exactly once', async () => {
+    const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
+    await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 6);
+    const producer = broker.kafka.producer();
+    await producer.connect();
+    const now = Date.now();
+    const total = 200_000;
+    const values = Array.from({ length: total }, (_, i) =>
+      JSON.stringify(event({ model: 'k200', event_id: `k${i}`, timestamp: now - 60_000 + (i % 50_000), features: { x: i % 97, c: i % 2 ? 'a' : 'b' } })),
+    );
+    // The first 1000 also as one array message each of 100 events: duplicates the store must fold.
+    const arrays = Array.from({ length: 10 }, (_, a) => `[${values.slice(a * 100, a * 100 + 100).join(',')}]`);
+    await produce(producer, topics.events, [...values, ...arrays], 6);
+    await produce(producer, topics.labels, Array.from({ length: 1000 }, (_, i) => JSON.stringify({ event_id: `k${i}`, model: 'k200', label: i % 2 })), 6);
+    await producer.disconnect();
+
+    const dir = tempDir();
+    const groupId = unique('group');
+    const service = await serviceFor(topics, dir.path, groupId);
+    try {
+      await waitFor(async () => (await counts(service, 'k200')).rows >= total, 240_000, '200k rows');
+      const c = await counts(service, 'k200');
+      expect(c.rows).toBe(total);
+      expect(c.ids).toBe(total);
+      const labels = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM labels FINAL WHERE model = 'k200'"))[0].n);
+      await waitFor(async () => (await labels()) >= 1000, 30_000, 'labels');
+      expect(await labels()).toBe(1000);
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`driftwatch_kafka_messages_total\\{topic="${topics.events}"\\} ${total + 10}`));
+      expect((await (await fetch(`${service.url}/readyz`)).json()).status).toBe('ready');
+      // Everything consumed gets committed: the group's offsets reach the end of every partition.
+      const ends = await broker.admin.fetchTopicOffsets(topics.events);
+      await waitFor(
+        async () => {
+          const [committed] = await broker.admin.fetchOffsets({ groupId, topics: [topics.events] });
+          return ends.every((e) => committed.partitions.find((p) => p.partition === e.partition)?.offset === e.high);
+        },
+        30_000,
+        'committed offsets at the end of each partition',
+      );
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 300_000);
+
+  it('dead-letters exactly the bad messages, with their bytes and why, and stores the rest', async () => {
+    const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
+    await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 6);
+    const producer = broker.kafka.producer();
+    await producer.connect();
+    const now = Date.now();
+    const good = 20_000;
+    const values: (string | null)[] = [];
+    const bad = new Map<string, string>(); // original value -> expected reason code
+    for (let i = 0; i < good; i++) {
+      values.push(JSON.stringify(event({ model: 'dlq', event_id: `g${i}`, timestamp: now - 1000, features: { x: i } })));
+      if (i % 100 === 0) {
+        const kind = (i / 100) % 5;
+        const value =
+          kind === 0 ? `{"event_id": "broken-${i}", ` :
+          kind === 1 ? JSON.stringify(event({ model: 'dlq', event_id: `bad-ts-${i}`, timestamp: Math.floor(now / 1000) })) :
+          kind === 2 ? JSON.stringify(event({ model: "dlq'; DROP TABLE events; --", event_id: `bad-model-${i}` })) :
+          kind === 3 ? `"just a string ${i}"` :
+          JSON.stringify(event({ model: 'dlq', event_id: `bad-feature-${i}`, features: { ['__proto__']: 1 } })).replace('"features":{}', '"features":{"__proto__":1}');
+        values.push(value);
+        bad.set(value, ['invalid_json', 'timestamp_out_of_range', 'invalid_name', 'not_an_object', 'invalid_name'][kind]);
+      }
+    }
+    values.push(null);
+    // An array with one bad element among good ones: only that element is dead-lettered.
+    values.push(JSON.stringify([event({ model: 'dlq', event_id: 'arr-1', timestamp: now - 1000 }), { event_id: 'arr-bad', model: 'dlq' }, event({ model: 'dlq', event_id: 'arr-2', timestamp: now - 1000 })]));
+    await produce(producer, topics.events, values, 6);
+    await producer.disconnect();
+    const expectedDead = bad.size + 2;
+
+    const dir = tempDir();
+    const service = await serviceFor(topics, dir.path);
+    try {
+      await waitFor(async () => (await counts(service, 'dlq')).rows >= good + 2, 120_000, 'good rows');
+      const dead = await readAll(broker, topics.dlq, expectedDead);
+      expect(dead).toHaveLength(expectedDead);
+      for (const d of dead) {
+        expect(d.headers['driftwatch-source-topic']).toBe(topics.events);
+        expect(Number(d.headers['driftwatch-source-partition'])).toBeGreaterThanOrEqual(0);
+        expect(Number(d.headers['driftwatch-source-offset'])).toBeGreaterThanOrEqual(0);
+        expect(d.headers['driftwatch-reason'].length).toBeGreaterThan(5);
+        if (d.value === null) {
+          expect(d.headers['driftwatch-reason-code']).toBe('null_value');
+        } else if (d.headers['driftwatch-source-index'] !== undefined) {
+          expect(JSON.parse(d.value.toString())).toEqual({ event_id: 'arr-bad', model: 'dlq' });
+          expect(d.headers['driftwatch-source-index']).toBe('1');
+        } else {
+          expect(bad.get(d.value.toString())).toBe(d.headers['driftwatch-reason-code']);
+        }
+      }
+      const c = await counts(service, 'dlq');
+      expect(c.rows).toBe(good + 2);
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`driftwatch_kafka_dead_letters_total\\{topic="${topics.events}",reason="invalid_json"\\} 40`));
+      // The tables survived the SQL in the model name.
+      expect((await service.sql.query('EXISTS TABLE events'))[0]).toEqual({ result: 1 });
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 300_000);
+});

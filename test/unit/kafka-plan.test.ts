@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../core/metrics.ts';
+import { InsertBatcher } from '../../ingest/batcher.ts';
+import { handleBatch, type BatchContext, type HandlerDeps } from '../../ingest/kafka/handler.ts';
+import { planFlush, type MessageIn } from '../../ingest/kafka/plan.ts';
+import { event } from '../helpers.ts';
+
+const limits = { now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
+const msg = (offset: number, value: string | null): MessageIn => ({ offset: String(offset), key: null, value: value === null ? null : Buffer.from(value) });
+
+describe('planFlush', () => {
+  it('stores good events, dead-letters bad messages with their own bytes, commits after the last offset', () => {
+    const good = JSON.stringify(event({ event_id: 'a' }));
+    const plan = planFlush(
+      'events',
+      [msg(10, good), msg(11, '{oops'), msg(12, null), msg(13, 'x'.repeat(2000)), msg(14, '42'), msg(15, JSON.stringify([event({ event_id: 'b' }), { bad: true }]))],
+      limits,
+      1000,
+    );
+    expect(plan.rows).toBe(2);
+    expect(plan.encoded.split('\n').filter(Boolean)).toHaveLength(2);
+    expect(plan.commitOffset).toBe('16');
+    expect(plan.dead.map((d) => [d.offset, d.code, d.index])).toEqual([
+      ['11', 'invalid_json', undefined],
+      ['12', 'null_value', undefined],
+      ['13', 'too_large', undefined],
+      ['14', 'not_an_object', undefined],
+      ['15', 'missing_field', 1],
+    ]);
+    expect(plan.dead[0].value?.toString()).toBe('{oops');
+    expect(JSON.parse(plan.dead[4].value!.toString())).toEqual({ bad: true });
+  });
+  it('handles offsets beyond 2^53', () => {
+    const plan = planFlush('events', [msg(0, '{}')].map((m) => ({ ...m, offset: '9007199254740993' })), limits, 1000);
+    expect(plan.commitOffset).toBe('9007199254740994');
+  });
+});
+
+describe('handleBatch', () => {
+  const deps = (insert: (text: string) => Promise<void>, send: HandlerDeps['deadLetters']['send'] = async () => {}): HandlerDeps => ({
+    streamOf: () => 'events',
+    writers: {
+      events: new InsertBatcher(insert, { maxBatchRows: 1000, maxPendingRows: 1000 }),
+      labels: new InsertBatcher(insert, { maxBatchRows: 1000, maxPendingRows: 1000 }),
+    },
+    deadLetters: { send },
+    metrics: createMetrics(),
+    limits: () => limits,
+    maxMessageBytes: 10_000,
+    retry: { initialMs: 1, maxMs: 4 },
+    log: { warn: () => {} },
+    sleep: async () => {},
+  });
+  const ctx = (messages: MessageIn[], active = () => true) => {
+    const commits: string[] = [];
+    const c: BatchContext = {
+      topic: 't',
+      partition: 0,
+      messages,
+      isActive: active,
+      isAssigned: active,
+      heartbeat: async () => {},
+      commit: async (o) => void commits.push(o),
+    };
+    return { c, commits };
+  };
+
+  it('retries a failing store, then stores and commits', async () => {
+    let failures = 3;
+    const inserted: string[] = [];
+    const { c, commits } = ctx([msg(0, JSON.stringify(event({ event_id: 'a' })))]);
+    const outcome = await handleBatch(c, deps(async (text) => {
+      if (failures-- > 0) throw new Error('store down');
+      inserted.push(text);
+    }));
+    expect(outcome).toBe('committed');
+    expect(inserted).toHaveLength(1);
+    expect(commits).toEqual(['1']);
+  });
+
+  it('drops a revoked batch without committing', async () => {
+    let active = true;
+    const { c, commits } = ctx([msg(5, JSON.stringify(event({ event_id: 'a' })))], () => active);
+    const outcome = await handleBatch(c, deps(async () => {
+      active = false;
+      throw new Error('store down');
+    }));
+    expect(outcome).toBe('abandoned');
+    expect(commits).toEqual([]);
+  });
+
+  it('does not commit past a message whose dead letter could not be written', async () => {
+    let active = true;
+    const { c, commits } = ctx([msg(7, '{bad')], () => active);
+    const outcome = await handleBatch(c, deps(async () => {}, async () => {
+      active = false;
+      throw new Error('dlq down');
+    }));
+    expect(outcome).toBe('abandoned');
+    expect(commits).toEqual([]);
+  });
+});
