@@ -21,8 +21,15 @@ export interface Service {
 }
 
 /** The composition root: opens the store, builds the API and the scheduler from config, and starts them. */
-export async function startService(config: Config, options: { logger?: boolean | object } = {}): Promise<Service> {
-  const sql = await openStore(config);
+export interface ServiceOptions {
+  logger?: boolean | object;
+  /** Wraps the store, e.g. to inject faults in tests. */
+  wrapSql?: (sql: Sql) => Sql;
+}
+
+export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  const opened = await openStore(config);
+  const sql = options.wrapSql ? options.wrapSql(opened) : opened;
   const metrics = createMetrics();
   const driftOptions = {
     psiThreshold: config.PSI_THRESHOLD,
@@ -82,6 +89,7 @@ export async function startService(config: Config, options: { logger?: boolean |
           partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
           maxBytesPerPartition: config.KAFKA_MAX_BYTES_PER_PARTITION,
           topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
+          sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
         },
         {
           writers,

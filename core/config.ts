@@ -63,6 +63,8 @@ const ConfigSchema = z.object({
   KAFKA_MAX_BYTES_PER_PARTITION: integer(4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
   KAFKA_PARTITIONS_CONCURRENTLY: integer(4, 1, 256),
   KAFKA_TOPIC_PARTITIONS: integer(6, 1, 1024),
+  // How soon the group notices a dead consumer (broker minimum: 6s) and hands its partitions on.
+  KAFKA_SESSION_TIMEOUT: duration('30s'),
   PSI_BINS: integer(10, 2, 100),
   PSI_THRESHOLD: z.coerce.number().positive().default(0.2),
   MIN_WINDOW_EVENTS: integer(100, 1, 1_000_000_000),

@@ -92,3 +92,44 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+const CLI = new URL('../cli/driftwatch.mjs', import.meta.url).pathname;
+
+/** `driftwatch serve` as its own process, so it can be killed like a real one. */
+export async function spawnService(env: Record<string, string>) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { ...process.env, PORT: '0', ANALYSIS_ENABLED: 'false', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const deadline = Date.now() + 60_000;
+  let url: string | undefined;
+  while (!url && Date.now() < deadline) {
+    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    if (child.exitCode !== null) throw new Error(`service exited: ${out.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!url) {
+    child.kill('SIGKILL');
+    throw new Error(`service did not start: ${out.slice(-2000)}`);
+  }
+  return {
+    url,
+    child,
+    exited,
+    output: () => out,
+    async events(model: string): Promise<number> {
+      const body = (await (await fetch(`${url}/v1/models`)).json()) as { models: { model: string; events: number }[] };
+      return body.models.find((m) => m.model === model)?.events ?? 0;
+    },
+  };
+}
+
+export async function groupCaughtUp(broker: Broker, groupId: string, topic: string): Promise<boolean> {
+  const [ends, [committed]] = await Promise.all([broker.admin.fetchTopicOffsets(topic), broker.admin.fetchOffsets({ groupId, topics: [topic] })]);
+  return ends.every((e) => committed.partitions.find((p) => p.partition === e.partition)?.offset === e.high);
+}

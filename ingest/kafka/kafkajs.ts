@@ -18,6 +18,7 @@ export interface KafkaIngestOptions {
   maxBytesPerPartition: number;
   /** Partitions for topics driftwatch creates because they are missing. */
   topicPartitions: number;
+  sessionTimeoutMs: number;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'restarting' | 'stopped';
@@ -88,8 +89,8 @@ export async function startKafkaIngest(
       groupId: options.groupId,
       maxBytesPerPartition: options.maxBytesPerPartition,
       maxBytes: options.maxBytesPerPartition * Math.max(1, options.partitionsConsumedConcurrently),
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
       allowAutoTopicCreation: false,
     });
     consumer = c;

@@ -1,0 +1,126 @@
+/**
+ * Kafka ingest throughput: end to end from a pre-filled topic of N events
+ * (20 features each) to rows stored in the embedded store, next to a consumer
+ * that does nothing with the messages (the ceiling kafkajs allows here) and
+ * the store's raw insert rate, all in the same run; once with one event per
+ * message and once with 100-event array messages.
+ *
+ *   npm run bench:kafka -- [events=1000000]
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { startService } from '../cli/service.ts';
+import { validateEvent } from '../core/event.ts';
+import { encodeCompact, EVENT_COLUMNS } from '../store/events.ts';
+import { openStore } from '../store/open.ts';
+import { tempDir, testConfig } from '../test/helpers.ts';
+import { createTopics, startBroker, unique } from '../test/kafka-helpers.ts';
+import { makeEvents } from './workload.ts';
+
+const total = Number(process.argv[2] ?? 1_000_000);
+const PARTITIONS = 6;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const broker = await startBroker();
+
+async function fill(topic: string, perMessage: number): Promise<void> {
+  const producer = broker.kafka.producer();
+  await producer.connect();
+  const chunk = 50_000;
+  for (let offset = 0; offset < total; offset += chunk) {
+    const events = makeEvents(Math.min(chunk, total - offset), { prefix: `${topic}-${offset}-`, start: Date.now() - 3_600_000 });
+    const values: string[] = [];
+    for (let i = 0; i < events.length; i += perMessage) {
+      values.push(perMessage === 1 ? JSON.stringify(events[i]) : JSON.stringify(events.slice(i, i + perMessage)));
+    }
+    const send = 1000 / Math.max(1, perMessage / 10);
+    for (let i = 0; i < values.length; i += send) {
+      await producer.send({ topic, acks: 1, messages: values.slice(i, i + send).map((value, j) => ({ value, partition: (i + j) % PARTITIONS })) });
+    }
+  }
+  await producer.disconnect();
+}
+
+/** The ceiling: a consumer group that only counts messages' events. */
+async function doNothing(topic: string, perMessage: number): Promise<number> {
+  const kafka = new Kafka({ clientId: 'bench', brokers: broker.brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: unique('noop'), maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 });
+  let events = 0;
+  const started = performance.now();
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let done: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.run({
+    partitionsConsumedConcurrently: 4,
+    eachBatch: async ({ batch }) => {
+      events += batch.messages.length * perMessage;
+      if (events >= total) done();
+    },
+  });
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await consumer.disconnect();
+  return total / seconds;
+}
+
+async function driftwatch(topic: string): Promise<number> {
+  const dir = tempDir('driftwatch-bench-kafka-');
+  const started = performance.now();
+  const service = await startService(
+    testConfig({ DATA_DIR: dir.path, KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: unique('labels'), KAFKA_DLQ_TOPIC: unique('dlq'), KAFKA_GROUP_ID: unique('dw') }),
+    { logger: false },
+  );
+  try {
+    for (;;) {
+      const [row] = await service.sql.query<{ n: number }>("SELECT count() AS n FROM events WHERE model = 'bench'");
+      if (Number(row.n) >= total) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return total / ((performance.now() - started) / 1000);
+  } finally {
+    await service.close();
+    dir.remove();
+  }
+}
+
+async function rawInsert(): Promise<number> {
+  const dir = tempDir('driftwatch-bench-raw-');
+  const sql = await openStore(testConfig({ DATA_DIR: dir.path }));
+  const limits = { now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
+  let seconds = 0;
+  try {
+    for (let offset = 0; offset < total; offset += 20_000) {
+      const rows = makeEvents(Math.min(20_000, total - offset), { prefix: `raw-${offset}-` }).map((e) => {
+        const checked = validateEvent(e, limits);
+        if (!checked.ok) throw new Error(checked.reason);
+        return checked.value;
+      });
+      const chunk = Buffer.from(encodeCompact(rows, EVENT_COLUMNS));
+      const t0 = performance.now();
+      await sql.insertCompact('events', EVENT_COLUMNS, chunk);
+      seconds += (performance.now() - t0) / 1000;
+    }
+  } finally {
+    await sql.close();
+    dir.remove();
+  }
+  return total / seconds;
+}
+
+try {
+  const raw = await rawInsert();
+  console.log(`${fmt(total)} events x 20 features, ${PARTITIONS} partitions`);
+  console.log(`raw store insert (20,000-row inserts): ${fmt(raw)} events/s`);
+  for (const perMessage of [1, 100]) {
+    const topic = unique(`bench-${perMessage}`);
+    await createTopics(broker.admin, [topic], PARTITIONS);
+    await fill(topic, perMessage);
+    const ceiling = await doNothing(topic, perMessage);
+    const ours = await driftwatch(topic);
+    console.log(
+      `${perMessage === 1 ? 'one event per message' : '100-event array messages'}: do-nothing consumer ${fmt(ceiling)} events/s, ` +
+        `driftwatch ${fmt(ours)} events/s stored (${((ours / ceiling) * 100).toFixed(0)}% of the do-nothing consumer)`,
+    );
+  }
+} finally {
+  await broker.close();
+}

@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService } from '../cli/service.ts';
+import type { Sql } from '../store/sql.ts';
+import { openStore } from '../store/open.ts';
+import { event, tempDir, testConfig } from './helpers.ts';
+import { createTopics, groupCaughtUp, produce, spawnService, startBroker, unique, waitFor, type Broker } from './kafka-helpers.ts';
+
+let broker: Broker;
+beforeAll(async () => {
+  broker = await startBroker();
+}, 300_000);
+afterAll(async () => {
+  await broker?.close();
+});
+
+const TOTAL = 200_000;
+
+/** A fresh set of topics holding TOTAL events for `model`, 6 partitions. */
+async function prefilled(model: string) {
+  const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
+  await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 6);
+  const producer = broker.kafka.producer();
+  await producer.connect();
+  const now = Date.now();
+  await produce(
+    producer,
+    topics.events,
+    Array.from({ length: TOTAL }, (_, i) => JSON.stringify(event({ model, event_id: `${model}-${i}`, timestamp: now - 60_000 + (i % 50_000), features: { x: i % 101 } }))),
+    6,
+  );
+  await producer.disconnect();
+  return topics;
+}
+
+const kafkaEnv = (topics: { events: string; labels: string; dlq: string }, groupId: string, dataDir: string) => ({
+  KAFKA_BROKERS: broker.brokers.join(','),
+  KAFKA_EVENTS_TOPIC: topics.events,
+  KAFKA_LABELS_TOPIC: topics.labels,
+  KAFKA_DLQ_TOPIC: topics.dlq,
+  KAFKA_GROUP_ID: groupId,
+  KAFKA_SESSION_TIMEOUT: '6s',
+  DATA_DIR: dataDir,
+});
+
+async function distinctIds(dataDirs: string[], model: string): Promise<{ ids: Set<string>; rows: number }> {
+  const ids = new Set<string>();
+  let rows = 0;
+  for (const dir of dataDirs) {
+    const sql = await openStore(testConfig({ DATA_DIR: dir }));
+    try {
+      const found = await sql.query<{ event_id: string }>('SELECT event_id FROM events FINAL WHERE model = {m:String}', { m: model });
+      rows += found.length;
+      for (const r of found) ids.add(r.event_id);
+    } finally {
+      await sql.close();
+    }
+  }
+  return { ids, rows };
+}
+
+describe('Kafka ingest under faults', () => {
+  it('loses and duplicates nothing when the consumer is SIGKILLed again and again', async () => {
+    const topics = await prefilled('kill');
+    const dir = tempDir();
+    const groupId = unique('group');
+    const seenAtKill: number[] = [];
+    for (let kill = 0; kill < 6; kill++) {
+      // Small fetches, one partition at a time: slow enough that kills land mid-stream.
+      const service = await spawnService({ ...kafkaEnv(topics, groupId, dir.path), KAFKA_MAX_BYTES_PER_PARTITION: String(64 * 1024), KAFKA_PARTITIONS_CONCURRENTLY: '1' });
+      // Once it is consuming again, let it run a random while, then kill it without warning.
+      const before = await service.events('kill');
+      await waitFor(async () => (await service.events('kill')) > before, 120_000, 'consumption to resume').catch((err) => {
+        service.child.kill('SIGKILL');
+        throw new Error(`${err.message} (kill ${kill}, ${before} events stored)\n${service.output().slice(-3000)}`);
+      });
+      await new Promise((r) => setTimeout(r, Math.random() * 800));
+      seenAtKill.push(await service.events('kill'));
+      service.child.kill('SIGKILL');
+      await service.exited;
+    }
+    expect(seenAtKill).toHaveLength(6);
+    // Every kill landed mid-stream: progress before it, work left after it.
+    for (let i = 1; i < seenAtKill.length; i++) expect(seenAtKill[i]).toBeGreaterThan(seenAtKill[i - 1]);
+    expect(seenAtKill[5]).toBeLessThan(TOTAL);
+    const final = await spawnService(kafkaEnv(topics, groupId, dir.path));
+    try {
+      await waitFor(async () => (await final.events('kill')) >= TOTAL && (await groupCaughtUp(broker, groupId, topics.events)), 180_000, 'all events after the kills');
+      expect(await final.events('kill')).toBe(TOTAL);
+    } finally {
+      final.child.kill('SIGTERM');
+      expect(await final.exited).toBe(0); // SIGTERM: flush, commit, leave the group, exit 0
+    }
+    const { ids, rows } = await distinctIds([dir.path], 'kill');
+    expect(ids.size).toBe(TOTAL);
+    expect(rows).toBe(TOTAL);
+    dir.remove();
+  }, 400_000);
+
+  it('resumes by itself after the broker was down for 20 s', async () => {
+    const topics = await prefilled('broker');
+    const dir = tempDir();
+    const service = await startService(testConfig({ ...kafkaEnv(topics, unique('group'), dir.path), KAFKA_MAX_BYTES_PER_PARTITION: String(256 * 1024), KAFKA_PARTITIONS_CONCURRENTLY: '1' }), { logger: false });
+    const count = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'broker'"))[0].n);
+    try {
+      await waitFor(async () => (await count()) > 5_000, 60_000, 'consumption to start');
+      await broker.stopBroker();
+      const during = await count();
+      expect(during).toBeLessThan(TOTAL); // really mid-stream
+      await new Promise((r) => setTimeout(r, 20_000));
+      await broker.startBroker();
+      await waitFor(async () => (await count()) >= TOTAL, 180_000, 'all events after the broker came back');
+      expect(await count()).toBe(TOTAL);
+      expect(service.kafka?.state()).toBe('running');
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 400_000);
+
+  it('pauses while the store is away for 20 s, without crash-looping, then drains', async () => {
+    const topics = await prefilled('outage');
+    const dir = tempDir();
+    let storeDown = false;
+    const failing = (sql: Sql): Sql => ({
+      ...sql,
+      backend: sql.backend,
+      query: (q, p) => sql.query(q, p),
+      command: (q, p) => sql.command(q, p),
+      close: () => sql.close(),
+      insertCompact: (table, columns, rows) => (storeDown ? Promise.reject(new Error('store unavailable (injected)')) : sql.insertCompact(table, columns, rows)),
+    });
+    const service = await startService(
+      testConfig({ ...kafkaEnv(topics, unique('group'), dir.path), KAFKA_MAX_BYTES_PER_PARTITION: String(256 * 1024), KAFKA_PARTITIONS_CONCURRENTLY: '2' }),
+      { logger: false, wrapSql: failing },
+    );
+    const count = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'outage'"))[0].n);
+    try {
+      await waitFor(async () => (await count()) > 5_000, 60_000, 'consumption to start');
+      storeDown = true;
+      const heapBefore = process.memoryUsage().heapUsed;
+      await new Promise((r) => setTimeout(r, 20_000));
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      expect(metrics).toMatch(/driftwatch_kafka_partition_paused\{topic="[^"]+",partition="\d"\} 1/);
+      expect(metrics).toMatch(/driftwatch_kafka_write_retries_total\{what="store"\} [1-9]/);
+      expect(metrics).toMatch(/driftwatch_kafka_consumer_restarts_total 0/);
+      expect(service.kafka?.state()).toBe('running');
+      // Bounded memory: paused partitions hold one batch each, not the topic.
+      expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 * 1024 * 1024);
+      const stalled = await count();
+      storeDown = false;
+      await waitFor(async () => (await count()) >= TOTAL, 180_000, 'draining after the outage');
+      expect(stalled).toBeLessThan(TOTAL);
+      expect(await count()).toBe(TOTAL);
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 400_000);
+
+  it('hands the partitions of a killed consumer to the other one in the group', async () => {
+    const topics = await prefilled('pair');
+    const dirs = [tempDir(), tempDir()];
+    const groupId = unique('group');
+    const env = (i: number) => ({ ...kafkaEnv(topics, groupId, dirs[i].path), KAFKA_MAX_BYTES_PER_PARTITION: String(128 * 1024), KAFKA_PARTITIONS_CONCURRENTLY: '1' });
+    const a = await spawnService(env(0));
+    const b = await spawnService(env(1));
+    try {
+      await waitFor(async () => (await a.events('pair')) > 0 && (await b.events('pair')) > 0, 60_000, 'both consumers to get partitions');
+      a.child.kill('SIGKILL');
+      await a.exited;
+      await waitFor(() => groupCaughtUp(broker, groupId, topics.events), 240_000, 'the survivor to finish every partition');
+    } finally {
+      a.child.kill('SIGKILL');
+      b.child.kill('SIGTERM');
+      await b.exited;
+    }
+    const { ids } = await distinctIds(dirs.map((d) => d.path), 'pair');
+    expect(ids.size).toBe(TOTAL);
+    for (const d of dirs) d.remove();
+  }, 400_000);
+});
+
