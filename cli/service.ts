@@ -93,6 +93,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         },
         {
           writers,
+          preparer,
           metrics,
           limits,
           maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,

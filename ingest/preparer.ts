@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { EventLimits } from '../core/event.ts';
 import type { BodyFormat } from './body.ts';
+import { planFlush, type FlushPlan, type MessageIn } from './kafka/plan.ts';
 import { prepareBody, type PreparedBody, type Stream } from './prepare.ts';
 import type { PrepareRequest } from './prepare-worker-impl.ts';
 
@@ -12,18 +13,23 @@ import type { PrepareRequest } from './prepare-worker-impl.ts';
  */
 export interface Preparer {
   prepare(stream: Stream, body: Uint8Array, format: BodyFormat, limits: EventLimits): Promise<PreparedBody>;
+  /** The flush plan of one Kafka partition batch (ingest/kafka/plan.ts). */
+  planKafka(stream: Stream, messages: readonly MessageIn[], limits: EventLimits, maxMessageBytes: number): Promise<FlushPlan>;
   close(): Promise<void>;
 }
 
 export function inlinePreparer(): Preparer {
   return {
     prepare: async (stream, body, format, limits) => prepareBody(stream, body, format, limits),
+    planKafka: async (stream, messages, limits, maxMessageBytes) => planFlush(stream, messages, limits, maxMessageBytes),
     close: async () => {},
   };
 }
 
+const toBuffer = (b: Uint8Array | null) => (b === null || Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
 interface Waiting {
-  resolve: (result: PreparedBody) => void;
+  resolve: (result: unknown) => void;
   reject: (err: Error) => void;
 }
 
@@ -36,7 +42,7 @@ export function workerPreparer(count: number, youngGenerationMb = 64): Preparer 
     // A larger young generation: the work allocates short-lived objects by the
     // million, and fewer scavenges are the cheapest speed-up there is.
     const worker = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb } });
-    worker.on('message', (m: { id: number; result?: PreparedBody; error?: string }) => {
+    worker.on('message', (m: { id: number; result?: unknown; error?: string }) => {
       const w = waiting.get(m.id);
       if (!w) return;
       waiting.delete(m.id);
@@ -61,26 +67,38 @@ export function workerPreparer(count: number, youngGenerationMb = 64): Preparer 
   const workers = Array.from({ length: count }, spawn);
   let turn = 0;
 
-  return {
-    prepare(stream, body, format, limits) {
-      if (closed) return Promise.reject(new Error('preparer closed'));
-      const id = nextId++;
-      const worker = workers[turn++ % workers.length];
-      return new Promise<PreparedBody>((resolve, reject) => {
-        waiting.set(id, {
-          resolve: (r) => {
-            owner.delete(id);
-            resolve(r);
-          },
-          reject: (e) => {
-            owner.delete(id);
-            reject(e);
-          },
-        });
-        owner.set(id, worker);
-        const request: PrepareRequest = { id, stream, body, format, limits };
-        worker.postMessage(request);
+  const call = <T>(request: PrepareRequest): Promise<T> => {
+    if (closed) return Promise.reject(new Error('preparer closed'));
+    const worker = workers[turn++ % workers.length];
+    return new Promise<T>((resolve, reject) => {
+      waiting.set(request.id, {
+        resolve: (r) => {
+          owner.delete(request.id);
+          resolve(r as T);
+        },
+        reject: (e) => {
+          owner.delete(request.id);
+          reject(e);
+        },
       });
+      owner.set(request.id, worker);
+      worker.postMessage(request);
+    });
+  };
+
+  return {
+    prepare: (stream, body, format, limits) => call<PreparedBody>({ id: nextId++, kind: 'body', stream, body, format, limits }),
+    async planKafka(stream, messages, limits, maxMessageBytes) {
+      const plan = await call<FlushPlan>({
+        id: nextId++,
+        kind: 'kafka',
+        stream,
+        messages: messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value })),
+        limits,
+        maxMessageBytes,
+      });
+      // Buffers come back as plain Uint8Arrays.
+      return { ...plan, dead: plan.dead.map((d) => ({ ...d, key: toBuffer(d.key), value: toBuffer(d.value) })) };
     },
     async close() {
       closed = true;

@@ -32,6 +32,20 @@ describe('preparing bodies in worker threads', () => {
     expect(result.ok && result.prepared.codes).toEqual(['timestamp_out_of_range', 'missing_field']);
   });
 
+  it('plans Kafka batches exactly as on the event loop, dead letters and their bytes included', async () => {
+    const messages = [
+      { offset: '0', key: Buffer.from('k'), value: Buffer.from(JSON.stringify(event({ event_id: 'a' }))) },
+      { offset: '1', key: null, value: Buffer.from('{nope') },
+      { offset: '2', key: null, value: null },
+      { offset: '3', key: null, value: Buffer.from(JSON.stringify([event({ event_id: 'b' }), { bad: 1 }])) },
+    ];
+    const fromWorker = await worker.planKafka('events', messages, limits, 10_000);
+    const fromLoop = await inline.planKafka('events', messages, limits, 10_000);
+    expect(fromWorker).toEqual(fromLoop);
+    expect(Buffer.isBuffer(fromWorker.dead[0].value)).toBe(true);
+    expect(fromWorker.dead.map((d) => d.code)).toEqual(['invalid_json', 'null_value', 'missing_field']);
+  });
+
   it('keeps many concurrent requests apart', async () => {
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => worker.prepare('events', body(Array.from({ length: i + 1 }, (_, j) => event({ event_id: `${i}-${j}` }))), 'json', limits)),

@@ -2,7 +2,8 @@ import type { EventLimits } from '../../core/event.ts';
 import type { Metrics } from '../../core/metrics.ts';
 import type { InsertBatcher } from '../batcher.ts';
 import type { Stream } from '../prepare.ts';
-import { planFlush, type DeadLetter, type MessageIn } from './plan.ts';
+import type { Preparer } from '../preparer.ts';
+import type { DeadLetter, MessageIn } from './plan.ts';
 
 /**
  * The delivery rules, free of any Kafka client: a client adapter hands in one
@@ -28,6 +29,8 @@ export interface HandlerDeps {
   streamOf(topic: string): Stream;
   writers: Record<Stream, InsertBatcher>;
   deadLetters: DeadLetterSink;
+  /** Runs the flush plan (parse, validate, encode) off the event loop when it has workers. */
+  preparer: Preparer;
   metrics: Metrics;
   limits: () => EventLimits;
   maxMessageBytes: number;
@@ -81,7 +84,7 @@ async function untilDone(ctx: BatchContext, deps: HandlerDeps, what: 'store' | '
 export async function handleBatch(ctx: BatchContext, deps: HandlerDeps): Promise<BatchOutcome> {
   if (ctx.messages.length === 0) return 'committed';
   const stream = deps.streamOf(ctx.topic);
-  const plan = planFlush(stream, ctx.messages, deps.limits(), deps.maxMessageBytes);
+  const plan = await deps.preparer.planKafka(stream, ctx.messages, deps.limits(), deps.maxMessageBytes);
   const labels = { topic: ctx.topic };
   deps.metrics.kafkaMessages.inc(labels, plan.messages);
 

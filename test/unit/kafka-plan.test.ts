@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../core/metrics.ts';
 import { InsertBatcher } from '../../ingest/batcher.ts';
+import { inlinePreparer } from '../../ingest/preparer.ts';
 import { handleBatch, type BatchContext, type HandlerDeps } from '../../ingest/kafka/handler.ts';
 import { planFlush, type MessageIn } from '../../ingest/kafka/plan.ts';
 import { event } from '../helpers.ts';
@@ -44,6 +45,7 @@ describe('handleBatch', () => {
       labels: new InsertBatcher(insert, { maxBatchRows: 1000, maxPendingRows: 1000 }),
     },
     deadLetters: { send },
+    preparer: inlinePreparer(),
     metrics: createMetrics(),
     limits: () => limits,
     maxMessageBytes: 10_000,
