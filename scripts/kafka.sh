@@ -17,11 +17,15 @@ libs="$root/.cache/kafka/libs"
 pidfile="$data/broker.pid"
 
 fetch() {
+  mkdir -p "$libs"
+  # Test files start brokers in parallel: one fetch at a time, the others wait for it.
+  exec 9>"$root/.cache/kafka/fetch.lock"
+  flock 9
   if [ ! -f "$libs/.complete" ]; then
-    mkdir -p "$libs"
     (cd "$root/scripts/kafka" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$libs")
     touch "$libs/.complete"
   fi
+  flock -u 9
 }
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
