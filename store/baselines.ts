@@ -15,15 +15,18 @@ interface BaselineRow {
 const COLUMNS = `toString(baseline_id) AS id, model, toUnixTimestamp64Milli(created_at) AS created_ms,
   toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, n_events, spec`;
 
-const fromRow = (r: BaselineRow): Baseline => ({
+export type BaselineSummary = Omit<Baseline, 'features'>;
+
+const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
   baseline_id: r.id,
   model: r.model,
   created_at: Number(r.created_ms),
   from: Number(r.from_ms),
   to: Number(r.to_ms),
   n_events: Number(r.n_events),
-  features: JSON.parse(r.spec).features,
 });
+
+const fromRow = (r: BaselineRow): Baseline => ({ ...summaryOf(r), features: JSON.parse(r.spec).features });
 
 export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
   await sql.command(
@@ -57,28 +60,12 @@ export async function latestBaseline(sql: Sql, model: string): Promise<Baseline 
   return rows.length > 0 ? fromRow(rows[0]) : null;
 }
 
-export interface BaselineSummary {
-  baseline_id: string;
-  model: string;
-  created_at: number;
-  from: number;
-  to: number;
-  n_events: number;
-}
-
 export async function listBaselines(sql: Sql, model: string): Promise<BaselineSummary[]> {
   const rows = await sql.query<BaselineRow>(
     `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_ms DESC`,
     { model },
   );
-  return rows.map((r) => ({
-    baseline_id: r.id,
-    model: r.model,
-    created_at: Number(r.created_ms),
-    from: Number(r.from_ms),
-    to: Number(r.to_ms),
-    n_events: Number(r.n_events),
-  }));
+  return rows.map(summaryOf);
 }
 
 /** Models that have at least one baseline: the ones the scheduler analyses. */

@@ -1,16 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
 import type { Sql } from '../store/sql.ts';
 import { openStore } from '../store/open.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
-import { createTopics, groupCaughtUp, produce, spawnService, startBroker, unique, waitFor, type Broker } from './kafka-helpers.ts';
+import { createTopics, groupCaughtUp, produce, spawnService, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
 
+const theBroker = useBroker();
 let broker: Broker;
-beforeAll(async () => {
-  broker = await startBroker();
-}, 300_000);
-afterAll(async () => {
-  await broker?.close();
+beforeAll(() => {
+  broker = theBroker();
 });
 
 const TOTAL = 200_000;

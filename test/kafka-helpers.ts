@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
 import { tempDir } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -132,4 +133,16 @@ export async function spawnService(env: Record<string, string>) {
 export async function groupCaughtUp(broker: Broker, groupId: string, topic: string): Promise<boolean> {
   const [ends, [committed]] = await Promise.all([broker.admin.fetchTopicOffsets(topic), broker.admin.fetchOffsets({ groupId, topics: [topic] })]);
   return ends.every((e) => committed.partitions.find((p) => p.partition === e.partition)?.offset === e.high);
+}
+
+/** One broker for a test file: started before its tests, stopped after. */
+export function useBroker(): () => Broker {
+  let broker: Broker | undefined;
+  beforeAll(async () => {
+    broker = await startBroker();
+  }, 300_000);
+  afterAll(async () => {
+    await broker?.close();
+  });
+  return () => broker!;
 }

@@ -1,14 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../cli/service.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
-import { createTopics, produce, readAll, startBroker, unique, waitFor, type Broker } from './kafka-helpers.ts';
+import { createTopics, produce, readAll, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
 
+const theBroker = useBroker();
 let broker: Broker;
-beforeAll(async () => {
-  broker = await startBroker();
-}, 300_000);
-afterAll(async () => {
-  await broker?.close();
+beforeAll(() => {
+  broker = theBroker();
 });
 
 async function counts(service: Service, model: string) {
