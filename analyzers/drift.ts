@@ -2,6 +2,9 @@ import { categoryCounts, ksTests, numericHistograms, windowCounts, type KsRow, t
 import type { Sql } from '../store/sql.ts';
 import type { Baseline, CategoricalReference, NumericReference } from './baseline.ts';
 import { chiSquare } from './methods/chi-square.ts';
+import { hellinger } from './methods/hellinger.ts';
+import { jensenShannon } from './methods/jensen-shannon.ts';
+import { lInfinity } from './methods/l-infinity.ts';
 import { ksMethodFor } from './methods/ks.ts';
 import type { FeatureKind } from './methods/method.ts';
 import { psi } from './methods/psi.ts';
@@ -69,6 +72,8 @@ function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undef
   if (nCurrent > 0) {
     score = psi(ref.counts, counts);
     metrics.psi = score;
+    metrics.jensen_shannon = jensenShannon(ref.counts, counts);
+    metrics.hellinger = hellinger(ref.counts, counts);
     metrics.share_below_reference = counts[0] / nCurrent;
     metrics.share_above_reference = counts[counts.length - 1] / nCurrent;
   }
@@ -108,6 +113,9 @@ function categoricalDrift(ref: CategoricalReference, current: Map<string, number
     score = psi(refCounts, curCounts);
     const chi = chiSquare(refCounts, curCounts);
     metrics.psi = score;
+    metrics.jensen_shannon = jensenShannon(refCounts, curCounts);
+    metrics.hellinger = hellinger(refCounts, curCounts);
+    metrics.l_infinity = lInfinity(refCounts, curCounts);
     metrics.chi2_statistic = chi.statistic;
     metrics.chi2_p_value = chi.p_value;
     metrics.chi2_dof = chi.dof;

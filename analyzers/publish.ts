@@ -1,6 +1,12 @@
 import type { Metrics } from '../core/metrics.ts';
 import type { DriftReport } from './drift.ts';
 
+/** Every metric name a report may carry; series of features that leave the top are removed for each. */
+const PUBLISHED_METRICS = [
+  'psi', 'ks_statistic', 'ks_p_value', 'chi2_statistic', 'chi2_p_value', 'chi2_dof', 'jensen_shannon', 'hellinger',
+  'l_infinity', 'share_below_reference', 'share_above_reference', 'new_category_share',
+];
+
 /**
  * Moves a window's report into the gauges. Only the `cap` most drifted
  * features of a model get series of their own, so a model with thousands of
@@ -22,7 +28,7 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
   for (const feature of previous) {
     if (now.has(feature)) continue;
     metrics.featureDrifted.remove({ model, feature });
-    for (const method of ['psi', 'ks_statistic', 'ks_p_value', 'chi2_statistic', 'chi2_p_value', 'chi2_dof', 'share_below_reference', 'share_above_reference', 'new_category_share']) {
+    for (const method of PUBLISHED_METRICS) {
       metrics.driftScore.remove({ model, feature, method });
     }
   }

@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { edgesFrom } from '../../analyzers/baseline.ts';
 import { rankFeatures, type FeatureDrift } from '../../analyzers/drift.ts';
 import { chiSquare } from '../../analyzers/methods/chi-square.ts';
+import { hellinger } from '../../analyzers/methods/hellinger.ts';
+import { jensenShannon } from '../../analyzers/methods/jensen-shannon.ts';
+import { lInfinity } from '../../analyzers/methods/l-infinity.ts';
 import { ksMethodFor } from '../../analyzers/methods/ks.ts';
 import { psi } from '../../analyzers/methods/psi.ts';
 import { METHODS } from '../../analyzers/methods/registry.ts';
@@ -41,6 +44,22 @@ describe('chiSquare', () => {
   it('gives p = 1 when one side is empty', () => {
     expect(chiSquare([1, 2], [0, 0]).p_value).toBe(1);
   });
+});
+
+describe('distances between binned shares', () => {
+  for (const c of fixtures.distances) {
+    it(`match scipy / numpy: ${c.name}`, () => {
+      for (const [fn, expected] of [
+        [jensenShannon, c.jensen_shannon],
+        [hellinger, c.hellinger],
+        [lInfinity, c.l_infinity],
+      ] as const) {
+        const value = fn(c.reference, c.current);
+        if (expected === 0) expect(value).toBeCloseTo(0, 7);
+        else expect(relative(value, expected)).toBeLessThan(1e-9);
+      }
+    });
+  }
 });
 
 describe('KS method choice', () => {
