@@ -1,4 +1,4 @@
-import { categoryCounts, ksTests, numericHistograms, windowCounts, type KsRow, type Window } from '../store/aggregates.ts';
+import { categoryCounts, ksTests, numericHistograms, PREDICTION, windowCounts, type KsRow, type Window } from '../store/aggregates.ts';
 import type { Sql } from '../store/sql.ts';
 import type { Baseline, CategoricalReference, NumericReference } from './baseline.ts';
 import { chiSquare } from './methods/chi-square.ts';
@@ -36,6 +36,8 @@ export interface DriftReport {
   n_events: number;
   features: FeatureDrift[];
   drifted_features: string[];
+  /** Drift of the model's output (score distribution or predicted-class shares), when the baseline has it. */
+  prediction: FeatureDrift | null;
 }
 
 export interface DriftOptions {
@@ -163,18 +165,31 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
     current.get(c.feature)!.set(c.value, c.n);
   }
 
-  const features = rankFeatures([
+  const all = [
     ...numeric.map((f) => numericDrift(f, histograms.get(f.name)!, ks.get(f.name), options)),
     ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, counts.categorical.get(f.name) ?? 0, options)),
-  ]);
+  ];
+  return assembleReport(baseline.model, baseline.baseline_id, window, counts.total, all);
+}
+
+/** A report from per-target results: features ranked, the prediction apart. */
+export function assembleReport(
+  model: string,
+  baselineId: string,
+  window: { from: number; to: number },
+  nEvents: number,
+  results: FeatureDrift[],
+): DriftReport {
+  const features = rankFeatures(results.filter((f) => f.feature !== PREDICTION));
   return {
-    model: baseline.model,
-    baseline_id: baseline.baseline_id,
+    model,
+    baseline_id: baselineId,
     from: window.from,
     to: window.to,
-    n_events: counts.total,
+    n_events: nEvents,
     features,
     drifted_features: features.filter((f) => f.drifted).map((f) => f.feature),
+    prediction: results.find((f) => f.feature === PREDICTION) ?? null,
   };
 }
 

@@ -16,7 +16,8 @@ const PUBLISHED_METRICS = [
  */
 export function publishReport(metrics: Metrics, report: DriftReport, cap: number, previous: Set<string>): Set<string> {
   const { model } = report;
-  const kept = report.features.slice(0, cap);
+  // The prediction always gets its series; features share the cap.
+  const kept = [...(report.prediction ? [report.prediction] : []), ...report.features.slice(0, cap)];
   const now = new Set<string>();
   for (const f of kept) {
     now.add(f.feature);

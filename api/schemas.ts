@@ -122,6 +122,7 @@ export const DriftReport = {
     n_events: { type: 'integer' },
     features: { type: 'array', items: FeatureDrift },
     drifted_features: { type: 'array', items: { type: 'string' } },
+    prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
   },
 } as const;
 

@@ -43,7 +43,8 @@ const MAX_TAGS = 64;
 // Names that mean something to JavaScript objects; refusing them keeps every
 // consumer of the data (ours and the user's) safe from prototype tricks, and
 // lets rows use plain object literals, which JSON.stringify writes fastest.
-const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+// "@prediction" is the name drift reports give the model's own output.
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype', '@prediction']);
 // Epoch milliseconds below this (1973-03-03) are almost certainly seconds.
 const MIN_PLAUSIBLE_EPOCH_MS = 1e11;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;

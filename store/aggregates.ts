@@ -13,11 +13,23 @@ export interface Window {
 
 const WINDOW = `model = {model:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}`;
 
+/**
+ * The model's own output joins the features as one more drift target, named
+ * PREDICTION: a numeric prediction (a score, a regression value) with the
+ * numeric features, a string one (a predicted class) with the categorical.
+ * Everything downstream then treats it like any feature.
+ */
+export const PREDICTION = '@prediction';
+const NUM_KEYS = `arrayConcat(mapKeys(num), if(prediction_num IS NULL, [], ['${PREDICTION}']))`;
+const NUM_VALUES = `arrayConcat(mapValues(num), if(prediction_num IS NULL, [], [assumeNotNull(prediction_num)]))`;
+const CAT_KEYS = `arrayConcat(mapKeys(cat), if(prediction_cat IS NULL, [], ['${PREDICTION}']))`;
+const CAT_VALUES = `arrayConcat(mapValues(cat), if(prediction_cat IS NULL, [], [assumeNotNull(prediction_cat)]))`;
+
 /** Numeric values of one window as (feature, value) rows; restricted to the listed features. */
 const numericValues = `
   SELECT f AS feature, v AS value
   FROM events FINAL
-  ARRAY JOIN mapKeys(num) AS f, mapValues(num) AS v
+  ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
   WHERE ${WINDOW} AND has({features:Array(String)}, f)`;
 
 /**
@@ -41,8 +53,8 @@ export async function featureInventory(sql: Sql, w: Window): Promise<{ total: nu
     sql.query<FeatureCount>(
       `SELECT feature, kind, count() AS n FROM (
          SELECT arrayJoin(arrayConcat(
-                  arrayMap(k -> (k, 'numeric'), mapKeys(num)),
-                  arrayMap(k -> (k, 'categorical'), mapKeys(cat)),
+                  arrayMap(k -> (k, 'numeric'), ${NUM_KEYS}),
+                  arrayMap(k -> (k, 'categorical'), ${CAT_KEYS}),
                   arrayMap(k -> (k, 'missing'), missing))) AS pair,
                 pair.1 AS feature, pair.2 AS kind
          FROM events FINAL WHERE ${WINDOW})
@@ -65,7 +77,7 @@ export async function windowCounts(sql: Sql, w: Window, categorical: string[]): 
     categorical.length === 0
       ? Promise.resolve([])
       : sql.query<{ feature: string; n: number }>(
-          `SELECT f AS feature, count() AS n FROM events FINAL ARRAY JOIN mapKeys(cat) AS f
+          `SELECT f AS feature, count() AS n FROM events FINAL ARRAY JOIN ${CAT_KEYS} AS f
            WHERE ${WINDOW} AND has({features:Array(String)}, f) GROUP BY f`,
           params,
         ),
@@ -141,7 +153,7 @@ export async function categoryCounts(sql: Sql, w: Window, features: string[], ca
   const rows = await sql.query<CategoryCount>(
     `SELECT f AS feature, v AS value, count() AS n
      FROM events FINAL
-     ARRAY JOIN mapKeys(cat) AS f, mapValues(cat) AS v
+     ARRAY JOIN ${CAT_KEYS} AS f, ${CAT_VALUES} AS v
      WHERE ${WINDOW} AND has({features:Array(String)}, f)
      GROUP BY feature, value
      ORDER BY feature, n DESC, value
@@ -207,7 +219,7 @@ export async function freezeSample(
      SELECT {baseline:UUID}, feature, value FROM (
        SELECT f AS feature, v AS value, event_id
        FROM events FINAL
-       ARRAY JOIN mapKeys(num) AS f, mapValues(num) AS v
+       ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
        WHERE ${WINDOW} AND has({features:Array(String)}, f))
      WHERE cityHash64(event_id) % 1000000 < {keep:UInt64}`,
     { model: w.model, from: w.from, to: w.to, features, baseline: baselineId, keep: keepPerMillion },

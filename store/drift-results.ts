@@ -1,10 +1,11 @@
-import type { DriftReport, FeatureDrift } from '../analyzers/drift.ts';
+import { assembleReport, type DriftReport, type FeatureDrift } from '../analyzers/drift.ts';
 import { msParam, type Sql } from './sql.ts';
 import { encodeCompact } from './events.ts';
 
 /** Stores one window's report, one row per feature; re-running a window replaces it. */
 export async function saveDriftReport(sql: Sql, report: DriftReport, computedAt: number): Promise<void> {
-  const rows = report.features.map((f) => ({
+  const targets = report.prediction ? [...report.features, report.prediction] : report.features;
+  const rows = targets.map((f) => ({
     model: report.model,
     baseline_id: report.baseline_id,
     window_start: report.from,
@@ -26,16 +27,7 @@ export async function saveDriftReport(sql: Sql, report: DriftReport, computedAt:
   if (rows.length > 0) await sql.insertCompact('drift_results', columns, Buffer.from(encodeCompact(rows, columns)));
 }
 
-export interface HistoryWindow {
-  model: string;
-  baseline_id: string;
-  from: number;
-  to: number;
-  computed_at: number;
-  n_events: number;
-  features: FeatureDrift[];
-  drifted_features: string[];
-}
+export type HistoryWindow = DriftReport & { computed_at: number };
 
 interface ResultRow {
   baseline: string;
@@ -78,24 +70,12 @@ export async function driftHistory(
      ORDER BY window_start DESC, drifted DESC, score DESC, feature`,
     { model, from, to, limit: limitWindows },
   );
-  const windows = new Map<string, HistoryWindow>();
+  const windows = new Map<string, { first: ResultRow; results: FeatureDrift[] }>();
   for (const r of rows) {
     const key = `${r.start_ms}:${r.end_ms}`;
     let w = windows.get(key);
-    if (!w) {
-      w = {
-        model,
-        baseline_id: r.baseline,
-        from: Number(r.start_ms),
-        to: Number(r.end_ms),
-        computed_at: Number(r.computed_ms),
-        n_events: Number(r.window_events),
-        features: [],
-        drifted_features: [],
-      };
-      windows.set(key, w);
-    }
-    w.features.push({
+    if (!w) windows.set(key, (w = { first: r, results: [] }));
+    w.results.push({
       feature: r.feature,
       kind: r.kind,
       n_reference: Number(r.n_reference),
@@ -107,7 +87,9 @@ export async function driftHistory(
       drifted: Number(r.drifted) === 1,
       status: r.status,
     });
-    if (Number(r.drifted) === 1) w.drifted_features.push(r.feature);
   }
-  return [...windows.values()];
+  return [...windows.values()].map(({ first, results }) => ({
+    ...assembleReport(model, first.baseline, { from: Number(first.start_ms), to: Number(first.end_ms) }, Number(first.window_events), results),
+    computed_at: Number(first.computed_ms),
+  }));
 }

@@ -193,18 +193,22 @@ describe('baselines and drift', () => {
     let seed = 1;
     const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
     const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-    const make = (i: number, ts: number, shifted: boolean) =>
-      event({
+    const make = (i: number, ts: number, shifted: boolean) => {
+      const income = 50_000 + 10_000 * normal() + (shifted ? 8_000 : 0);
+      return event({
         model,
         event_id: `${shifted ? 'c' : 'r'}${i}`,
         timestamp: ts,
         features: {
-          income: 50_000 + 10_000 * normal() + (shifted ? 8_000 : 0),
+          income,
           age: 40 + 10 * normal(),
           purpose: random() < (shifted ? 0.6 : 0.3) ? 'car' : 'home',
           region: random() < 0.5 ? 'north' : 'south',
         },
+        // The model's score follows income, so it drifts with it.
+        prediction: 1 / (1 + Math.exp((income - 50_000) / 10_000)),
       });
+    };
     const reference = Array.from({ length: 3000 }, (_, i) => make(i, refStart + i * 100, false));
     const current = Array.from({ length: 3000 }, (_, i) => make(i, curStart + i * 100, true));
     for (const batch of [reference, current]) expect((await postEvents(batch)).json().accepted).toBe(3000);
@@ -239,6 +243,7 @@ describe('baselines and drift', () => {
     const baseline = created.json();
     expect(baseline.n_events).toBe(3000);
     expect(baseline.features.map((f: { name: string; kind: string }) => `${f.name}:${f.kind}`)).toEqual([
+      '@prediction:numeric',
       'age:numeric',
       'income:numeric',
       'purpose:categorical',
@@ -261,6 +266,10 @@ describe('baselines and drift', () => {
     expect(region.metrics.chi2_p_value).toBeGreaterThan(0.001);
     // Strongest drift first.
     expect(report.features[0].drifted).toBe(true);
+    // The model output drifted with its input, and is reported apart from the features.
+    expect(report.prediction).toMatchObject({ feature: '@prediction', kind: 'numeric', drifted: true, n_current: 3000 });
+    expect(report.prediction.metrics.psi).toBeGreaterThan(0.2);
+    expect(report.features.map((f: { feature: string }) => f.feature)).not.toContain('@prediction');
 
     const explicit = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${refStart}&to=${curStart}&baseline=${baseline.baseline_id}` });
     expect(explicit.json().drifted_features).toEqual([]);

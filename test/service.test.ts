@@ -61,6 +61,7 @@ describe('the service over real HTTP', () => {
     expect(history.windows[0]).toMatchObject({ from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), n_events: 4000 });
     expect([...history.windows[0].drifted_features].sort()).toEqual(['income', 'segment']);
     expect(history.windows[0].features).toHaveLength(5);
+    expect(history.windows[0].prediction).toMatchObject({ feature: '@prediction', drifted: false });
 
     // Re-running a window replaces its stored report rather than adding a second one.
     await service.scheduler.runWindow(window);
@@ -74,10 +75,11 @@ describe('the service over real HTTP', () => {
     expect(metrics).toMatch(/driftwatch_feature_drifted\{model="svc",feature="income"\} 1/);
     expect(metrics).toMatch(/driftwatch_drifted_features\{model="svc"\} 2/);
     expect(metrics).toMatch(/driftwatch_analysis_window_events\{model="svc"\} 4000/);
-    // METRICS_MAX_FEATURES=3: two of the five features have no series of their own.
+    // METRICS_MAX_FEATURES=3: two of the five features have no series of their own; the prediction always has.
     expect(metrics).toMatch(/driftwatch_features_over_metrics_cap\{model="svc"\} 2/);
     const featureSeries = new Set([...metrics.matchAll(/driftwatch_feature_drifted\{model="svc",feature="([^"]+)"\}/g)].map((m) => m[1]));
-    expect(featureSeries.size).toBe(3);
+    expect(featureSeries.size).toBe(4);
+    expect(featureSeries.has('@prediction')).toBe(true);
     expect(featureSeries.has('income') && featureSeries.has('segment')).toBe(true);
     expect(metrics).toMatch(/driftwatch_analysis_runs_total\{outcome="ok"\} 2/);
   });

@@ -11,11 +11,11 @@ export function driftTable(report: DriftReport, expected: readonly string[]): st
     `expected to drift: ${expected.length > 0 ? expected.join(', ') : 'none'}`,
     [pad('feature', 18), pad('kind', 12), pad('method', 7), pad('score', 9), pad('threshold', 10), pad('drifted', 8), 'p-value (KS / chi2)'].join(''),
   ];
-  for (const f of report.features) {
+  for (const f of report.prediction ? [...report.features, report.prediction] : report.features) {
     const p = f.kind === 'numeric' ? f.metrics.ks_p_value : f.metrics.chi2_p_value;
     lines.push(
       [
-        pad(f.feature, 18),
+        pad(f.feature === '@prediction' ? 'prediction *' : f.feature, 18),
         pad(f.kind, 12),
         pad(f.method, 7),
         pad(num(f.score), 9),
@@ -25,5 +25,6 @@ export function driftTable(report: DriftReport, expected: readonly string[]): st
       ].join(''),
     );
   }
+  if (report.prediction) lines.push('* the model output (probability of default); it moves when its inputs do');
   return lines.join('\n');
 }

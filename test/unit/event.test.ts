@@ -47,6 +47,7 @@ describe('validateEvent', () => {
     ['a nested feature', { ...base(), features: { x: { y: 1 } } }, /features\.x must be a number, string, boolean or null/],
     ['a feature named __proto__', { ...base(), features: JSON.parse('{"__proto__": 1}') }, /"__proto__" is reserved/],
     ['a feature named constructor', { ...base(), features: { constructor: 1 } }, /"constructor" is reserved/],
+    ['a feature named @prediction', { ...base(), features: { '@prediction': 1 } }, /"@prediction" is reserved/],
     ['too many features', { ...base(), features: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`f${i}`, i])) }, /more than 1000 features/],
     ['prediction missing', { ...base(), prediction: undefined }, /prediction is required/],
     ['prediction an object', { ...base(), prediction: { p: 1 } }, /prediction must be a number or a string/],
