@@ -1,4 +1,4 @@
-import { categoryCounts, ksTests, numericHistograms, PREDICTION, windowCounts, type KsRow, type Window } from '../store/aggregates.ts';
+import { categoryCounts, featureInventory, ksTests, numericHistograms, PREDICTION, type KsRow, type Window } from '../store/aggregates.ts';
 import type { Sql } from '../store/sql.ts';
 import type { Baseline, CategoricalReference, NumericReference } from './baseline.ts';
 import { chiSquare } from './methods/chi-square.ts';
@@ -8,6 +8,7 @@ import { lInfinity } from './methods/l-infinity.ts';
 import { ksMethodFor } from './methods/ks.ts';
 import type { FeatureKind } from './methods/method.ts';
 import { psi } from './methods/psi.ts';
+import { dataQuality, type DataQuality } from './quality.ts';
 
 export type FeatureStatus = 'ok' | 'insufficient_data' | 'no_data';
 
@@ -38,6 +39,8 @@ export interface DriftReport {
   drifted_features: string[];
   /** Drift of the model's output (score distribution or predicted-class shares), when the baseline has it. */
   prediction: FeatureDrift | null;
+  /** Missing values, type violations, absent and new features (null for reports read back from history). */
+  data_quality: DataQuality | null;
 }
 
 export interface DriftOptions {
@@ -146,7 +149,8 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
   const numeric = baseline.features.filter((f): f is NumericReference => f.kind === 'numeric');
   const categorical = baseline.features.filter((f): f is CategoricalReference => f.kind === 'categorical');
 
-  const counts = await windowCounts(sql, window, categorical.map((f) => f.name));
+  const inventory = await featureInventory(sql, window);
+  const categoricalN = new Map(inventory.features.filter((f) => f.kind === 'categorical').map((f) => [f.feature, f.n]));
   const histograms = await numericHistograms(sql, window, new Map(numeric.map((f) => [f.name, f.edges])));
 
   // KS uses the exact distribution for small samples, like scipy's method="auto".
@@ -167,9 +171,17 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
 
   const all = [
     ...numeric.map((f) => numericDrift(f, histograms.get(f.name)!, ks.get(f.name), options)),
-    ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, counts.categorical.get(f.name) ?? 0, options)),
+    ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, categoricalN.get(f.name) ?? 0, options)),
   ];
-  return assembleReport(baseline.model, baseline.baseline_id, window, counts.total, all);
+  const quality = dataQuality(baseline.features, inventory.total, inventory.features);
+  // Per-feature quality shares also travel with the feature's metrics, so history and gauges keep them.
+  for (const q of quality.features) {
+    const target = all.find((f) => f.feature === q.feature);
+    if (!target) continue;
+    target.metrics.missing_share = q.missing_share;
+    target.metrics.type_violation_share = q.type_violation_share;
+  }
+  return { ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all), data_quality: quality };
 }
 
 /** A report from per-target results: features ranked, the prediction apart. */
@@ -190,6 +202,7 @@ export function assembleReport(
     features,
     drifted_features: features.filter((f) => f.drifted).map((f) => f.feature),
     prediction: results.find((f) => f.feature === PREDICTION) ?? null,
+    data_quality: null,
   };
 }
 

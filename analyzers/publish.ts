@@ -4,7 +4,8 @@ import type { DriftReport } from './drift.ts';
 /** Every metric name a report may carry; series of features that leave the top are removed for each. */
 const PUBLISHED_METRICS = [
   'psi', 'ks_statistic', 'ks_p_value', 'chi2_statistic', 'chi2_p_value', 'chi2_dof', 'jensen_shannon', 'hellinger',
-  'l_infinity', 'share_below_reference', 'share_above_reference', 'new_category_share',
+  'l_infinity', 'share_below_reference', 'share_above_reference', 'new_category_share', 'missing_share',
+  'type_violation_share',
 ];
 
 /**

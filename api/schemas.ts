@@ -123,6 +123,32 @@ export const DriftReport = {
     features: { type: 'array', items: FeatureDrift },
     drifted_features: { type: 'array', items: { type: 'string' } },
     prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
+    data_quality: {
+      anyOf: [
+        {
+          type: 'object',
+          properties: {
+            n_events: { type: 'integer' },
+            features: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  feature: { type: 'string' },
+                  kind: { type: 'string' },
+                  present_share: { type: 'number' },
+                  missing_share: { type: 'number' },
+                  type_violation_share: { type: 'number' },
+                },
+              },
+            },
+            absent_features: { type: 'array', items: { type: 'string' } },
+            new_features: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        { type: 'null' },
+      ],
+    },
   },
 } as const;
 

@@ -57,8 +57,8 @@ try {
     const numeric = baseline.features.filter((f) => f.kind === 'numeric') as import('../analyzers/baseline.ts').NumericReference[];
     const categorical = baseline.features.filter((f) => f.kind === 'categorical').map((f) => f.name);
     let t = performance.now();
-    await A.windowCounts(sql, window, categorical);
-    console.log('  counts', seconds(t).toFixed(2));
+    await A.featureInventory(sql, window);
+    console.log('  inventory', seconds(t).toFixed(2));
     t = performance.now();
     await A.numericHistograms(sql, window, new Map(numeric.map((f) => [f.name, f.edges])));
     console.log('  histograms', seconds(t).toFixed(2));

@@ -49,40 +49,23 @@ export interface FeatureCount {
 /** Which features a window holds, of which kind, and how often each was present or null. */
 export async function featureInventory(sql: Sql, w: Window): Promise<{ total: number; features: FeatureCount[] }> {
   const params = { model: w.model, from: w.from, to: w.to };
-  const [features, totals] = await Promise.all([
-    sql.query<FeatureCount>(
-      `SELECT feature, kind, count() AS n FROM (
-         SELECT arrayJoin(arrayConcat(
-                  arrayMap(k -> (k, 'numeric'), ${NUM_KEYS}),
-                  arrayMap(k -> (k, 'categorical'), ${CAT_KEYS}),
-                  arrayMap(k -> (k, 'missing'), missing))) AS pair,
-                pair.1 AS feature, pair.2 AS kind
-         FROM events FINAL WHERE ${WINDOW})
-       GROUP BY feature, kind ORDER BY feature, kind`,
+  // Three plain ARRAY JOIN counts run side by side: several times faster than
+  // one query joining tagged tuples of all three.
+  const count = (kind: FeatureCount['kind'], keys: string) =>
+    sql.query<{ feature: string; n: number }>(
+      `SELECT f AS feature, count() AS n FROM events FINAL ARRAY JOIN ${keys} AS f WHERE ${WINDOW} GROUP BY f`,
       params,
-    ),
+    ).then((rows) => rows.map((r) => ({ feature: r.feature, kind, n: Number(r.n) })));
+  const [numeric, categorical, missing, totals] = await Promise.all([
+    count('numeric', NUM_KEYS),
+    count('categorical', CAT_KEYS),
+    count('missing', 'missing'),
     sql.query<{ total: number }>(`SELECT count() AS total FROM events FINAL WHERE ${WINDOW}`, params),
   ]);
-  return {
-    total: Number(totals[0]?.total ?? 0),
-    features: features.map((f) => ({ ...f, n: Number(f.n) })),
-  };
-}
-
-/** Events in a window, and how many carried each categorical feature (cheaper than a full inventory). */
-export async function windowCounts(sql: Sql, w: Window, categorical: string[]): Promise<{ total: number; categorical: Map<string, number> }> {
-  const params = { model: w.model, from: w.from, to: w.to, features: categorical };
-  const [totals, perFeature] = await Promise.all([
-    sql.query<{ total: number }>(`SELECT count() AS total FROM events FINAL WHERE ${WINDOW}`, params),
-    categorical.length === 0
-      ? Promise.resolve([])
-      : sql.query<{ feature: string; n: number }>(
-          `SELECT f AS feature, count() AS n FROM events FINAL ARRAY JOIN ${CAT_KEYS} AS f
-           WHERE ${WINDOW} AND has({features:Array(String)}, f) GROUP BY f`,
-          params,
-        ),
-  ]);
-  return { total: Number(totals[0]?.total ?? 0), categorical: new Map(perFeature.map((r) => [r.feature, Number(r.n)])) };
+  const features = [...numeric, ...categorical, ...missing].sort((a, b) =>
+    a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0,
+  );
+  return { total: Number(totals[0]?.total ?? 0), features };
 }
 
 export interface NumericSummary {

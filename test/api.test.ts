@@ -287,6 +287,46 @@ describe('baselines and drift', () => {
   });
 });
 
+describe('data quality', () => {
+  it('reports missing values, type violations, absent and new features per window', async () => {
+    const model = 'quality';
+    const refStart = Date.now() - 7_200_000;
+    const curStart = Date.now() - 3_600_000;
+    const reference = Array.from({ length: 400 }, (_, i) =>
+      event({ model, event_id: `r${i}`, timestamp: refStart + i, features: { amount: i, country: i % 2 ? 'DE' : 'FR', retired: i } }),
+    );
+    const current = Array.from({ length: 400 }, (_, i) =>
+      event({
+        model,
+        event_id: `c${i}`,
+        timestamp: curStart + i,
+        features: {
+          // 25% null, 25% left out, 5% a string where numbers belong (i = 2, 22, 42, ...).
+          ...(i % 4 === 0 ? { amount: null } : i % 4 === 1 ? {} : { amount: i % 10 === 2 ? 'n/a' : i }),
+          country: i % 2 ? 'DE' : 'FR',
+          brand_new: 1,
+        },
+      }),
+    );
+    expect((await postEvents([...reference, ...current])).json().accepted).toBe(800);
+    const created = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: refStart, to: curStart } });
+    expect(created.statusCode).toBe(201);
+    const report = (await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${curStart}&to=${curStart + 60_000}` })).json();
+    const dq = report.data_quality;
+    expect(dq.n_events).toBe(400);
+    expect(dq.absent_features).toEqual(['retired']);
+    expect(dq.new_features).toEqual(['brand_new']);
+    const amount = dq.features.find((f: { feature: string }) => f.feature === 'amount');
+    expect(amount.type_violation_share).toBeCloseTo(20 / 400, 10);
+    expect(amount.missing_share).toBeCloseTo(200 / 400, 10);
+    expect(amount.present_share).toBeCloseTo(180 / 400, 10);
+    const country = dq.features.find((f: { feature: string }) => f.feature === 'country');
+    expect(country).toMatchObject({ present_share: 1, missing_share: 0, type_violation_share: 0 });
+    const amountDrift = report.features.find((f: { feature: string }) => f.feature === 'amount');
+    expect(amountDrift.metrics.missing_share).toBeCloseTo(0.5, 10);
+  });
+});
+
 describe('operations', () => {
   it('serves health, readiness and Prometheus metrics', async () => {
     expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
