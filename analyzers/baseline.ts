@@ -10,6 +10,8 @@ import {
 } from '../store/aggregates.ts';
 import { saveBaseline } from '../store/baselines.ts';
 import type { Sql } from '../store/sql.ts';
+import type { PerformanceReport } from './performance.ts';
+import { computePerformance } from './performance-window.ts';
 
 export interface NumericReference {
   name: string;
@@ -46,6 +48,8 @@ export interface Baseline {
   to: number;
   n_events: number;
   features: FeatureReference[];
+  /** Performance over the reference range with the labels known when it was frozen. */
+  performance?: PerformanceReport | null;
 }
 
 export interface BaselineOptions {
@@ -130,6 +134,7 @@ export async function freezeBaseline(sql: Sql, window: Window, options: Baseline
     to: window.to,
     n_events: inventory.total,
     features,
+    performance: await computePerformance(sql, window),
   };
   await saveBaseline(sql, baseline);
   return baseline;

@@ -8,6 +8,7 @@ import { lInfinity } from './methods/l-infinity.ts';
 import { ksMethodFor } from './methods/ks.ts';
 import type { FeatureKind } from './methods/method.ts';
 import { psi } from './methods/psi.ts';
+import { comparePerformance, computePerformance } from './performance-window.ts';
 import { dataQuality, type DataQuality } from './quality.ts';
 
 export type FeatureStatus = 'ok' | 'insufficient_data' | 'no_data';
@@ -41,6 +42,8 @@ export interface DriftReport {
   prediction: FeatureDrift | null;
   /** Missing values, type violations, absent and new features (null for reports read back from history). */
   data_quality: DataQuality | null;
+  /** Performance with the labels that have arrived, against the baseline's (null for reports read back from history). */
+  performance: ReturnType<typeof comparePerformance> | null;
 }
 
 export interface DriftOptions {
@@ -181,7 +184,8 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
     target.metrics.missing_share = q.missing_share;
     target.metrics.type_violation_share = q.type_violation_share;
   }
-  return { ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all), data_quality: quality };
+  const performance = comparePerformance(await computePerformance(sql, window), baseline.performance);
+  return { ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all), data_quality: quality, performance };
 }
 
 /** A report from per-target results: features ranked, the prediction apart. */
@@ -203,6 +207,7 @@ export function assembleReport(
     drifted_features: features.filter((f) => f.drifted).map((f) => f.feature),
     prediction: results.find((f) => f.feature === PREDICTION) ?? null,
     data_quality: null,
+    performance: null,
   };
 }
 

@@ -1,14 +1,17 @@
 import type { Metrics } from '../core/metrics.ts';
 import { latestBaseline, modelsWithBaselines } from '../store/baselines.ts';
 import { saveDriftReport } from '../store/drift-results.ts';
+import { savePerformance } from '../store/performance-results.ts';
 import type { Sql } from '../store/sql.ts';
 import { computeDrift, type DriftOptions, type DriftReport } from './drift.ts';
+import { comparePerformance, computePerformance } from './performance-window.ts';
 import { publishReport } from './publish.ts';
 
 export interface SchedulerOptions extends DriftOptions {
   windowMs: number;
   graceMs: number;
   metricsMaxFeatures: number;
+  performanceRecomputeWindows: number;
 }
 
 export interface SchedulerDeps {
@@ -69,6 +72,7 @@ export class AnalysisScheduler {
         if (!baseline) continue;
         const report = await computeDrift(this.deps.sql, baseline, { model, ...window }, this.options);
         await saveDriftReport(this.deps.sql, report, this.now());
+        await this.refreshPerformance(model, window, report, baseline.performance);
         this.published.set(
           model,
           publishReport(this.deps.metrics, report, this.options.metricsMaxFeatures, this.published.get(model) ?? new Set()),
@@ -83,6 +87,32 @@ export class AnalysisScheduler {
       }
     }
     return reports;
+  }
+
+  /**
+   * Stores this window's performance and recomputes the previous windows',
+   * whose labels may have arrived since, then publishes the newest window
+   * that has labels.
+   */
+  private async refreshPerformance(
+    model: string,
+    window: { from: number; to: number },
+    report: DriftReport,
+    baselinePerformance: Parameters<typeof comparePerformance>[1],
+  ): Promise<void> {
+    const size = window.to - window.from;
+    let published = false;
+    for (let k = 0; k <= this.options.performanceRecomputeWindows; k++) {
+      const w = { from: window.from - k * size, to: window.to - k * size };
+      const perf = k === 0 && report.performance ? report.performance : comparePerformance(await computePerformance(this.deps.sql, { model, ...w }), baselinePerformance);
+      if (perf.n_events === 0) continue;
+      await savePerformance(this.deps.sql, { ...perf, model, ...w, computed_at: this.now() });
+      if (k === 0) this.deps.metrics.labelCoverage.set({ model }, perf.label_coverage);
+      if (!published && perf.n_labelled > 0) {
+        for (const [metric, value] of Object.entries(perf.metrics)) this.deps.metrics.performance.set({ model, metric }, value);
+        published = true;
+      }
+    }
   }
 
   private now(): number {

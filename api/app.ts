@@ -9,7 +9,7 @@ import type { Preparer } from '../ingest/preparer.ts';
 import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import { ingestRoutes } from './routes/ingest.ts';
-import { modelRoutes } from './routes/models.ts';
+import { modelRoutes, performanceRoutes } from './routes/models.ts';
 import { opsRoutes } from './routes/ops.ts';
 
 export interface AppDeps {
@@ -69,6 +69,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
   });
   await app.register(modelRoutes, {
+    sql: deps.sql,
+    apiKeys: deps.apiKeys,
+    windowMs: deps.windowMs,
+    baseline: deps.baseline,
+    drift: deps.drift,
+  });
+  await app.register(performanceRoutes, {
     sql: deps.sql,
     apiKeys: deps.apiKeys,
     windowMs: deps.windowMs,

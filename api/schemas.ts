@@ -88,7 +88,11 @@ export const BaselineSummary = {
 
 export const BaselineResponse = {
   type: 'object',
-  properties: { ...BaselineSummary.properties, features: { type: 'array', items: FeatureReference } },
+  properties: {
+    ...BaselineSummary.properties,
+    features: { type: 'array', items: FeatureReference },
+    performance: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },
+  },
 } as const;
 
 export const FeatureDrift = {
@@ -111,6 +115,21 @@ export const FeatureDrift = {
   },
 } as const;
 
+export const Performance = {
+  type: 'object',
+  properties: {
+    task: { type: ['string', 'null'], enum: ['binary', 'classification', 'regression', null] },
+    n_events: { type: 'integer' },
+    n_labelled: { type: 'integer' },
+    label_coverage: { type: 'number' },
+    label_delay_p50_s: { type: ['number', 'null'] },
+    label_delay_p90_s: { type: ['number', 'null'] },
+    metrics: NumberMap,
+    baseline_metrics: { anyOf: [NumberMap, { type: 'null' }] },
+    change: NumberMap,
+  },
+} as const;
+
 export const DriftReport = {
   type: 'object',
   properties: {
@@ -123,6 +142,7 @@ export const DriftReport = {
     features: { type: 'array', items: FeatureDrift },
     drifted_features: { type: 'array', items: { type: 'string' } },
     prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
+    performance: { anyOf: [Performance, { type: 'null' }] },
     data_quality: {
       anyOf: [
         {

@@ -66,6 +66,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       windowMs: config.ANALYSIS_WINDOW,
       graceMs: config.ANALYSIS_GRACE,
       metricsMaxFeatures: config.METRICS_MAX_FEATURES,
+      performanceRecomputeWindows: config.PERFORMANCE_RECOMPUTE_WINDOWS,
     },
   );
   let url: string;

@@ -34,6 +34,8 @@ const ConfigSchema = z.object({
   ANALYSIS_WINDOW: duration('5m'),
   // How long after a window closes before it is analysed, so in-flight events land first.
   ANALYSIS_GRACE: duration('10s'),
+  // Labels arrive late: each run also recomputes the performance of this many earlier windows.
+  PERFORMANCE_RECOMPUTE_WINDOWS: integer(12, 0, 10_000),
   ANALYSIS_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   API_KEYS: z
     .string()

@@ -117,6 +117,18 @@ export function createMetrics(registry = new Registry()) {
       help: 'Times the consumer was restarted after a crash.',
       registers: [registry],
     }),
+    performance: new Gauge({
+      name: 'driftwatch_model_performance',
+      help: 'Performance metric of the newest analysed window that has labels (accuracy, f1, roc_auc, log_loss, mae, rmse, ...).',
+      labelNames: ['model', 'metric'] as const,
+      registers: [registry],
+    }),
+    labelCoverage: new Gauge({
+      name: 'driftwatch_label_coverage_ratio',
+      help: 'Share of the newest analysed window with labels so far.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
     analysisRuns: new Counter({
       name: 'driftwatch_analysis_runs_total',
       help: 'Scheduled analysis runs per model by outcome (ok|error).',

@@ -15,7 +15,7 @@ interface BaselineRow {
 const COLUMNS = `toString(baseline_id) AS id, model, toUnixTimestamp64Milli(created_at) AS created_ms,
   toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, n_events, spec`;
 
-export type BaselineSummary = Omit<Baseline, 'features'>;
+export type BaselineSummary = Omit<Baseline, 'features' | 'performance'>;
 
 const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
   baseline_id: r.id,
@@ -26,7 +26,10 @@ const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
   n_events: Number(r.n_events),
 });
 
-const fromRow = (r: BaselineRow): Baseline => ({ ...summaryOf(r), features: JSON.parse(r.spec).features });
+const fromRow = (r: BaselineRow): Baseline => {
+  const spec = JSON.parse(r.spec);
+  return { ...summaryOf(r), features: spec.features, performance: spec.performance ?? null };
+};
 
 export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
   await sql.command(
@@ -39,7 +42,7 @@ export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
       from: b.from,
       to: b.to,
       n: b.n_events,
-      spec: JSON.stringify({ features: b.features }),
+      spec: JSON.stringify({ features: b.features, performance: b.performance ?? null }),
     },
   );
 }

@@ -90,6 +90,27 @@ export const MIGRATIONS: Migration[] = [
       ORDER BY (model, window_start, window_end, feature)`,
     ],
   },
+  {
+    version: 2,
+    name: 'performance per window, recomputed as labels arrive',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS performance_results (
+        model String,
+        window_start DateTime64(3, 'UTC'),
+        window_end DateTime64(3, 'UTC'),
+        computed_at DateTime64(3, 'UTC'),
+        task LowCardinality(String),
+        n_events UInt64,
+        n_labelled UInt64,
+        label_delay_p50_s Nullable(Float64),
+        label_delay_p90_s Nullable(Float64),
+        metrics Map(String, Float64),
+        baseline_metrics Map(String, Float64)
+      ) ENGINE = ReplacingMergeTree(computed_at)
+      PARTITION BY toYYYYMM(window_start)
+      ORDER BY (model, window_start, window_end)`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */

@@ -351,6 +351,8 @@ describe('operations', () => {
       '/v1/models/{model}/baselines/{id}',
       '/v1/models/{model}/drift',
       '/v1/models/{model}/drift/history',
+      '/v1/models/{model}/performance',
+      '/v1/models/{model}/performance/history',
     ]);
     expect(doc.paths['/v1/events'].post.requestBody.content['application/json'].schema.items.required).toContain('event_id');
   });

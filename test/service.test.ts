@@ -82,6 +82,22 @@ describe('the service over real HTTP', () => {
     expect(featureSeries.has('@prediction')).toBe(true);
     expect(featureSeries.has('income') && featureSeries.has('segment')).toBe(true);
     expect(metrics).toMatch(/driftwatch_analysis_runs_total\{outcome="ok"\} 2/);
+
+    // Performance: 100 of the window's 4000 events have labels (all 1; the model scores 0.12: always wrong).
+    expect(metrics).toMatch(/driftwatch_label_coverage_ratio\{model="svc"\} 0\.025/);
+    expect(metrics).toMatch(/driftwatch_model_performance\{model="svc",metric="accuracy"\} 0/);
+    let perf = await (await fetch(`${service.url}/v1/models/svc/performance/history`)).json();
+    expect(perf.windows[0]).toMatchObject({ from: new Date(window.from).toISOString(), task: 'binary', n_events: 4000, n_labelled: 100, label_coverage: 0.025 });
+    // More labels arrive late (now right ones, 0): the next run recomputes the window, replacing its row.
+    expect((await send('/v1/labels', current.slice(100, 300).map((e) => ({ event_id: e.event_id, model: 'svc', label: 0 })))).accepted).toBe(200);
+    await service.scheduler.runWindow({ from: window.from + WINDOW, to: window.to + WINDOW });
+    perf = await (await fetch(`${service.url}/v1/models/svc/performance/history`)).json();
+    const recomputed = perf.windows.filter((w: { from: string }) => w.from === new Date(window.from).toISOString());
+    expect(recomputed).toHaveLength(1);
+    expect(recomputed[0]).toMatchObject({ n_labelled: 300, task: 'binary' });
+    expect(recomputed[0].metrics.accuracy).toBeCloseTo(200 / 300, 12);
+    const onDemand = await (await fetch(`${service.url}/v1/models/svc/performance?from=${window.from}&to=${window.to}`)).json();
+    expect(onDemand.metrics.accuracy).toBeCloseTo(200 / 300, 12);
   });
 
   it('reports insufficient data instead of a verdict on a nearly empty window', async () => {

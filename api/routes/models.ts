@@ -3,7 +3,9 @@ import { EmptyRangeError, freezeBaseline, type Baseline } from '../../analyzers/
 import { computeDrift, type DriftOptions, type DriftReport } from '../../analyzers/drift.ts';
 import type { BaselineOptions } from '../../analyzers/baseline.ts';
 import { getBaseline, latestBaseline, listBaselines } from '../../store/baselines.ts';
+import { comparePerformance, computePerformance } from '../../analyzers/performance-window.ts';
 import { driftHistory } from '../../store/drift-results.ts';
+import { performanceHistory } from '../../store/performance-results.ts';
 import { listModels } from '../../store/events.ts';
 import type { Sql } from '../../store/sql.ts';
 import { requireApiKey } from '../auth.ts';
@@ -14,6 +16,7 @@ import {
   BaselineSummary,
   DriftQuery,
   DriftReport as DriftReportSchema,
+  Performance as PerformanceSchema,
   ErrorResponse,
   HistoryQuery,
   ModelParams,
@@ -186,6 +189,55 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       const from = request.query.from !== undefined ? parseTime('from', request.query.from) : 0;
       const windows = await driftHistory(sql, request.params.model, from, to, request.query.limit);
       return { windows: windows.map(reportOut) };
+    },
+  );
+}
+
+type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; limit: number } };
+
+export async function performanceRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
+  const { sql } = options;
+  const WindowPerformance = {
+    type: 'object',
+    properties: { ...PerformanceSchema.properties, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, computed_at: { type: 'string', format: 'date-time' } },
+  } as const;
+
+  app.get<ModelRequest & { Querystring: { from?: string; to?: string } }>(
+    '/v1/models/:model/performance',
+    {
+      schema: {
+        summary: 'Performance of a time window with the labels that have arrived, against the newest baseline',
+        tags: ['performance'],
+        params: ModelParams,
+        querystring: { type: 'object', additionalProperties: false, properties: { from: { type: 'string' }, to: { type: 'string' } } },
+        response: { 200: WindowPerformance, 400: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const { model } = request.params;
+      const range = parseRange(request.query.from, request.query.to, options.windowMs);
+      const baseline = await latestBaseline(sql, model);
+      const perf = comparePerformance(await computePerformance(sql, { model, ...range }), baseline?.performance);
+      return { ...perf, from: iso(range.from), to: iso(range.to) };
+    },
+  );
+
+  app.get<RangeRequest>(
+    '/v1/models/:model/performance/history',
+    {
+      schema: {
+        summary: 'Stored performance of the scheduled windows (recomputed as labels arrive), newest first',
+        tags: ['performance'],
+        params: ModelParams,
+        querystring: HistoryQuery,
+        response: { 200: { type: 'object', properties: { windows: { type: 'array', items: WindowPerformance } } }, 400: ErrorResponse },
+      },
+    },
+    async (request) => {
+      const to = request.query.to !== undefined ? parseTime('to', request.query.to) : Date.now() + 1;
+      const from = request.query.from !== undefined ? parseTime('from', request.query.from) : 0;
+      const windows = await performanceHistory(sql, request.params.model, from, to, request.query.limit);
+      return { windows: windows.map((w) => ({ ...w, from: iso(w.from), to: iso(w.to), computed_at: iso(w.computed_at) })) };
     },
   );
 }

@@ -1,0 +1,107 @@
+import type { CalibrationBin, ConfusionCell, RegressionSums, Task } from '../analyzers/performance.ts';
+import type { Window } from './aggregates.ts';
+import { msParam, type Sql } from './sql.ts';
+
+const WINDOW = `model = {model:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}`;
+
+/** The window's events joined to whatever labels have arrived for them (latest label wins, FINAL). */
+const LABELLED = `
+  SELECT e.event_id AS event_id, e.ts AS ts, e.prediction_num AS prediction_num, e.prediction_cat AS prediction_cat,
+         l.label_num AS label_num, l.label_cat AS label_cat, l.label_ts AS label_ts,
+         ifNull(l.label_cat, toString(l.label_num)) AS label_str
+  FROM (SELECT event_id, ts, prediction_num, prediction_cat FROM events FINAL WHERE ${WINDOW}) AS e
+  INNER JOIN (
+    SELECT event_id, label_num, label_cat, ts AS label_ts FROM labels FINAL
+    WHERE model = {model:String}
+      AND event_id IN (SELECT event_id FROM events FINAL WHERE ${WINDOW})
+  ) AS l USING (event_id)`;
+
+export interface LabelSummary {
+  n_events: number;
+  n_labelled: number;
+  delay_p50_ms: number | null;
+  delay_p90_ms: number | null;
+  task: Task | null;
+}
+
+/** Label coverage and delay, and which kind of task the predictions and labels describe. */
+export async function labelSummary(sql: Sql, w: Window): Promise<LabelSummary> {
+  const params = { model: w.model, from: w.from, to: w.to };
+  const [[events], [labelled]] = await Promise.all([
+    sql.query<{ n: number }>(`SELECT count() AS n FROM events FINAL WHERE ${WINDOW}`, params),
+    sql.query<{ n: number; delay: number[]; cat_pred: number; num_pred: number; cat_label: number; binary_label: number; unit_score: number }>(
+      `SELECT count() AS n,
+              quantiles(0.5, 0.9)(toFloat64(dateDiff('millisecond', ts, label_ts))) AS delay,
+              countIf(prediction_cat IS NOT NULL) AS cat_pred,
+              countIf(prediction_num IS NOT NULL) AS num_pred,
+              countIf(label_cat IS NOT NULL) AS cat_label,
+              countIf(label_num IN (0, 1)) AS binary_label,
+              countIf(prediction_num >= 0 AND prediction_num <= 1) AS unit_score
+       FROM (${LABELLED})`,
+      params,
+    ),
+  ]);
+  const n = Number(labelled?.n ?? 0);
+  let task: Task | null = null;
+  if (n > 0) {
+    if (Number(labelled.cat_pred) === n) task = 'classification';
+    else if (Number(labelled.num_pred) === n && Number(labelled.binary_label) === n && Number(labelled.unit_score) === n) task = 'binary';
+    else if (Number(labelled.num_pred) === n && Number(labelled.cat_label) === 0) task = 'regression';
+  }
+  return {
+    n_events: Number(events?.n ?? 0),
+    n_labelled: n,
+    delay_p50_ms: n > 0 ? labelled.delay[0] : null,
+    delay_p90_ms: n > 0 ? labelled.delay[1] : null,
+    task,
+  };
+}
+
+/** Predicted class against actual label; binary scores are cut at 0.5 into classes "1" and "0". */
+export async function confusion(sql: Sql, w: Window, task: 'binary' | 'classification'): Promise<ConfusionCell[]> {
+  const predicted = task === 'binary' ? `if(prediction_num >= 0.5, '1', '0')` : 'assumeNotNull(prediction_cat)';
+  const actual = task === 'binary' ? 'toString(toUInt8(label_num))' : 'label_str';
+  const rows = await sql.query<ConfusionCell>(
+    `SELECT ${predicted} AS predicted, ${actual} AS actual, count() AS n FROM (${LABELLED}) GROUP BY predicted, actual`,
+    { model: w.model, from: w.from, to: w.to },
+  );
+  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+}
+
+/** Score-based binary metrics: ROC AUC, log loss (scores clipped to [1e-15, 1 - 1e-15]) and ten calibration bins. */
+export async function scoreMetrics(sql: Sql, w: Window): Promise<{ auc: number | null; log_loss: number; bins: CalibrationBin[] }> {
+  const params = { model: w.model, from: w.from, to: w.to };
+  const [[summary], bins] = await Promise.all([
+    sql.query<{ auc: number | null; log_loss: number; classes: number }>(
+      `SELECT uniqExact(label_num) AS classes,
+              if(classes = 2, arrayAUC(groupArray(assumeNotNull(prediction_num)), groupArray(toUInt8(assumeNotNull(label_num)))), NULL) AS auc,
+              avg(-(label_num * log(greatest(least(prediction_num, 1 - 1e-15), 1e-15))
+                    + (1 - label_num) * log(greatest(least(1 - prediction_num, 1 - 1e-15), 1e-15)))) AS log_loss
+       FROM (${LABELLED})`,
+      params,
+    ),
+    sql.query<CalibrationBin & { bin: number }>(
+      `SELECT least(toUInt8(floor(prediction_num * 10)), 9) AS bin, count() AS n,
+              avg(prediction_num) AS mean_score, avg(label_num) AS mean_label
+       FROM (${LABELLED}) GROUP BY bin ORDER BY bin`,
+      params,
+    ),
+  ]);
+  return {
+    auc: summary?.auc ?? null,
+    log_loss: Number(summary?.log_loss ?? 0),
+    bins: bins.map((b) => ({ n: Number(b.n), mean_score: b.mean_score, mean_label: b.mean_label })),
+  };
+}
+
+export async function regressionSums(sql: Sql, w: Window): Promise<RegressionSums> {
+  const [row] = await sql.query<RegressionSums>(
+    `SELECT count() AS n, avg(abs(prediction_num - label_num)) AS mae,
+            sqrt(avg(pow(prediction_num - label_num, 2))) AS rmse,
+            if(countIf(label_num != 0) > 0, avgIf(abs((prediction_num - label_num) / label_num), label_num != 0), NULL) AS mape,
+            varPop(label_num) AS label_variance
+     FROM (${LABELLED})`,
+    { model: w.model, from: w.from, to: w.to },
+  );
+  return { ...row, n: Number(row?.n ?? 0) };
+}
