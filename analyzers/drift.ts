@@ -38,6 +38,9 @@ export interface DriftReport {
   n_events: number;
   features: FeatureDrift[];
   drifted_features: string[];
+  /** Share of the features with a verdict that drifted, and whether that reaches DATASET_DRIFT_SHARE. */
+  drifted_share: number;
+  dataset_drifted: boolean;
   /** Drift of the model's output (score distribution or predicted-class shares), when the baseline has it. */
   prediction: FeatureDrift | null;
   /** Missing values, type violations, absent and new features (null for reports read back from history). */
@@ -48,10 +51,14 @@ export interface DriftReport {
 
 export interface DriftOptions {
   psiThreshold: number;
+  /** The dataset counts as drifted when at least this share of its judged features drifted. */
+  datasetDriftShare?: number;
   minWindowEvents: number;
   maxCategories: number;
 }
 
+
+export const DEFAULT_DATASET_DRIFT_SHARE = 0.5;
 
 /** Orders reports so the strongest drift comes first: drifted, then by score, then by name. */
 export function rankFeatures(features: FeatureDrift[]): FeatureDrift[] {
@@ -185,7 +192,11 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
     target.metrics.type_violation_share = q.type_violation_share;
   }
   const performance = comparePerformance(await computePerformance(sql, window), baseline.performance);
-  return { ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all), data_quality: quality, performance };
+  return {
+    ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all, options.datasetDriftShare),
+    data_quality: quality,
+    performance,
+  };
 }
 
 /** A report from per-target results: features ranked, the prediction apart. */
@@ -195,8 +206,12 @@ export function assembleReport(
   window: { from: number; to: number },
   nEvents: number,
   results: FeatureDrift[],
+  datasetDriftShare = DEFAULT_DATASET_DRIFT_SHARE,
 ): DriftReport {
   const features = rankFeatures(results.filter((f) => f.feature !== PREDICTION));
+  const judged = features.filter((f) => f.status === 'ok');
+  const drifted = judged.filter((f) => f.drifted).length;
+  const share = judged.length > 0 ? drifted / judged.length : 0;
   return {
     model,
     baseline_id: baselineId,
@@ -205,6 +220,8 @@ export function assembleReport(
     n_events: nEvents,
     features,
     drifted_features: features.filter((f) => f.drifted).map((f) => f.feature),
+    drifted_share: share,
+    dataset_drifted: judged.length > 0 && share >= datasetDriftShare,
     prediction: results.find((f) => f.feature === PREDICTION) ?? null,
     data_quality: null,
     performance: null,

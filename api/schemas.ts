@@ -141,6 +141,8 @@ export const DriftReport = {
     n_events: { type: 'integer' },
     features: { type: 'array', items: FeatureDrift },
     drifted_features: { type: 'array', items: { type: 'string' } },
+    drifted_share: { type: 'number' },
+    dataset_drifted: { type: 'boolean' },
     prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
     performance: { anyOf: [Performance, { type: 'null' }] },
     data_quality: {

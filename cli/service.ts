@@ -33,6 +33,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const metrics = createMetrics();
   const driftOptions = {
     psiThreshold: config.PSI_THRESHOLD,
+    datasetDriftShare: config.DATASET_DRIFT_SHARE,
     minWindowEvents: config.MIN_WINDOW_EVENTS,
     maxCategories: config.MAX_CATEGORIES,
   };

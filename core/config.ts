@@ -69,6 +69,7 @@ const ConfigSchema = z.object({
   KAFKA_SESSION_TIMEOUT: duration('30s'),
   PSI_BINS: integer(10, 2, 100),
   PSI_THRESHOLD: z.coerce.number().positive().default(0.2),
+  DATASET_DRIFT_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   MIN_WINDOW_EVENTS: integer(100, 1, 1_000_000_000),
   BASELINE_SAMPLE_MAX: integer(1_000_000, 1_000, 100_000_000),
   MAX_CATEGORIES: integer(1_000, 2, 100_000),

@@ -256,6 +256,9 @@ describe('baselines and drift', () => {
     expect(report.baseline_id).toBe(baseline.baseline_id);
     expect(report.n_events).toBe(3000);
     expect([...report.drifted_features].sort()).toEqual(['income', 'purpose']);
+    // Two of four features drifted: the dataset-level verdict is reached at the default share of one half.
+    expect(report.drifted_share).toBe(0.5);
+    expect(report.dataset_drifted).toBe(true);
     const income = report.features.find((f: { feature: string }) => f.feature === 'income');
     expect(income).toMatchObject({ kind: 'numeric', n_reference: 3000, n_current: 3000, method: 'psi', threshold: 0.2, drifted: true, status: 'ok' });
     expect(income.metrics.psi).toBeGreaterThan(0.2);
