@@ -59,6 +59,8 @@ export interface DriftOptions {
 
 
 export const DEFAULT_DATASET_DRIFT_SHARE = 0.5;
+/** Beyond this many values a side, Wasserstein is estimated from a hash-chosen subset of this size. */
+export const WASSERSTEIN_POINTS = 200_000;
 
 /** Orders reports so the strongest drift comes first: drifted, then by score, then by name. */
 export function rankFeatures(features: FeatureDrift[]): FeatureDrift[] {
@@ -95,6 +97,9 @@ function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undef
   if (ks) {
     metrics.ks_statistic = ks.d_statistic;
     metrics.ks_p_value = ks.p_value;
+    metrics.wasserstein = ks.wasserstein;
+    // In reference standard deviations: comparable across features of any scale.
+    if (ref.std > 0) metrics.wasserstein_normalized = ks.wasserstein / ref.std;
   }
   return {
     feature: ref.name,
@@ -165,13 +170,17 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
 
   // KS uses the exact distribution for small samples, like scipy's method="auto".
   const byMethod = { exact: [] as string[], asymp: [] as string[] };
+  let largest = 0;
   for (const f of numeric) {
     const nCurrent = histograms.get(f.name)!.reduce((a, b) => a + b, 0);
     if (nCurrent > 0 && f.sample_n > 0) byMethod[ksMethodFor(f.sample_n, nCurrent)].push(f.name);
+    largest = Math.max(largest, f.sample_n, nCurrent);
   }
+  // Wasserstein sorts at most about WASSERSTEIN_POINTS points a side.
+  const keep = largest <= WASSERSTEIN_POINTS ? 1_000_000 : Math.floor((WASSERSTEIN_POINTS / largest) * 1_000_000);
   const ks = new Map<string, KsRow>();
   for (const method of ['exact', 'asymp'] as const) {
-    for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method)) ks.set(row.feature, row);
+    for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method, keep)) ks.set(row.feature, row);
   }
 
   const current = new Map<string, Map<string, number>>(categorical.map((f) => [f.name, new Map()]));

@@ -5,7 +5,7 @@ import type { DriftReport } from './drift.ts';
 const PUBLISHED_METRICS = [
   'psi', 'ks_statistic', 'ks_p_value', 'chi2_statistic', 'chi2_p_value', 'chi2_dof', 'jensen_shannon', 'hellinger',
   'l_infinity', 'share_below_reference', 'share_above_reference', 'new_category_share', 'missing_share',
-  'type_violation_share',
+  'type_violation_share', 'wasserstein', 'wasserstein_normalized',
 ];
 
 /**

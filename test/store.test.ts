@@ -66,7 +66,7 @@ for (const backend of backends()) {
       expect(await countEvents(sql, 'meta', 0, NOW + 1)).toBe(1);
     });
 
-    it('computes KS in the database as scipy does', async () => {
+    it('computes KS and Wasserstein in the database as scipy does', async () => {
       // Each fixture case becomes a model: reference values an hour ago, current values now.
       for (const [i, c] of fixtures.ks.entries()) {
         const model = `ks-${i}`;
@@ -83,6 +83,7 @@ for (const backend of backends()) {
         expect(x.n_reference).toBe(c.reference.length);
         expect(x.n_current).toBe(c.current.length);
         expect(Math.abs(x.metrics.ks_statistic - c.auto.statistic) / c.auto.statistic, c.name).toBeLessThan(1e-9);
+        expect(Math.abs(x.metrics.wasserstein - c.wasserstein) / c.wasserstein, `${c.name} wasserstein`).toBeLessThan(1e-9);
         if (Math.max(c.reference.length, c.current.length) <= 10_000) {
           // scipy picks the exact distribution here, and so do we: same p-value.
           expect(Math.abs(x.metrics.ks_p_value - c.auto.p_value), c.name).toBeLessThan(1e-6);

@@ -5,6 +5,7 @@ import { ksDescriptor } from './ks.ts';
 import { lInfinityDescriptor } from './l-infinity.ts';
 import type { MethodDescriptor } from './method.ts';
 import { psiDescriptor } from './psi.ts';
+import { wassersteinDescriptor } from './wasserstein.ts';
 
 export const METHODS: readonly MethodDescriptor[] = [
   psiDescriptor,
@@ -13,4 +14,5 @@ export const METHODS: readonly MethodDescriptor[] = [
   jensenShannonDescriptor,
   hellingerDescriptor,
   lInfinityDescriptor,
+  wassersteinDescriptor,
 ];
