@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  topTagValues,
   categoryCounts,
   featureInventory,
   freezeSample,
@@ -50,6 +51,9 @@ export interface Baseline {
   features: FeatureReference[];
   /** Performance over the reference range with the labels known when it was frozen. */
   performance?: PerformanceReport | null;
+  /** For a segment baseline: which tag value it covers, and the model-wide baseline it was frozen with. */
+  segment?: { tag: string; value: string } | null;
+  parent_id?: string | null;
 }
 
 export interface BaselineOptions {
@@ -75,7 +79,7 @@ export function edgesFrom(min: number, quantiles: number[], max: number): number
  * its values (sampled down to `sampleMax`) for KS; per categorical feature
  * its category counts. Later events never change a frozen baseline.
  */
-export async function freezeBaseline(sql: Sql, window: Window, options: BaselineOptions): Promise<Baseline> {
+export async function freezeBaseline(sql: Sql, window: Window, options: BaselineOptions, parentId: string | null = null): Promise<Baseline> {
   const inventory = await featureInventory(sql, window);
   if (inventory.total === 0) throw new EmptyRangeError('no events for this model in the given range');
 
@@ -135,7 +139,27 @@ export async function freezeBaseline(sql: Sql, window: Window, options: Baseline
     n_events: inventory.total,
     features,
     performance: await computePerformance(sql, window),
+    segment: window.segment ?? null,
+    parent_id: parentId,
   };
   await saveBaseline(sql, baseline);
   return baseline;
+}
+
+/**
+ * Freezes one baseline per value of tag `tag` in the range (the `maxSegments`
+ * most frequent values), each tied to the model-wide baseline `parent`.
+ */
+export async function freezeSegmentBaselines(
+  sql: Sql,
+  parent: Baseline,
+  tag: string,
+  maxSegments: number,
+  options: BaselineOptions,
+): Promise<Baseline[]> {
+  const window = { model: parent.model, from: parent.from, to: parent.to };
+  const values = await topTagValues(sql, window, tag, maxSegments);
+  const out: Baseline[] = [];
+  for (const v of values) out.push(await freezeBaseline(sql, { ...window, segment: { tag, value: v.value } }, options, parent.baseline_id));
+  return out;
 }

@@ -25,6 +25,7 @@ export interface AppDeps {
   windowMs: number;
   baseline: BaselineOptions;
   drift: DriftOptions;
+  maxSegments?: number;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -68,20 +69,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     apiKeys: deps.apiKeys,
     bodyLimit: deps.bodyLimit,
   });
-  await app.register(modelRoutes, {
+  const modelOptions = {
     sql: deps.sql,
     apiKeys: deps.apiKeys,
     windowMs: deps.windowMs,
     baseline: deps.baseline,
     drift: deps.drift,
-  });
-  await app.register(performanceRoutes, {
-    sql: deps.sql,
-    apiKeys: deps.apiKeys,
-    windowMs: deps.windowMs,
-    baseline: deps.baseline,
-    drift: deps.drift,
-  });
+    maxSegments: deps.maxSegments ?? 20,
+  };
+  await app.register(modelRoutes, modelOptions);
+  await app.register(performanceRoutes, modelOptions);
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;
 }

@@ -45,6 +45,8 @@ const TimeRange = {
   to: { type: 'string', description: 'End, exclusive: RFC 3339 or epoch milliseconds.' },
 } as const;
 
+const TagName = { type: 'string', minLength: 1, maxLength: 256 } as const;
+
 export const BaselineRequest = {
   type: 'object',
   required: ['from', 'to'],
@@ -52,6 +54,7 @@ export const BaselineRequest = {
   properties: {
     from: { anyOf: [{ type: 'string', maxLength: 64 }, { type: 'integer' }] },
     to: { anyOf: [{ type: 'string', maxLength: 64 }, { type: 'integer' }] },
+    segment_by: { ...TagName, description: 'Also freeze one baseline per value of this tag (the MAX_SEGMENTS most frequent).' },
   },
 } as const;
 
@@ -74,9 +77,13 @@ const FeatureReference = {
   },
 } as const;
 
+const Segment = { anyOf: [{ type: 'object', properties: { tag: { type: 'string' }, value: { type: 'string' } } }, { type: 'null' }] } as const;
+
 export const BaselineSummary = {
   type: 'object',
   properties: {
+    segment: Segment,
+    parent_id: { type: ['string', 'null'] },
     baseline_id: { type: 'string', format: 'uuid' },
     model: { type: 'string' },
     created_at: { type: 'string', format: 'date-time' },
@@ -92,6 +99,10 @@ export const BaselineResponse = {
     ...BaselineSummary.properties,
     features: { type: 'array', items: FeatureReference },
     performance: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },
+    segments: {
+      type: 'array',
+      items: { type: 'object', properties: { value: { type: 'string' }, baseline_id: { type: 'string' }, n_events: { type: 'integer' } } },
+    },
   },
 } as const;
 
@@ -130,9 +141,10 @@ export const Performance = {
   },
 } as const;
 
-export const DriftReport = {
+const DriftReportBase = {
   type: 'object',
   properties: {
+    segment: Segment,
     model: { type: 'string' },
     baseline_id: { type: 'string', format: 'uuid' },
     from: { type: 'string', format: 'date-time' },
@@ -174,10 +186,22 @@ export const DriftReport = {
   },
 } as const;
 
+export const DriftReport = {
+  type: 'object',
+  properties: {
+    ...DriftReportBase.properties,
+    segments: { type: 'array', items: DriftReportBase, description: 'One report per segment, with segment_by.' },
+  },
+} as const;
+
 export const DriftQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { ...TimeRange, baseline: { type: 'string', format: 'uuid' } },
+  properties: {
+    ...TimeRange,
+    baseline: { type: 'string', format: 'uuid' },
+    segment_by: { ...TagName, description: "Also report each segment of this tag against its own baseline (frozen with segment_by)." },
+  },
 } as const;
 
 export const HistoryQuery = {

@@ -58,6 +58,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     readiness: [async () => (kafka && kafka.state() !== 'running' ? `kafka consumer ${kafka.state()}` : null)],
     baseline: { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX },
     drift: driftOptions,
+    maxSegments: config.MAX_SEGMENTS,
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   const scheduler = new AnalysisScheduler(

@@ -73,6 +73,8 @@ const ConfigSchema = z.object({
   MIN_WINDOW_EVENTS: integer(100, 1, 1_000_000_000),
   BASELINE_SAMPLE_MAX: integer(1_000_000, 1_000, 100_000_000),
   MAX_CATEGORIES: integer(1_000, 2, 100_000),
+  // Segment baselines frozen per tag (the most frequent values), e.g. with segment_by=region.
+  MAX_SEGMENTS: integer(20, 1, 1_000),
   METRICS_MAX_FEATURES: integer(200, 1, 10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

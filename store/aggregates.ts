@@ -1,17 +1,14 @@
-import { msParam, type Sql } from './sql.ts';
+import type { Sql } from './sql.ts';
+import { WINDOW_SQL, windowParams, type Window } from './window.ts';
 
 /**
  * The in-database side of drift analysis: every function here aggregates a
  * window of events inside ClickHouse and returns a few rows per feature, so
  * no event is ever pulled into JavaScript.
  */
-export interface Window {
-  model: string;
-  from: number; // epoch ms, inclusive
-  to: number; // epoch ms, exclusive
-}
+export type { Window } from './window.ts';
 
-const WINDOW = `model = {model:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}`;
+const WINDOW = WINDOW_SQL;
 
 /**
  * The model's own output joins the features as one more drift target, named
@@ -48,7 +45,7 @@ export interface FeatureCount {
 
 /** Which features a window holds, of which kind, and how often each was present or null. */
 export async function featureInventory(sql: Sql, w: Window): Promise<{ total: number; features: FeatureCount[] }> {
-  const params = { model: w.model, from: w.from, to: w.to };
+  const params = windowParams(w);
   // Three plain ARRAY JOIN counts run side by side: several times faster than
   // one query joining tagged tuples of all three.
   const count = (kind: FeatureCount['kind'], keys: string) =>
@@ -93,7 +90,7 @@ export async function numericSummaries(
     `SELECT feature, count() AS n, min(value) AS min, max(value) AS max, avg(value) AS mean,
             stddevPop(value) AS std, quantilesExact(${levels})(value) AS quantiles
      FROM (${numericValues}) GROUP BY feature ORDER BY feature`,
-    { model: w.model, from: w.from, to: w.to, features },
+    { ...windowParams(w), features },
   );
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
@@ -118,7 +115,7 @@ export async function numericHistograms(
     `SELECT feature, bin, count() AS n FROM (
        SELECT feature, ${EDGES} AS E, ${BIN} AS bin FROM (${numericValues}))
      GROUP BY feature, bin`,
-    { model: w.model, from: w.from, to: w.to, features, edges: features.map((f) => edges.get(f)) },
+    { ...windowParams(w), features, edges: features.map((f) => edges.get(f)) },
   );
   for (const row of rows) out.get(row.feature)![Number(row.bin)] = Number(row.n);
   return out;
@@ -141,7 +138,7 @@ export async function categoryCounts(sql: Sql, w: Window, features: string[], ca
      GROUP BY feature, value
      ORDER BY feature, n DESC, value
      LIMIT {cap:UInt64} BY feature`,
-    { model: w.model, from: w.from, to: w.to, features, cap },
+    { ...windowParams(w), features, cap },
   );
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
@@ -193,7 +190,7 @@ export async function ksTests(
        )
        GROUP BY feature
        HAVING n_reference > 0 AND n_current > 0)`,
-    { model: w.model, from: w.from, to: w.to, features, baseline: baselineId, keep: wassersteinKeepPerMillion },
+    { ...windowParams(w), features, baseline: baselineId, keep: wassersteinKeepPerMillion },
   );
   return rows.map((r) => ({
     feature: r.feature,
@@ -222,7 +219,7 @@ export async function freezeSample(
        ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
        WHERE ${WINDOW} AND has({features:Array(String)}, f))
      WHERE cityHash64(event_id) % 1000000 < {keep:UInt64}`,
-    { model: w.model, from: w.from, to: w.to, features, baseline: baselineId, keep: keepPerMillion },
+    { ...windowParams(w), features, baseline: baselineId, keep: keepPerMillion },
   );
 }
 
@@ -233,4 +230,15 @@ export async function sampleCounts(sql: Sql, baselineId: string): Promise<Map<st
     { baseline: baselineId },
   );
   return new Map(rows.map((r) => [r.feature, Number(r.n)]));
+}
+
+/** The most frequent values of a tag in a window: the segments worth analysing. */
+export async function topTagValues(sql: Sql, w: Window, tag: string, cap: number): Promise<{ value: string; n: number }[]> {
+  const rows = await sql.query<{ value: string; n: number }>(
+    `SELECT tags[{tag:String}] AS value, count() AS n FROM events FINAL
+     WHERE ${WINDOW} AND mapContains(tags, {tag:String})
+     GROUP BY value ORDER BY n DESC, value LIMIT {cap:UInt32}`,
+    { ...windowParams(w), tag, cap },
+  );
+  return rows.map((r) => ({ value: r.value, n: Number(r.n) }));
 }

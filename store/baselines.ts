@@ -2,6 +2,9 @@ import type { Baseline } from '../analyzers/baseline.ts';
 import { msParam, type Sql } from './sql.ts';
 
 interface BaselineRow {
+  segment_tag: string;
+  segment_value: string;
+  parent_id: string;
   id: string;
   model: string;
   created_ms: number;
@@ -13,7 +16,8 @@ interface BaselineRow {
 
 // Output names differ from column names: an alias named like its column would shadow it in WHERE.
 const COLUMNS = `toString(baseline_id) AS id, model, toUnixTimestamp64Milli(created_at) AS created_ms,
-  toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, n_events, spec`;
+  toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, n_events, spec,
+  segment_tag, segment_value, parent_id`;
 
 export type BaselineSummary = Omit<Baseline, 'features' | 'performance'>;
 
@@ -24,6 +28,8 @@ const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
   from: Number(r.from_ms),
   to: Number(r.to_ms),
   n_events: Number(r.n_events),
+  segment: r.segment_tag ? { tag: r.segment_tag, value: r.segment_value } : null,
+  parent_id: r.parent_id || null,
 });
 
 const fromRow = (r: BaselineRow): Baseline => {
@@ -33,8 +39,9 @@ const fromRow = (r: BaselineRow): Baseline => {
 
 export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
   await sql.command(
-    `INSERT INTO baselines (baseline_id, model, created_at, from_ts, to_ts, n_events, spec)
-     VALUES ({id:UUID}, {model:String}, ${msParam('created')}, ${msParam('from')}, ${msParam('to')}, {n:UInt64}, {spec:String})`,
+    `INSERT INTO baselines (baseline_id, model, created_at, from_ts, to_ts, n_events, spec, segment_tag, segment_value, parent_id)
+     VALUES ({id:UUID}, {model:String}, ${msParam('created')}, ${msParam('from')}, ${msParam('to')}, {n:UInt64}, {spec:String},
+             {segment_tag:String}, {segment_value:String}, {parent:String})`,
     {
       id: b.baseline_id,
       model: b.model,
@@ -43,6 +50,9 @@ export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
       to: b.to,
       n: b.n_events,
       spec: JSON.stringify({ features: b.features, performance: b.performance ?? null }),
+      segment_tag: b.segment?.tag ?? '',
+      segment_value: b.segment?.value ?? '',
+      parent: b.parent_id ?? '',
     },
   );
 }
@@ -57,7 +67,7 @@ export async function getBaseline(sql: Sql, model: string, baselineId: string): 
 
 export async function latestBaseline(sql: Sql, model: string): Promise<Baseline | null> {
   const rows = await sql.query<BaselineRow>(
-    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_ms DESC LIMIT 1`,
+    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} AND segment_tag = '' ORDER BY created_ms DESC LIMIT 1`,
     { model },
   );
   return rows.length > 0 ? fromRow(rows[0]) : null;
@@ -65,7 +75,7 @@ export async function latestBaseline(sql: Sql, model: string): Promise<Baseline 
 
 export async function listBaselines(sql: Sql, model: string): Promise<BaselineSummary[]> {
   const rows = await sql.query<BaselineRow>(
-    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} ORDER BY created_ms DESC`,
+    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} AND segment_tag = '' ORDER BY created_ms DESC`,
     { model },
   );
   return rows.map(summaryOf);
@@ -75,4 +85,15 @@ export async function listBaselines(sql: Sql, model: string): Promise<BaselineSu
 export async function modelsWithBaselines(sql: Sql): Promise<string[]> {
   const rows = await sql.query<{ model: string }>('SELECT DISTINCT model FROM baselines ORDER BY model');
   return rows.map((r) => r.model);
+}
+
+/** The segment baselines frozen with a model-wide baseline, for one tag. */
+export async function segmentBaselines(sql: Sql, model: string, parentId: string, tag: string): Promise<Baseline[]> {
+  const rows = await sql.query<BaselineRow>(
+    `SELECT ${COLUMNS} FROM baselines FINAL
+     WHERE model = {model:String} AND parent_id = {parent:String} AND segment_tag = {tag:String}
+     ORDER BY n_events DESC, segment_value`,
+    { model, parent: parentId, tag },
+  );
+  return rows.map(fromRow);
 }

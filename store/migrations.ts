@@ -111,6 +111,16 @@ export const MIGRATIONS: Migration[] = [
       ORDER BY (model, window_start, window_end)`,
     ],
   },
+  {
+    version: 3,
+    name: 'baselines per segment',
+    statements: [
+      // A segment baseline belongs to the model-wide one frozen with it (parent_id).
+      `ALTER TABLE baselines ADD COLUMN IF NOT EXISTS segment_tag String DEFAULT ''`,
+      `ALTER TABLE baselines ADD COLUMN IF NOT EXISTS segment_value String DEFAULT ''`,
+      `ALTER TABLE baselines ADD COLUMN IF NOT EXISTS parent_id String DEFAULT ''`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */

@@ -1,8 +1,8 @@
 import type { CalibrationBin, ConfusionCell, RegressionSums, Task } from '../analyzers/performance.ts';
-import type { Window } from './aggregates.ts';
-import { msParam, type Sql } from './sql.ts';
+import type { Sql } from './sql.ts';
+import { WINDOW_SQL, windowParams, type Window } from './window.ts';
 
-const WINDOW = `model = {model:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}`;
+const WINDOW = WINDOW_SQL;
 
 /** The window's events joined to whatever labels have arrived for them (latest label wins, FINAL). */
 const LABELLED = `
@@ -26,7 +26,7 @@ export interface LabelSummary {
 
 /** Label coverage and delay, and which kind of task the predictions and labels describe. */
 export async function labelSummary(sql: Sql, w: Window): Promise<LabelSummary> {
-  const params = { model: w.model, from: w.from, to: w.to };
+  const params = windowParams(w);
   const [[events], [labelled]] = await Promise.all([
     sql.query<{ n: number }>(`SELECT count() AS n FROM events FINAL WHERE ${WINDOW}`, params),
     sql.query<{ n: number; delay: number[]; cat_pred: number; num_pred: number; cat_label: number; binary_label: number; unit_score: number }>(
@@ -63,14 +63,14 @@ export async function confusion(sql: Sql, w: Window, task: 'binary' | 'classific
   const actual = task === 'binary' ? 'toString(toUInt8(label_num))' : 'label_str';
   const rows = await sql.query<ConfusionCell>(
     `SELECT ${predicted} AS predicted, ${actual} AS actual, count() AS n FROM (${LABELLED}) GROUP BY predicted, actual`,
-    { model: w.model, from: w.from, to: w.to },
+    windowParams(w),
   );
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
 
 /** Score-based binary metrics: ROC AUC, log loss (scores clipped to [1e-15, 1 - 1e-15]) and ten calibration bins. */
 export async function scoreMetrics(sql: Sql, w: Window): Promise<{ auc: number | null; log_loss: number; bins: CalibrationBin[] }> {
-  const params = { model: w.model, from: w.from, to: w.to };
+  const params = windowParams(w);
   const [[summary], bins] = await Promise.all([
     sql.query<{ auc: number | null; log_loss: number; classes: number }>(
       `SELECT uniqExact(label_num) AS classes,
@@ -101,7 +101,7 @@ export async function regressionSums(sql: Sql, w: Window): Promise<RegressionSum
             if(countIf(label_num != 0) > 0, avgIf(abs((prediction_num - label_num) / label_num), label_num != 0), NULL) AS mape,
             varPop(label_num) AS label_variance
      FROM (${LABELLED})`,
-    { model: w.model, from: w.from, to: w.to },
+    windowParams(w),
   );
   return { ...row, n: Number(row?.n ?? 0) };
 }

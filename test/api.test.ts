@@ -290,6 +290,47 @@ describe('baselines and drift', () => {
   });
 });
 
+describe('segments', () => {
+  it('freezes a baseline per tag value and finds drift in the one segment that moved', async () => {
+    const model = 'segmented';
+    const refStart = Date.now() - 7_200_000;
+    const curStart = Date.now() - 3_600_000;
+    let seed = 11;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const regions = ['north', 'north', 'north', 'south', 'south', 'east'];
+    const make = (i: number, ts: number, current: boolean) => {
+      const region = regions[i % regions.length];
+      // Each region has its own level; only the north moves, and only in the current range.
+      const level = { north: 10, south: 20, east: 30 }[region]!;
+      const x = level + random() * 5 + (current && region === 'north' ? 4 : 0);
+      return event({ model, event_id: `${current ? 'c' : 'r'}${i}`, timestamp: ts + i, features: { x, y: random() }, tags: { region } });
+    };
+    const events = [...Array.from({ length: 3000 }, (_, i) => make(i, refStart, false)), ...Array.from({ length: 3000 }, (_, i) => make(i, curStart, true))];
+    expect((await postEvents(events)).json().accepted).toBe(6000);
+    const created = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: refStart, to: curStart, segment_by: 'region' } });
+    expect(created.statusCode).toBe(201);
+    const baseline = created.json();
+    expect(baseline.segments.map((s: { value: string; n_events: number }) => [s.value, s.n_events])).toEqual([
+      ['north', 1500],
+      ['south', 1000],
+      ['east', 500],
+    ]);
+    const report = (await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${curStart}&to=${curStart + 60_000}&segment_by=region` })).json();
+    expect(report.n_events).toBe(3000);
+    const bySegment = Object.fromEntries(report.segments.map((r: { segment: { value: string }; drifted_features: string[]; n_events: number }) => [r.segment.value, r]));
+    expect(bySegment.north.n_events).toBe(1500);
+    expect(bySegment.north.drifted_features).toEqual(['x']);
+    expect(bySegment.south.drifted_features).toEqual([]);
+    expect(bySegment.east.drifted_features).toEqual([]);
+    // Without segment_by the report has no segments.
+    const plain = (await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${curStart}&to=${curStart + 60_000}` })).json();
+    expect(plain.segments).toBeUndefined();
+    // The model-wide baseline stays the default one, not a segment's.
+    const listed = (await app.inject({ method: 'GET', url: `/v1/models/${model}/baselines` })).json();
+    expect(listed.baselines.map((b: { baseline_id: string }) => b.baseline_id)).toEqual([baseline.baseline_id]);
+  });
+});
+
 describe('data quality', () => {
   it('reports missing values, type violations, absent and new features per window', async () => {
     const model = 'quality';

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { EmptyRangeError, freezeBaseline, type Baseline } from '../../analyzers/baseline.ts';
+import { EmptyRangeError, freezeBaseline, freezeSegmentBaselines, type Baseline } from '../../analyzers/baseline.ts';
 import { computeDrift, type DriftOptions, type DriftReport } from '../../analyzers/drift.ts';
 import type { BaselineOptions } from '../../analyzers/baseline.ts';
-import { getBaseline, latestBaseline, listBaselines } from '../../store/baselines.ts';
+import { getBaseline, latestBaseline, listBaselines, segmentBaselines } from '../../store/baselines.ts';
 import { comparePerformance, computePerformance } from '../../analyzers/performance-window.ts';
 import { driftHistory } from '../../store/drift-results.ts';
 import { performanceHistory } from '../../store/performance-results.ts';
@@ -29,6 +29,7 @@ export interface ModelRouteOptions {
   windowMs: number;
   baseline: BaselineOptions;
   drift: DriftOptions;
+  maxSegments: number;
 }
 
 const baselineOut = (b: Omit<Baseline, 'features'> & { features?: Baseline['features'] }) => ({
@@ -82,7 +83,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     async () => ({ models: await listModels(sql) }),
   );
 
-  app.post<ModelRequest & { Body: { from: string | number; to: string | number } }>(
+  app.post<ModelRequest & { Body: { from: string | number; to: string | number; segment_by?: string } }>(
     '/v1/models/:model/baselines',
     {
       onRequest: requireApiKey(options.apiKeys),
@@ -101,8 +102,14 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       if (from >= to) throw new Errors.BadRange('from must be before to');
       try {
         const baseline = await freezeBaseline(sql, { model, from, to }, options.baseline);
+        const segments = request.body.segment_by
+          ? await freezeSegmentBaselines(sql, baseline, request.body.segment_by, options.maxSegments, options.baseline)
+          : [];
         reply.code(201);
-        return baselineOut(baseline);
+        return {
+          ...baselineOut(baseline),
+          segments: segments.map((b) => ({ value: b.segment!.value, baseline_id: b.baseline_id, n_events: b.n_events })),
+        };
       } catch (err) {
         if (err instanceof EmptyRangeError) throw new Errors.EmptyRange(model, iso(from), iso(to));
         throw err;
@@ -144,7 +151,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     },
   );
 
-  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline?: string } }>(
+  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline?: string; segment_by?: string } }>(
     '/v1/models/:model/drift',
     {
       schema: {
@@ -169,7 +176,15 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
             : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
         );
       }
-      return reportOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
+      const report = reportOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
+      const tag = request.query.segment_by;
+      if (!tag) return report;
+      const segments = [];
+      for (const segmentBaseline of await segmentBaselines(sql, model, baseline.baseline_id, tag)) {
+        const segment = segmentBaseline.segment!;
+        segments.push({ ...reportOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)), segment });
+      }
+      return { ...report, segments };
     },
   );
 
