@@ -22,7 +22,12 @@ export interface BatchContext {
 }
 
 export interface DeadLetterSink {
-  send(source: { topic: string; partition: number }, letters: readonly DeadLetter[]): Promise<void>;
+  /**
+   * Writes dead letters and commits `offset` for the source partition as one
+   * unit (a Kafka transaction in kafkajs.ts): a batch re-read after a crash or
+   * rebalance can never leave its letters in the dead-letter topic twice.
+   */
+  sendAndCommit(source: { topic: string; partition: number }, letters: readonly DeadLetter[], offset: string): Promise<void>;
 }
 
 export interface HandlerDeps {
@@ -76,8 +81,8 @@ async function untilDone(ctx: BatchContext, deps: HandlerDeps, what: 'store' | '
 }
 
 /**
- * One partition's batch: plan it, write dead letters, insert rows, and only
- * when both are acknowledged commit the offset after the batch. If the
+ * One partition's batch: plan it, insert its rows, then commit the offset
+ * after the batch, together with its dead letters when it has any. If the
  * partition is revoked on the way, the batch is dropped uncommitted (its new
  * owner re-reads it; rows already inserted are deduplicated by event id).
  */
@@ -88,12 +93,7 @@ export async function handleBatch(ctx: BatchContext, deps: HandlerDeps): Promise
   const labels = { topic: ctx.topic };
   deps.metrics.kafkaMessages.inc(labels, plan.messages);
 
-  if (plan.dead.length > 0) {
-    const sent = await untilDone(ctx, deps, 'dead_letter', () => deps.deadLetters.send({ topic: ctx.topic, partition: ctx.partition }, plan.dead));
-    if (!sent) return 'abandoned';
-    for (const d of plan.dead) deps.metrics.kafkaDeadLetters.inc({ topic: ctx.topic, reason: d.code });
-  }
-
+  // Rows first: inserting them twice is harmless (they fold by event id).
   if (plan.rows > 0) {
     const started = performance.now();
     const stored = await untilDone(ctx, deps, 'store', () => deps.writers[stream].add(plan.encoded, plan.rows));
@@ -105,11 +105,19 @@ export async function handleBatch(ctx: BatchContext, deps: HandlerDeps): Promise
 
   // Still ours (even while shutting down): commit, so a stop leaves nothing to re-read.
   if (!ctx.isAssigned()) return 'abandoned';
-  try {
-    await ctx.commit(plan.commitOffset);
-  } catch (err) {
-    deps.log.warn({ err, topic: ctx.topic, partition: ctx.partition }, 'commit failed; the batch will be re-read and deduplicated');
-    return 'abandoned';
+  if (plan.dead.length > 0) {
+    // Dead letters and the offset together, or neither.
+    const source = { topic: ctx.topic, partition: ctx.partition };
+    const done = await untilDone(ctx, deps, 'dead_letter', () => deps.deadLetters.sendAndCommit(source, plan.dead, plan.commitOffset));
+    if (!done) return 'abandoned';
+    for (const d of plan.dead) deps.metrics.kafkaDeadLetters.inc({ topic: ctx.topic, reason: d.code });
+  } else {
+    try {
+      await ctx.commit(plan.commitOffset);
+    } catch (err) {
+      deps.log.warn({ err, topic: ctx.topic, partition: ctx.partition }, 'commit failed; the batch will be re-read and deduplicated');
+      return 'abandoned';
+    }
   }
   deps.metrics.kafkaLastCommit.set(Date.now() / 1000);
   return 'committed';

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import type { Metrics } from '../../core/metrics.ts';
 import { handleBatch, type DeadLetterSink, type HandlerDeps } from './handler.ts';
@@ -42,7 +43,17 @@ export async function startKafkaIngest(
     retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 12 },
   });
   const admin: Admin = kafka.admin();
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+  // Transactional, so dead letters and offsets commit together. A fresh id per
+  // process: a SIGKILLed process's open transaction then simply times out
+  // (after transactionTimeout) instead of fencing its successor.
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    transactionalId: `${options.clientId}-${randomUUID()}`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionTimeout: 10_000,
+  });
+  let transactions: Promise<unknown> = Promise.resolve();
   let consumer: Consumer | null = null;
   let state: ConsumerState = 'starting';
   let stopping = false;
@@ -51,11 +62,15 @@ export async function startKafkaIngest(
   let restartDelay = 1_000;
 
   const deadLetters: DeadLetterSink = {
-    async send(source, letters) {
-      await producer.send({
-        topic: options.dlqTopic,
-        acks: -1,
-        messages: letters.map((d) => ({
+    sendAndCommit(source, letters, offset) {
+      // One transaction at a time per producer: partitions take turns.
+      const run = transactions.then(async () => {
+        const txn = await producer.transaction();
+        try {
+          await txn.send({
+            topic: options.dlqTopic,
+            acks: -1,
+            messages: letters.map((d) => ({
           key: d.key,
           value: d.value,
           headers: {
@@ -64,10 +79,22 @@ export async function startKafkaIngest(
             'driftwatch-source-topic': source.topic,
             'driftwatch-source-partition': String(source.partition),
             'driftwatch-source-offset': d.offset,
-            ...(d.index !== undefined ? { 'driftwatch-source-index': String(d.index) } : {}),
-          },
-        })),
+              ...(d.index !== undefined ? { 'driftwatch-source-index': String(d.index) } : {}),
+            },
+          })),
+          });
+          await txn.sendOffsets({
+            consumerGroupId: options.groupId,
+            topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset }] }],
+          });
+          await txn.commit();
+        } catch (err) {
+          await txn.abort().catch(() => {});
+          throw err;
+        }
       });
+      transactions = run.catch(() => {});
+      return run;
     },
   };
   const handlerDeps: HandlerDeps = {

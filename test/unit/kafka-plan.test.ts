@@ -38,13 +38,13 @@ describe('planFlush', () => {
 });
 
 describe('handleBatch', () => {
-  const deps = (insert: (text: string) => Promise<void>, send: HandlerDeps['deadLetters']['send'] = async () => {}): HandlerDeps => ({
+  const deps = (insert: (text: string) => Promise<void>, sendAndCommit: HandlerDeps['deadLetters']['sendAndCommit'] = async () => {}): HandlerDeps => ({
     streamOf: () => 'events',
     writers: {
       events: new InsertBatcher(insert, { maxBatchRows: 1000, maxPendingRows: 1000 }),
       labels: new InsertBatcher(insert, { maxBatchRows: 1000, maxPendingRows: 1000 }),
     },
-    deadLetters: { send },
+    deadLetters: { sendAndCommit },
     preparer: inlinePreparer(),
     metrics: createMetrics(),
     limits: () => limits,
@@ -100,5 +100,20 @@ describe('handleBatch', () => {
     }));
     expect(outcome).toBe('abandoned');
     expect(commits).toEqual([]);
+  });
+
+  it('commits a batch with dead letters only together with them, after its rows', async () => {
+    const order: string[] = [];
+    const { c, commits } = ctx([msg(3, JSON.stringify(event({ event_id: 'a' }))), msg(4, '{bad')]);
+    const outcome = await handleBatch(
+      c,
+      deps(
+        async () => void order.push('rows'),
+        async (_source, letters, offset) => void order.push(`letters ${letters.length} + offset ${offset}`),
+      ),
+    );
+    expect(outcome).toBe('committed');
+    expect(order).toEqual(['rows', 'letters 1 + offset 5']);
+    expect(commits).toEqual([]); // the offset went with the letters, not through a plain commit
   });
 });
