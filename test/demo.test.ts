@@ -13,7 +13,7 @@ describe('npm run demo', () => {
     try {
       const outcome = await runDemo({
         flags: { DATA_DIR: dir.path, ANALYSIS_WINDOW: '2s', ANALYSIS_GRACE: '500ms' },
-        extra: { duration: '13', rate: '1500' },
+        extra: { duration: '16', rate: '1500' },
         out,
         seed: 42,
       });
