@@ -5,6 +5,7 @@ import { chiSquare } from './methods/chi-square.ts';
 import { hellinger } from './methods/hellinger.ts';
 import { jensenShannon } from './methods/jensen-shannon.ts';
 import { lInfinity } from './methods/l-infinity.ts';
+import { ks2sampAsympPValue } from './methods/kolmogorov.ts';
 import { ksMethodFor } from './methods/ks.ts';
 import type { FeatureKind } from './methods/method.ts';
 import { psi } from './methods/psi.ts';
@@ -180,7 +181,11 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
   const keep = largest <= WASSERSTEIN_POINTS ? 1_000_000 : Math.floor((WASSERSTEIN_POINTS / largest) * 1_000_000);
   const ks = new Map<string, KsRow>();
   for (const method of ['exact', 'asymp'] as const) {
-    for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method, keep)) ks.set(row.feature, row);
+    for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method, keep)) {
+      // The engine's asymptotic p-value is the Kolmogorov limit; scipy's (finite-n kstwo) is used where ported.
+      if (method === 'asymp') row.p_value = ks2sampAsympPValue(row.d_statistic, row.n_reference, row.n_current) ?? row.p_value;
+      ks.set(row.feature, row);
+    }
   }
 
   const current = new Map<string, Map<string, number>>(categorical.map((f) => [f.name, new Map()]));

@@ -84,13 +84,8 @@ for (const backend of backends()) {
         expect(x.n_current).toBe(c.current.length);
         expect(Math.abs(x.metrics.ks_statistic - c.auto.statistic) / c.auto.statistic, c.name).toBeLessThan(1e-9);
         expect(Math.abs(x.metrics.wasserstein - c.wasserstein) / c.wasserstein, `${c.name} wasserstein`).toBeLessThan(1e-9);
-        if (Math.max(c.reference.length, c.current.length) <= 10_000) {
-          // scipy picks the exact distribution here, and so do we: same p-value.
-          expect(Math.abs(x.metrics.ks_p_value - c.auto.p_value), c.name).toBeLessThan(1e-6);
-        } else {
-          // Asymptotic: ClickHouse's Kolmogorov limit vs scipy's finite-n kstwo (see docs/statistics.md).
-          expect(Math.abs(x.metrics.ks_p_value - c.auto.p_value), c.name).toBeLessThan(0.01);
-        }
+        // Exact where scipy's method="auto" is exact, scipy's asymptotic (kstwo) elsewhere: same p-value.
+        expect(Math.abs(x.metrics.ks_p_value - c.auto.p_value), c.name).toBeLessThan(1e-6);
       }
     });
 

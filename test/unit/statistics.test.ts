@@ -7,6 +7,7 @@ import { hellinger } from '../../analyzers/methods/hellinger.ts';
 import { jensenShannon } from '../../analyzers/methods/jensen-shannon.ts';
 import { lInfinity } from '../../analyzers/methods/l-infinity.ts';
 import { ksMethodFor } from '../../analyzers/methods/ks.ts';
+import { ks2sampAsympPValue, kolmogorovSf } from '../../analyzers/methods/kolmogorov.ts';
 import { psi } from '../../analyzers/methods/psi.ts';
 import { METHODS } from '../../analyzers/methods/registry.ts';
 
@@ -60,6 +61,26 @@ describe('distances between binned shares', () => {
       }
     });
   }
+});
+
+describe('kolmogorovSf (scipy.stats.kstwo.sf)', () => {
+  it('matches scipy to 1e-6 wherever it answers, and answers in most of the grid', () => {
+    let answered = 0;
+    for (const c of fixtures.kstwo) {
+      const value = kolmogorovSf(c.n, c.x);
+      if (value === null) continue;
+      answered++;
+      expect(Math.abs(value - c.sf), `n=${c.n} x=${c.x}`).toBeLessThan(1e-6);
+    }
+    expect(answered).toBeGreaterThanOrEqual(fixtures.kstwo.length - 12);
+  });
+  it('gives scipy ks_2samp asymp p-values for the large fixture samples', () => {
+    for (const c of fixtures.ks.filter((k: { reference: number[]; current: number[] }) => Math.max(k.reference.length, k.current.length) > 10_000)) {
+      const p = ks2sampAsympPValue(c.asymp.statistic, c.reference.length, c.current.length);
+      expect(p).not.toBeNull();
+      expect(Math.abs(p! - c.asymp.p_value), c.name).toBeLessThan(1e-6);
+    }
+  });
 });
 
 describe('KS method choice', () => {
