@@ -11,6 +11,15 @@ export type { Window } from './window.ts';
 const WINDOW = WINDOW_SQL;
 
 /**
+ * Membership in the requested features and a feature's position among them,
+ * both by hash: `has`/`indexOf` on the array would scan it for every
+ * exploded map entry, which makes wide models quadratic in their width.
+ */
+const IN_FEATURES = (column: string) => `${column} IN (SELECT arrayJoin({features:Array(String)}))`;
+const FEATURE_POSITION = (column: string) =>
+  `transform(${column}, {features:Array(String)}, arrayEnumerate({features:Array(String)}), 0)`;
+
+/**
  * The model's own output joins the features as one more drift target, named
  * PREDICTION: a numeric prediction (a score, a regression value) with the
  * numeric features, a string one (a predicted class) with the categorical.
@@ -27,7 +36,7 @@ const numericValues = `
   SELECT f AS feature, v AS value
   FROM events FINAL
   ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
-  WHERE ${WINDOW} AND has({features:Array(String)}, f)`;
+  WHERE ${WINDOW} AND ${IN_FEATURES('f')}`;
 
 /**
  * Bin index of `value` against a feature's frozen edges e0 < ... < ek:
@@ -35,7 +44,7 @@ const numericValues = `
  * k+1 above ek. The same expression bins the reference and every window.
  */
 const BIN = `toUInt32(if(value > E[-1], length(E), least(toUInt64(arrayCount(e -> e <= value, E)), length(E) - 1)))`;
-const EDGES = `{edges:Array(Array(Float64))}[indexOf({features:Array(String)}, feature)]`;
+const EDGES = `{edges:Array(Array(Float64))}[${FEATURE_POSITION('feature')}]`;
 
 export interface FeatureCount {
   feature: string;
@@ -134,7 +143,7 @@ export async function categoryCounts(sql: Sql, w: Window, features: string[], ca
     `SELECT f AS feature, v AS value, count() AS n
      FROM events FINAL
      ARRAY JOIN ${CAT_KEYS} AS f, ${CAT_VALUES} AS v
-     WHERE ${WINDOW} AND has({features:Array(String)}, f)
+     WHERE ${WINDOW} AND ${IN_FEATURES('f')}
      GROUP BY feature, value
      ORDER BY feature, n DESC, value
      LIMIT {cap:UInt64} BY feature`,
@@ -184,7 +193,7 @@ export async function ksTests(
                                 arrayPopBack(cf), arrayPopBack(cg), arrayPopFront(arrayDifference(v)))) AS wasserstein
        FROM (
          SELECT feature, value, 0 AS sample FROM baseline_samples
-         WHERE baseline_id = {baseline:UUID} AND has({features:Array(String)}, feature)
+         WHERE baseline_id = {baseline:UUID} AND ${IN_FEATURES('feature')}
          UNION ALL
          SELECT feature, value, 1 AS sample FROM (${numericValues})
        )
@@ -217,7 +226,7 @@ export async function freezeSample(
        SELECT f AS feature, v AS value, event_id
        FROM events FINAL
        ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
-       WHERE ${WINDOW} AND has({features:Array(String)}, f))
+       WHERE ${WINDOW} AND ${IN_FEATURES('f')})
      WHERE cityHash64(event_id) % 1000000 < {keep:UInt64}`,
     { ...windowParams(w), features, baseline: baselineId, keep: keepPerMillion },
   );
