@@ -5,7 +5,7 @@ import { savePerformance } from '../store/performance-results.ts';
 import type { Sql } from '../store/sql.ts';
 import { computeDrift, type DriftOptions, type DriftReport } from './drift.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
-import { publishReport } from './publish.ts';
+import { publishReport, type Published } from './publish.ts';
 
 export interface SchedulerOptions extends DriftOptions {
   windowMs: number;
@@ -37,7 +37,7 @@ export class AnalysisScheduler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private lastWindowEnd = 0;
-  private readonly published = new Map<string, Set<string>>();
+  private readonly published = new Map<string, Published>();
   private readonly listeners: ((report: DriftReport) => void)[] = [];
 
   constructor(
@@ -75,7 +75,7 @@ export class AnalysisScheduler {
         await this.refreshPerformance(model, window, report, baseline.performance);
         this.published.set(
           model,
-          publishReport(this.deps.metrics, report, this.options.metricsMaxFeatures, this.published.get(model) ?? new Set()),
+          publishReport(this.deps.metrics, report, this.options.metricsMaxFeatures, this.published.get(model) ?? new Map()),
         );
         this.deps.metrics.analysisRuns.inc({ outcome: 'ok' });
         this.deps.metrics.analysisSeconds.observe((performance.now() - started) / 1000);

@@ -16,3 +16,11 @@ export function parseRange(from: string | undefined, to: string | undefined, def
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The range of a history query: from the beginning, up to and including now, unless given. */
+export function parseHistoryRange(from: string | undefined, to: string | undefined, now = Date.now()) {
+  return {
+    from: from !== undefined ? parseTime('from', from) : 0,
+    to: to !== undefined ? parseTime('to', to) : now + 1,
+  };
+}

@@ -2,13 +2,11 @@ import { parentPort } from 'node:worker_threads';
 import type { EventLimits } from '../core/event.ts';
 import type { BodyFormat } from './body.ts';
 import { planFlush, type MessageIn } from './kafka/plan.ts';
-import { prepareBody, type Stream } from './prepare.ts';
+import { asBuffer, prepareBody, type Stream } from './prepare.ts';
 
 export type PrepareRequest =
   | { id: number; kind: 'body'; stream: Stream; body: Uint8Array; format: BodyFormat; limits: EventLimits }
   | { id: number; kind: 'kafka'; stream: Stream; messages: MessageIn[]; limits: EventLimits; maxMessageBytes: number };
-
-const asBuffer = (b: Uint8Array | null) => (b === null || Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 parentPort!.on('message', (request: PrepareRequest) => {
   try {
@@ -17,7 +15,6 @@ parentPort!.on('message', (request: PrepareRequest) => {
         ? prepareBody(request.stream, request.body, request.format, request.limits)
         : planFlush(
             request.stream,
-            // Buffers arrive as plain Uint8Arrays after the copy between threads.
             request.messages.map((m) => ({ offset: m.offset, key: asBuffer(m.key), value: asBuffer(m.value) })),
             request.limits,
             request.maxMessageBytes,

@@ -50,10 +50,16 @@ export function prepareItems(stream: Stream, items: readonly BodyItem[], limits:
 
 export type PreparedBody = { ok: true; prepared: Prepared } | { ok: false; reason: string };
 
+/** A Buffer view of bytes that crossed a thread boundary (they arrive as plain Uint8Arrays); no copy. */
+export function asBuffer(bytes: Uint8Array): Buffer;
+export function asBuffer(bytes: Uint8Array | null): Buffer | null;
+export function asBuffer(bytes: Uint8Array | null): Buffer | null {
+  return bytes === null || Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** A request body from bytes to encoded rows. Pure: runs inline or in a worker thread. */
 export function prepareBody(stream: Stream, body: Uint8Array, format: BodyFormat, limits: EventLimits): PreparedBody {
-  const buffer = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const parsed = parseBody(buffer, format);
+  const parsed = parseBody(asBuffer(body), format);
   if (!parsed.ok) return parsed;
   return { ok: true, prepared: prepareItems(stream, parsed.items, limits) };
 }

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { EventLimits } from '../core/event.ts';
 import type { BodyFormat } from './body.ts';
 import { planFlush, type FlushPlan, type MessageIn } from './kafka/plan.ts';
-import { prepareBody, type PreparedBody, type Stream } from './prepare.ts';
+import { asBuffer, prepareBody, type PreparedBody, type Stream } from './prepare.ts';
 import type { PrepareRequest } from './prepare-worker-impl.ts';
 
 /**
@@ -25,8 +25,6 @@ export function inlinePreparer(): Preparer {
     close: async () => {},
   };
 }
-
-const toBuffer = (b: Uint8Array | null) => (b === null || Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 interface Waiting {
   resolve: (result: unknown) => void;
@@ -98,7 +96,7 @@ export function workerPreparer(count: number, youngGenerationMb = 64): Preparer 
         maxMessageBytes,
       });
       // Buffers come back as plain Uint8Arrays.
-      return { ...plan, dead: plan.dead.map((d) => ({ ...d, key: toBuffer(d.key), value: toBuffer(d.value) })) };
+      return { ...plan, dead: plan.dead.map((d) => ({ ...d, key: asBuffer(d.key), value: asBuffer(d.value) })) };
     },
     async close() {
       closed = true;

@@ -21,7 +21,7 @@ import {
   HistoryQuery,
   ModelParams,
 } from '../schemas.ts';
-import { iso, parseRange, parseTime } from '../time.ts';
+import { iso, parseHistoryRange, parseRange, parseTime } from '../time.ts';
 
 export interface ModelRouteOptions {
   sql: Sql;
@@ -47,6 +47,7 @@ const reportOut = (r: DriftReport & { computed_at?: number }) => ({
 });
 
 type ModelRequest = { Params: { model: string } };
+type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; limit: number } };
 
 export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
   const { sql } = options;
@@ -188,7 +189,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     },
   );
 
-  app.get<ModelRequest & { Querystring: { from?: string; to?: string; limit: number } }>(
+  app.get<RangeRequest>(
     '/v1/models/:model/drift/history',
     {
       schema: {
@@ -200,15 +201,12 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       },
     },
     async (request) => {
-      const to = request.query.to !== undefined ? parseTime('to', request.query.to) : Date.now() + 1;
-      const from = request.query.from !== undefined ? parseTime('from', request.query.from) : 0;
+      const { from, to } = parseHistoryRange(request.query.from, request.query.to);
       const windows = await driftHistory(sql, request.params.model, from, to, request.query.limit);
       return { windows: windows.map(reportOut) };
     },
   );
 }
-
-type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; limit: number } };
 
 export async function performanceRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
   const { sql } = options;
@@ -249,8 +247,7 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
       },
     },
     async (request) => {
-      const to = request.query.to !== undefined ? parseTime('to', request.query.to) : Date.now() + 1;
-      const from = request.query.from !== undefined ? parseTime('from', request.query.from) : 0;
+      const { from, to } = parseHistoryRange(request.query.from, request.query.to);
       const windows = await performanceHistory(sql, request.params.model, from, to, request.query.limit);
       return { windows: windows.map((w) => ({ ...w, from: iso(w.from), to: iso(w.to), computed_at: iso(w.computed_at) })) };
     },
