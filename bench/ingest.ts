@@ -10,12 +10,12 @@
  * is the same kind of rows, validated and encoded beforehand, inserted straight
  * into a store in this process.
  */
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { validateEvent } from '../core/event.ts';
 import { openStore } from '../store/open.ts';
 import { encodeCompact, EVENT_COLUMNS } from '../store/events.ts';
 import { tempDir, testConfig } from '../test/helpers.ts';
+import { spawnService } from '../test/kafka-helpers.ts';
 import { makeEvents } from './workload.ts';
 
 const [total = 300_000, batch = 500, concurrency = 16] = process.argv.slice(2).map(Number);
@@ -46,22 +46,6 @@ async function rawInsertRates(): Promise<Record<number, number>> {
   return rates;
 }
 
-async function startServer(dataDir: string) {
-  const cli = new URL('../cli/driftwatch.mjs', import.meta.url).pathname;
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dataDir, '--analysis-enabled', 'false', '--body-limit-bytes', String(64 << 20)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const url = /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1];
-    if (url) return { url, child };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill();
-  throw new Error(`service did not start: ${out}`);
-}
 
 async function send(url: string, bodies: Buffer[]): Promise<{ accepted: number; seconds: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -101,7 +85,7 @@ for (let i = 0; i < total; i += batch) bodies.push(Buffer.from(JSON.stringify(ev
 const bytes = bodies.reduce((a, b) => a + b.length, 0);
 
 const dir = tempDir('driftwatch-bench-http-');
-const server = await startServer(dir.path);
+const server = await spawnService({ DATA_DIR: dir.path, BODY_LIMIT_BYTES: String(64 << 20) });
 let result;
 let stored: number;
 try {
@@ -112,7 +96,7 @@ try {
   stored = models.models.find((m) => m.model === 'http')?.events ?? 0;
 } finally {
   server.child.kill('SIGTERM');
-  await new Promise((r) => server.child.once('exit', r));
+  await server.exited;
   dir.remove();
 }
 if (stored !== total || result.accepted !== total) throw new Error(`stored ${stored}, accepted ${result.accepted}, sent ${total}`);
