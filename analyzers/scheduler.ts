@@ -19,6 +19,8 @@ export interface SchedulerDeps {
   metrics: Metrics;
   log: { info: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
   now?: () => number;
+  /** Other per-window work (shadow reports), run after drift for every window. */
+  windowJobs?: { runWindow(window: { from: number; to: number }): Promise<unknown> }[];
 }
 
 /** The tumbling window that ended last before `now`: [end - size, end), aligned to the epoch. */
@@ -86,6 +88,7 @@ export class AnalysisScheduler {
         this.deps.log.error({ err, model, window }, 'analysis failed');
       }
     }
+    for (const job of this.deps.windowJobs ?? []) await job.runWindow(window);
     return reports;
   }
 

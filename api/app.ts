@@ -11,6 +11,7 @@ import type { Sql } from '../store/sql.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { shadowRoutes, type ShadowRouteOptions } from './routes/shadow.ts';
 
 export interface AppDeps {
   sql: Sql;
@@ -26,6 +27,8 @@ export interface AppDeps {
   baseline: BaselineOptions;
   drift: DriftOptions;
   maxSegments?: number;
+  /** Shadow re-scoring; its routes are left out without it. */
+  shadow?: Omit<ShadowRouteOptions, 'sql' | 'apiKeys' | 'windowMs'>;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -79,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
   await app.register(modelRoutes, modelOptions);
   await app.register(performanceRoutes, modelOptions);
+  if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, apiKeys: deps.apiKeys, windowMs: deps.windowMs });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;
 }

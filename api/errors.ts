@@ -12,6 +12,10 @@ export const Errors = {
   ModelNotFound: createError('DW_MODEL_NOT_FOUND', 'model "%s" has no events', 404),
   BaselineNotFound: createError('DW_BASELINE_NOT_FOUND', '%s', 404),
   EmptyRange: createError('DW_EMPTY_RANGE', 'no events for model "%s" between %s and %s', 422),
+  ShadowNotFound: createError('DW_SHADOW_NOT_FOUND', 'model "%s" has no shadow model "%s"', 404),
+  BadModel: createError('DW_BAD_MODEL', '%s', 422),
+  ModelSignature: createError('DW_MODEL_SIGNATURE', 'the mapping does not fit the model: %s', 422),
+  TooManyShadows: createError('DW_TOO_MANY_SHADOWS', 'model "%s" already has %s shadow models (SHADOW_MAX_PER_MODEL); delete one first', 409),
   StoreUnavailable: createError('DW_STORE_UNAVAILABLE', 'the store did not accept the request: %s', 503),
   Busy: createError('DW_BUSY', '%s', 503),
 };

@@ -209,3 +209,143 @@ export const HistoryQuery = {
   additionalProperties: false,
   properties: { ...TimeRange, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
 } as const;
+
+const FEATURE_NAME = { type: 'string', minLength: 1, maxLength: 256 } as const;
+
+export const ShadowParams = {
+  type: 'object',
+  required: ['model', 'name'],
+  properties: { model: ModelParams.properties.model, name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } },
+} as const;
+
+const OutputRef = {
+  output: { type: 'string', minLength: 1, maxLength: 256, description: 'Name of a graph output.' },
+  index: { type: 'integer', minimum: 0, maximum: 100_000, description: 'Column of a [batch, k] output (e.g. 1 = probability of class 1).' },
+} as const;
+
+export const ShadowRequest = {
+  type: 'object',
+  required: ['name', 'role', 'inputs'],
+  additionalProperties: false,
+  properties: {
+    name: ShadowParams.properties.name,
+    role: { type: 'string', enum: ['reference', 'challenger'], description: 'reference: what should be serving (parity); challenger: a candidate.' },
+    model_base64: { type: 'string', minLength: 1, description: 'The ONNX file, base64.' },
+    model_path: { type: 'string', minLength: 1, maxLength: 1024, description: 'Or: an ONNX file under SHADOW_MODEL_DIR on the service host.' },
+    sample_share: { type: 'number', minimum: 0, maximum: 1, description: 'Share of events re-scored; SHADOW_SAMPLE_SHARE when absent.' },
+    inputs: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 64,
+      items: {
+        type: 'object',
+        required: ['name', 'dtype', 'columns'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 256 },
+          dtype: { type: 'string', enum: ['float32', 'float64', 'int64', 'int32', 'string', 'bool'] },
+          columns: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 10_000,
+            items: {
+              type: 'object',
+              required: ['feature'],
+              additionalProperties: false,
+              properties: {
+                feature: FEATURE_NAME,
+                default: { anyOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }] },
+                missing: { type: 'string', enum: ['skip', 'nan'] },
+                one_hot: { type: 'array', minItems: 1, maxItems: 10_000, items: { type: 'string' } },
+                ordinal: { type: 'array', minItems: 1, maxItems: 10_000, items: { type: 'string' } },
+                unknown: { type: 'number' },
+              },
+            },
+          },
+        },
+      },
+    },
+    score: {
+      type: 'object',
+      required: ['output', 'compare_to'],
+      additionalProperties: false,
+      properties: {
+        ...OutputRef,
+        compare_to: { type: 'string', minLength: 1, maxLength: 300, description: '"prediction", or "scores.<class>" for one class\'s logged score.' },
+        tolerance: { type: 'number', minimum: 0, description: 'Absolute difference still counted as equal (default 1e-4).' },
+      },
+    },
+    class: { type: 'object', required: ['output'], additionalProperties: false, properties: OutputRef },
+  },
+} as const;
+
+const GraphValue = {
+  type: 'object',
+  properties: { name: { type: 'string' }, isTensor: { type: 'boolean' }, type: { type: 'string' }, shape: { type: 'array', items: { type: ['integer', 'string'] } } },
+} as const;
+
+export const ShadowSummary = {
+  type: 'object',
+  properties: {
+    model: { type: 'string' },
+    name: { type: 'string' },
+    revision: { type: 'string' },
+    role: { type: 'string' },
+    registered_at: { type: 'string', format: 'date-time' },
+    source: { type: 'string' },
+    model_bytes: { type: 'integer' },
+    sample_share: { type: 'number' },
+    spec: { type: 'object', additionalProperties: true },
+    graph: { type: 'object', properties: { inputs: { type: 'array', items: GraphValue }, outputs: { type: 'array', items: GraphValue } } },
+  },
+} as const;
+
+const NullableNumber = { type: ['number', 'null'] } as const;
+
+export const ShadowReport = {
+  type: 'object',
+  properties: {
+    model: { type: 'string' },
+    shadow: { type: 'string' },
+    revision: { type: 'string' },
+    role: { type: 'string' },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    computed_at: { type: 'string', format: 'date-time' },
+    sample_share: { type: 'number' },
+    n_sampled: { type: 'integer' },
+    n_scored: { type: 'integer' },
+    skipped: { type: 'object', additionalProperties: { type: 'integer' } },
+    comparison: {
+      type: 'object',
+      properties: {
+        tolerance: { type: 'number' },
+        n_checked: { type: 'integer' },
+        mismatch_share: NullableNumber,
+        n_compared: { type: 'integer' },
+        mean_abs_diff: NullableNumber,
+        max_abs_diff: NullableNumber,
+        n_class: { type: 'integer' },
+        class_agreement: NullableNumber,
+      },
+    },
+    prediction_drift: {
+      type: ['object', 'null'],
+      properties: {
+        method: { type: 'string' },
+        score: NullableNumber,
+        n_reference: { type: 'integer' },
+        n_current: { type: 'integer' },
+        status: { type: 'string' },
+      },
+    },
+    performance: {
+      type: 'object',
+      properties: {
+        n_labelled: { type: 'integer' },
+        champion: { type: 'object', additionalProperties: { type: 'number' } },
+        shadow: { type: 'object', additionalProperties: { type: 'number' } },
+      },
+    },
+  },
+} as const;

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
+import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
+import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
 import { buildApp } from '../api/app.ts';
 import type { Config } from '../core/config.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
@@ -14,6 +16,7 @@ export interface Service {
   sql: Sql;
   metrics: Metrics;
   scheduler: AnalysisScheduler;
+  shadow: { scorer: ShadowScorer; analyzer: ShadowAnalyzer };
   kafka: KafkaIngest | null;
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
   url: string;
@@ -46,6 +49,24 @@ export async function startService(config: Config, options: ServiceOptions = {})
     maxAgeMs: config.MAX_EVENT_AGE,
     maxFutureSkewMs: config.MAX_FUTURE_SKEW,
   });
+  // Logs go through the app's logger once it exists; the scorer only logs after start.
+  const log = { warn: (o: object, m: string) => app.log.warn(o, m), error: (o: object, m: string) => app.log.error(o, m) };
+  const scorer = new ShadowScorer(
+    { sql, metrics, log },
+    {
+      defaultSampleShare: config.SHADOW_SAMPLE_SHARE,
+      batchRows: config.SHADOW_BATCH_ROWS,
+      intervalMs: config.SHADOW_INTERVAL,
+      overlapMs: config.ANALYSIS_GRACE,
+      lookbackMs: config.ANALYSIS_WINDOW + config.ANALYSIS_GRACE,
+      futureMs: config.MAX_FUTURE_SKEW,
+      threads: config.SHADOW_THREADS,
+    },
+  );
+  const shadowAnalyzer = new ShadowAnalyzer(
+    { sql, metrics, scorer, log },
+    { defaultSampleShare: config.SHADOW_SAMPLE_SHARE, referenceMaxRows: config.SHADOW_REFERENCE_MAX_ROWS },
+  );
   const app = await buildApp({
     sql,
     metrics,
@@ -59,10 +80,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
     baseline: { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX },
     drift: driftOptions,
     maxSegments: config.MAX_SEGMENTS,
+    shadow: {
+      scorer,
+      analyzer: shadowAnalyzer,
+      modelDir: config.SHADOW_MODEL_DIR,
+      maxModelBytes: config.SHADOW_MAX_MODEL_BYTES,
+      maxPerModel: config.SHADOW_MAX_PER_MODEL,
+      defaultSampleShare: config.SHADOW_SAMPLE_SHARE,
+    },
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   const scheduler = new AnalysisScheduler(
-    { sql, metrics, log: app.log },
+    { sql, metrics, log: app.log, windowJobs: [shadowAnalyzer] },
     {
       ...driftOptions,
       windowMs: config.ANALYSIS_WINDOW,
@@ -111,7 +140,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       throw err;
     }
   }
-  if (config.ANALYSIS_ENABLED) scheduler.start();
+  if (config.ANALYSIS_ENABLED) {
+    scheduler.start();
+    scorer.start();
+  }
 
   let closing: Promise<void> | null = null;
   return {
@@ -119,11 +151,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
     sql,
     metrics,
     scheduler,
+    shadow: { scorer, analyzer: shadowAnalyzer },
     kafka,
     url,
     close() {
       closing ??= (async () => {
         await scheduler.stop();
+        await scorer.stop();
         await kafka?.stop();
         await app.close();
         await flushWriters(writers);

@@ -76,6 +76,18 @@ const ConfigSchema = z.object({
   // Segment baselines frozen per tag (the most frequent values), e.g. with segment_by=region.
   MAX_SEGMENTS: integer(20, 1, 1_000),
   METRICS_MAX_FEATURES: integer(200, 1, 10_000),
+  // Shadow re-scoring (analyzers/shadow): share of events re-scored unless a registration says,
+  // how often the live pass runs (0s: only before each window's report), rows per onnxruntime run.
+  SHADOW_SAMPLE_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  SHADOW_INTERVAL: duration('10s'),
+  SHADOW_BATCH_ROWS: integer(1_024, 1, 1_000_000),
+  SHADOW_THREADS: integer(1, 1, 64),
+  // model_path registrations may only name files under this folder.
+  SHADOW_MODEL_DIR: z.string().min(1).default('./models'),
+  SHADOW_MAX_MODEL_BYTES: integer(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  SHADOW_MAX_PER_MODEL: integer(5, 1, 100),
+  // A challenger's prediction drift is measured against at most this many baseline-period events.
+  SHADOW_REFERENCE_MAX_ROWS: integer(50_000, 100, 100_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -141,6 +141,55 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    // Shadow models per model are capped (SHADOW_MAX_PER_MODEL), which bounds the shadow label.
+    shadowRows: new Counter({
+      name: 'driftwatch_shadow_rows_total',
+      help: 'Events re-scored by a shadow model, by outcome (ok, or the skip reason: missing_feature|type_mismatch|nan_output|run_error).',
+      labelNames: ['model', 'shadow', 'outcome'] as const,
+      registers: [registry],
+    }),
+    shadowBatchSeconds: new Histogram({
+      name: 'driftwatch_shadow_batch_duration_seconds',
+      help: 'Time to re-score one batch of events (encode and run; storing is per query of up to 65,536 events).',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    shadowFailures: new Counter({
+      name: 'driftwatch_shadow_failures_total',
+      help: 'Shadow scoring passes or reports that failed (stage: load|score|report); retried on the next pass.',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
+    shadowMismatch: new Gauge({
+      name: 'driftwatch_shadow_mismatch_ratio',
+      help: 'Share of re-scored events of the last analysed window whose logged prediction differs from the shadow model beyond tolerance (or in class).',
+      labelNames: ['model', 'shadow', 'role'] as const,
+      registers: [registry],
+    }),
+    shadowAbsDiff: new Gauge({
+      name: 'driftwatch_shadow_abs_diff',
+      help: 'Absolute difference between logged and shadow scores in the last analysed window (stat: mean|max).',
+      labelNames: ['model', 'shadow', 'stat'] as const,
+      registers: [registry],
+    }),
+    shadowClassAgreement: new Gauge({
+      name: 'driftwatch_shadow_class_agreement_ratio',
+      help: 'Share of re-scored events of the last analysed window whose logged class equals the shadow model class.',
+      labelNames: ['model', 'shadow'] as const,
+      registers: [registry],
+    }),
+    shadowPredictionPsi: new Gauge({
+      name: 'driftwatch_shadow_prediction_psi',
+      help: "PSI of a challenger's predictions in the last analysed window against its predictions on the baseline period.",
+      labelNames: ['model', 'shadow'] as const,
+      registers: [registry],
+    }),
+    shadowPerformance: new Gauge({
+      name: 'driftwatch_shadow_performance',
+      help: 'Performance on labelled re-scored events of the last analysed window, of the logged prediction (who=champion) and of the shadow model (who=shadow).',
+      labelNames: ['model', 'shadow', 'who', 'metric'] as const,
+      registers: [registry],
+    }),
   };
 }
 

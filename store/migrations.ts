@@ -121,6 +121,54 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE baselines ADD COLUMN IF NOT EXISTS parent_id String DEFAULT ''`,
     ],
   },
+  {
+    version: 4,
+    name: 'shadow models, their predictions and per-window results',
+    statements: [
+      // A registration is replaced by registering the same name again (latest
+      // registered_at wins) and removed by a row with deleted = 1. The model
+      // bytes live here, base64, so the store alone restores every shadow.
+      `CREATE TABLE IF NOT EXISTS shadow_models (
+        model String,
+        name String,
+        revision String,
+        registered_at DateTime64(3, 'UTC'),
+        role LowCardinality(String),
+        spec String,
+        onnx_base64 String,
+        source String,
+        deleted UInt8 DEFAULT 0
+      ) ENGINE = ReplacingMergeTree(registered_at)
+      ORDER BY (model, name)`,
+      // One row per (shadow revision, event): a skip is stored too, with its
+      // reason, so it is counted once and never retried forever.
+      `CREATE TABLE IF NOT EXISTS shadow_predictions (
+        model String,
+        shadow String,
+        revision String,
+        event_id String,
+        ts DateTime64(3, 'UTC'),
+        status LowCardinality(String),
+        score Nullable(Float64),
+        class Nullable(String),
+        scored_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree(scored_at)
+      PARTITION BY toYYYYMM(ts)
+      ORDER BY (model, shadow, revision, toStartOfHour(ts), event_id)`,
+      `CREATE TABLE IF NOT EXISTS shadow_results (
+        model String,
+        shadow String,
+        revision String,
+        role LowCardinality(String),
+        window_start DateTime64(3, 'UTC'),
+        window_end DateTime64(3, 'UTC'),
+        computed_at DateTime64(3, 'UTC'),
+        report String
+      ) ENGINE = ReplacingMergeTree(computed_at)
+      PARTITION BY toYYYYMM(window_start)
+      ORDER BY (model, shadow, window_start, window_end)`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */
