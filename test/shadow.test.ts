@@ -239,6 +239,27 @@ describe('sampling, bad events, the live pass and restarts', () => {
     expect(r.comparison.mismatch_share).toBe(0);
   });
 
+  it('a model that throws on some events costs only those events: ingest, drift analysis and the other rows go on', async () => {
+    const w = windowAt(8);
+    const table = [0.25, 0.5, 0.75];
+    // lookup.onnx gathers from a table of three values: i = 3 is out of bounds and onnxruntime throws.
+    const events = Array.from({ length: 40 }, (_, k) => ({
+      event_id: `lk-${k}`,
+      model: 'lookup',
+      timestamp: w.from + k,
+      features: { i: k % 4 },
+      prediction: table[k % 4] ?? 0,
+    }));
+    await send('/v1/events', events);
+    const spec = { name: 'lookup', role: 'reference', inputs: [{ name: 'x', dtype: 'float32', columns: [{ feature: 'i' }] }], score: { output: 'y', compare_to: 'prediction' } };
+    expect((await call('POST', '/v1/models/lookup/shadow', { ...spec, model_path: 'lookup.onnx' })).status).toBe(201);
+    const drift = await service.scheduler.runWindow(w);
+    expect(drift.map((r) => r.model)).toContain('credit');
+    const history = await call('GET', `/v1/models/lookup/shadow/lookup/history?from=${w.from}`);
+    expect(history.body.reports[0]).toMatchObject({ n_sampled: 40, n_scored: 30, skipped: { run_error: 10 }, comparison: { mismatch_share: 0 } });
+    expect((await call('DELETE', '/v1/models/lookup/shadow/lookup')).status).toBe(204);
+  });
+
   it('the live pass stores shadow predictions next to fresh events without a report', async () => {
     const now = Date.now();
     await send('/v1/events', traffic.slice(0, 50).map((row, i) => logged('credit', `live-${i}`, now - 20_000 + i, row)));
