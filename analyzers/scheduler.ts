@@ -1,9 +1,11 @@
+import { emptyResults, type WindowResults } from '../alerts/signals.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { latestBaseline, modelsWithBaselines } from '../store/baselines.ts';
 import { saveDriftReport } from '../store/drift-results.ts';
 import { savePerformance } from '../store/performance-results.ts';
 import type { Sql } from '../store/sql.ts';
 import { computeDrift, type DriftOptions, type DriftReport } from './drift.ts';
+import type { PerformanceReport } from './performance.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
 import { publishReport, type Published } from './publish.ts';
 
@@ -19,8 +21,11 @@ export interface SchedulerDeps {
   metrics: Metrics;
   log: { info: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
   now?: () => number;
-  /** Other per-window work (shadow reports), run after drift for every window. */
-  windowJobs?: { runWindow(window: { from: number; to: number }): Promise<unknown> }[];
+  /**
+   * Further per-window work, in order, after drift and performance: shadow
+   * reports add theirs to the results, the alert engine reads them all.
+   */
+  windowJobs?: { runWindow(window: { from: number; to: number }, results: WindowResults): Promise<unknown> }[];
 }
 
 /** The tumbling window that ended last before `now`: [end - size, end), aligned to the epoch. */
@@ -66,7 +71,8 @@ export class AnalysisScheduler {
 
   /** Analyses one window for every model with a baseline; exposed for tests and the CLI. */
   async runWindow(window: { from: number; to: number }): Promise<DriftReport[]> {
-    const reports: DriftReport[] = [];
+    const results = emptyResults();
+    const reports = results.drift;
     for (const model of await modelsWithBaselines(this.deps.sql)) {
       const started = performance.now();
       try {
@@ -74,7 +80,8 @@ export class AnalysisScheduler {
         if (!baseline) continue;
         const report = await computeDrift(this.deps.sql, baseline, { model, ...window }, this.options);
         await saveDriftReport(this.deps.sql, report, this.now());
-        await this.refreshPerformance(model, window, report, baseline.performance);
+        const labelled = await this.refreshPerformance(model, window, report, baseline.performance);
+        if (labelled) results.performance.set(model, labelled);
         this.published.set(
           model,
           publishReport(this.deps.metrics, report, this.options.metricsMaxFeatures, this.published.get(model) ?? new Map()),
@@ -88,23 +95,29 @@ export class AnalysisScheduler {
         this.deps.log.error({ err, model, window }, 'analysis failed');
       }
     }
-    for (const job of this.deps.windowJobs ?? []) await job.runWindow(window);
+    for (const job of this.deps.windowJobs ?? []) {
+      try {
+        await job.runWindow(window, results);
+      } catch (err) {
+        this.deps.log.error({ err, window }, 'window job failed');
+      }
+    }
     return reports;
   }
 
   /**
    * Stores this window's performance and recomputes the previous windows',
-   * whose labels may have arrived since, then publishes the newest window
-   * that has labels.
+   * whose labels may have arrived since, then publishes (and returns) the
+   * newest window that has labels.
    */
   private async refreshPerformance(
     model: string,
     window: { from: number; to: number },
     report: DriftReport,
     baselinePerformance: Parameters<typeof comparePerformance>[1],
-  ): Promise<void> {
+  ): Promise<PerformanceReport | null> {
     const size = window.to - window.from;
-    let published = false;
+    let published: PerformanceReport | null = null;
     for (let k = 0; k <= this.options.performanceRecomputeWindows; k++) {
       const w = { from: window.from - k * size, to: window.to - k * size };
       const perf = k === 0 && report.performance ? report.performance : comparePerformance(await computePerformance(this.deps.sql, { model, ...w }), baselinePerformance);
@@ -113,9 +126,10 @@ export class AnalysisScheduler {
       if (k === 0) this.deps.metrics.labelCoverage.set({ model }, perf.label_coverage);
       if (!published && perf.n_labelled > 0) {
         for (const [metric, value] of Object.entries(perf.metrics)) this.deps.metrics.performance.set({ model, metric }, value);
-        published = true;
+        published = perf;
       }
     }
+    return published;
   }
 
   private now(): number {

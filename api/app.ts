@@ -8,6 +8,8 @@ import type { IngestDeps } from '../ingest/ingest.ts';
 import type { Preparer } from '../ingest/preparer.ts';
 import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
+import type { AlertEngine } from '../alerts/engine.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -29,6 +31,8 @@ export interface AppDeps {
   maxSegments?: number;
   /** Shadow re-scoring; its routes are left out without it. */
   shadow?: Omit<ShadowRouteOptions, 'sql' | 'apiKeys' | 'windowMs'>;
+  /** The alert engine; its routes are left out without it. */
+  alerts?: AlertEngine;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -83,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(modelRoutes, modelOptions);
   await app.register(performanceRoutes, modelOptions);
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, apiKeys: deps.apiKeys, windowMs: deps.windowMs });
+  if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;
 }

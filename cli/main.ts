@@ -1,3 +1,6 @@
+import { writeFileSync } from 'node:fs';
+import { prometheusRules } from '../alerts/prometheus.ts';
+import { loadRules, RulesError } from '../alerts/rules.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { runDemo } from './demo/run.ts';
@@ -11,6 +14,8 @@ Commands:
   serve           Run the service: HTTP API, scheduled analysis, /metrics (npm start)
   demo            Run the service on a fresh embedded store with a generated credit-risk
                   model whose features drift on cue, and print each window's drift table
+  rules           Write the alert rules (ALERT_RULES_FILE, or the defaults) as a Prometheus
+                  alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
   help            Show this text
 
 Demo options:
@@ -40,6 +45,12 @@ Options (each also an environment variable of the same name, e.g. --data-dir = D
   --max-categories N          Categories kept per feature (default 1000)
   --metrics-max-features N    Per-feature series per model in /metrics (default 200)
   --log-level L               fatal|error|warn|info|debug|trace|silent (default info)
+  --alert-rules-file F        Alert rules YAML (default: the shipped alerts/default-rules.yaml)
+  --alertmanager-url URL      Post firing and resolved alerts to this Alertmanager
+  --alert-resend-interval D   Re-post firing alerts this often (default 1m)
+  --shadow-sample-share X     Share of events shadow models re-score (default 0.1)
+  --shadow-model-dir DIR      Folder model_path registrations may read from (default ./models)
+  (every other setting: see the README's Configuration table)
 `;
 
 async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
@@ -60,7 +71,7 @@ async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
 export async function main(argv: readonly string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, ['duration', 'rate']);
+    args = parseArgs(argv, ['duration', 'rate', 'out']);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`driftwatch: ${err.message}\n\n${HELP}`);
@@ -77,6 +88,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       await serve(parseConfig({ ...process.env, ...args.config }));
       return -1; // keeps running
     }
+    if (args.command === 'rules') {
+      const config = parseConfig({ ...process.env, ...args.config });
+      const text = prometheusRules(loadRules(config.ALERT_RULES_FILE), config.ANALYSIS_WINDOW);
+      if (args.extra.out) writeFileSync(args.extra.out, text);
+      else process.stdout.write(text);
+      return 0;
+    }
     if (args.command === 'demo') {
       // Ctrl-C ends the demo cleanly (summary printed, store closed); a second one exits at once.
       const stop = new AbortController();
@@ -88,7 +106,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return outcome.allMatched ? 0 : 1;
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof RulesError) {
       process.stderr.write(`driftwatch: ${err.message}\n`);
       return 2;
     }

@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { AlertEngine } from '../alerts/engine.ts';
+import { AlertmanagerClient, WebhookSender } from '../alerts/notify.ts';
+import { loadRules } from '../alerts/rules.ts';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
@@ -17,6 +20,7 @@ export interface Service {
   metrics: Metrics;
   scheduler: AnalysisScheduler;
   shadow: { scorer: ShadowScorer; analyzer: ShadowAnalyzer };
+  alerts: AlertEngine;
   kafka: KafkaIngest | null;
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
   url: string;
@@ -31,6 +35,8 @@ export interface ServiceOptions {
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  // Rules first: a bad rules file stops start-up before anything is opened.
+  const rules = loadRules(config.ALERT_RULES_FILE);
   const opened = await openStore(config);
   const sql = options.wrapSql ? options.wrapSql(opened) : opened;
   const metrics = createMetrics();
@@ -67,6 +73,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
     { sql, metrics, scorer, log },
     { defaultSampleShare: config.SHADOW_SAMPLE_SHARE, referenceMaxRows: config.SHADOW_REFERENCE_MAX_ROWS },
   );
+  const retry = { initialMs: 500, maxMs: 30_000 };
+  const webhooks = new WebhookSender({ metrics, log }, { maxQueue: 1_000, maxAttempts: config.ALERT_WEBHOOK_MAX_ATTEMPTS, retry });
+  let alertmanager: AlertmanagerClient | null = null;
+  const alerts = new AlertEngine({ sql, metrics, log, webhooks, get alertmanager() { return alertmanager; } }, rules);
+  const kafkaLag = async () => {
+    if (!kafka) return null;
+    const { values } = await metrics.kafkaLag.get();
+    return values.reduce((sum, v) => sum + v.value, 0);
+  };
   const app = await buildApp({
     sql,
     metrics,
@@ -88,10 +103,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
       maxPerModel: config.SHADOW_MAX_PER_MODEL,
       defaultSampleShare: config.SHADOW_SAMPLE_SHARE,
     },
+    alerts,
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   const scheduler = new AnalysisScheduler(
-    { sql, metrics, log: app.log, windowJobs: [shadowAnalyzer] },
+    {
+      sql,
+      metrics,
+      log: app.log,
+      windowJobs: [shadowAnalyzer, { runWindow: async (w, results) => alerts.runWindow(w, { ...results, kafkaLag: await kafkaLag() }) }],
+    },
     {
       ...driftOptions,
       windowMs: config.ANALYSIS_WINDOW,
@@ -103,8 +124,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   let url: string;
   try {
     url = await app.listen({ port: config.PORT, host: config.HOST });
+    if (config.ALERTMANAGER_URL) {
+      alertmanager = new AlertmanagerClient(config.ALERTMANAGER_URL, { metrics, log }, { resendMs: config.ALERT_RESEND_INTERVAL, generatorUrl: url, retry });
+    }
+    await alerts.start();
   } catch (err) {
     await app.close();
+    await alertmanager?.close();
     await sql.close();
     throw err;
   }
@@ -152,12 +178,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
     metrics,
     scheduler,
     shadow: { scorer, analyzer: shadowAnalyzer },
+    alerts,
     kafka,
     url,
     close() {
       closing ??= (async () => {
         await scheduler.stop();
         await scorer.stop();
+        await webhooks.close();
+        await alertmanager?.close();
         await kafka?.stop();
         await app.close();
         await flushWriters(writers);

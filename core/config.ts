@@ -88,6 +88,12 @@ const ConfigSchema = z.object({
   SHADOW_MAX_PER_MODEL: integer(5, 1, 100),
   // A challenger's prediction drift is measured against at most this many baseline-period events.
   SHADOW_REFERENCE_MAX_ROWS: integer(50_000, 100, 100_000_000),
+  // Alerting (alerts/): rules file (the shipped defaults without one), Alertmanager to post to,
+  // how often firing alerts are re-posted, and per-rule webhook retries.
+  ALERT_RULES_FILE: z.string().min(1).optional(),
+  ALERTMANAGER_URL: z.url().optional(),
+  ALERT_RESEND_INTERVAL: duration('1m'),
+  ALERT_WEBHOOK_MAX_ATTEMPTS: integer(8, 1, 100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -141,6 +141,43 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    featureMissing: new Gauge({
+      name: 'driftwatch_feature_missing_ratio',
+      help: 'Share of the last analysed window whose events lack the feature or sent null (same feature cap as drift scores).',
+      labelNames: ['model', 'feature'] as const,
+      registers: [registry],
+    }),
+    featureTypeViolation: new Gauge({
+      name: 'driftwatch_feature_type_violation_ratio',
+      help: 'Share of the last analysed window whose events carry the feature with the other kind of value than the baseline.',
+      labelNames: ['model', 'feature'] as const,
+      registers: [registry],
+    }),
+    driftedShare: new Gauge({
+      name: 'driftwatch_drifted_features_ratio',
+      help: 'Share of the judged features that drifted in the last analysed window.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    // One series per alert series that is pending or firing; rule names come from the rules file.
+    alertState: new Gauge({
+      name: 'driftwatch_alert_state',
+      help: '1 while the alert series is in `state` (pending|firing), absent otherwise; subject is the feature or shadow model, or empty.',
+      labelNames: ['rule', 'model', 'subject', 'severity', 'state'] as const,
+      registers: [registry],
+    }),
+    alertTransitions: new Counter({
+      name: 'driftwatch_alert_transitions_total',
+      help: 'Alert series transitions by rule and the state entered (pending|firing|resolved|inactive).',
+      labelNames: ['rule', 'to'] as const,
+      registers: [registry],
+    }),
+    alertNotifications: new Counter({
+      name: 'driftwatch_alert_notifications_total',
+      help: 'Alert notifications by channel (alertmanager|webhook) and outcome (sent|retried|failed|dropped).',
+      labelNames: ['channel', 'outcome'] as const,
+      registers: [registry],
+    }),
     // Shadow models per model are capped (SHADOW_MAX_PER_MODEL), which bounds the shadow label.
     shadowRows: new Counter({
       name: 'driftwatch_shadow_rows_total',

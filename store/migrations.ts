@@ -169,6 +169,44 @@ export const MIGRATIONS: Migration[] = [
       ORDER BY (model, shadow, window_start, window_end)`,
     ],
   },
+  {
+    version: 5,
+    name: 'alert states and their transitions',
+    statements: [
+      // The current state of every alert series; the newest row wins. Read at
+      // start, so a restart neither forgets a firing alert nor fires it again.
+      `CREATE TABLE IF NOT EXISTS alert_states (
+        rule String,
+        model String,
+        subject String,
+        status LowCardinality(String),
+        breaches UInt32,
+        clears UInt32,
+        value Nullable(Float64),
+        active_since Nullable(DateTime64(3, 'UTC')),
+        fired_at Nullable(DateTime64(3, 'UTC')),
+        resolved_at Nullable(DateTime64(3, 'UTC')),
+        window_end DateTime64(3, 'UTC'),
+        severity LowCardinality(String),
+        updated_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(updated_at)
+      ORDER BY (rule, model, subject)`,
+      `CREATE TABLE IF NOT EXISTS alert_events (
+        at DateTime64(3, 'UTC'),
+        rule String,
+        model String,
+        subject String,
+        from_status LowCardinality(String),
+        to_status LowCardinality(String),
+        value Nullable(Float64),
+        threshold Float64,
+        severity LowCardinality(String),
+        window_start DateTime64(3, 'UTC'),
+        window_end DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (window_end, rule, model, subject, to_status)`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */

@@ -46,8 +46,9 @@ export class ShadowAnalyzer {
     return computeShadowReport({ sql, defaultSampleShare: this.options.defaultSampleShare }, record, window, baseline);
   }
 
-  async runWindow(window: Range): Promise<ShadowReport[]> {
-    const reports: ShadowReport[] = [];
+  /** Reports every live shadow for the window; adds them to `results` when given (the alert engine reads them there). */
+  async runWindow(window: Range, results?: { shadow: ShadowReport[] }): Promise<ShadowReport[]> {
+    const reports: ShadowReport[] = results?.shadow ?? [];
     let records: ShadowRecord[];
     try {
       records = await this.deps.scorer.refresh();

@@ -1,0 +1,122 @@
+import { stringify } from 'yaml';
+import { parseMetric, type Rule } from './rules.ts';
+
+/**
+ * The same rules as a Prometheus alerting-rule file, for teams that would
+ * rather have Prometheus evaluate them over driftwatch's /metrics:
+ *
+ * - consecutive windows become durations: `for` is (for_windows - 1)
+ *   windows (the gauge changes once per window, so N bad windows in a row
+ *   have been true for N - 1 window lengths when the N-th lands), and
+ *   `keep_firing_for` is (resolve_windows - 1) windows, so a one-window blip
+ *   back to normal does not resolve an alert that needs two;
+ * - hysteresis becomes a second clause that keeps a firing alert while its
+ *   value is past the resolve threshold, joined to its own ALERTS series.
+ */
+interface Selection {
+  /** PromQL for the value series. */
+  series: string;
+  /** The labels that identify a series of this rule (for the join with ALERTS). */
+  by: string[];
+}
+
+const escapeRegex = (s: string) => s.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+const quote = (s: string) => JSON.stringify(s);
+
+/** A selector list as a label matcher: "*" matches anything, "prefix*" a prefix. */
+function matcher(label: string, patterns: readonly string[]): string | null {
+  if (patterns.includes('*')) return null;
+  const alternatives = patterns.map((p) => (p.endsWith('*') ? `${escapeRegex(p.slice(0, -1))}.*` : escapeRegex(p)));
+  return `${label}=~${quote(alternatives.join('|'))}`;
+}
+
+function select(rule: Rule): Selection {
+  const metric = parseMetric(rule.metric);
+  if (typeof metric === 'string') throw new Error(metric);
+  const models = matcher('model', rule.models);
+  const features = matcher('feature', rule.features);
+  const shadows = matcher('shadow', rule.shadows);
+  const series = (name: string, ...matchers: (string | null)[]) => {
+    const list = matchers.filter((m): m is string => m !== null);
+    return list.length > 0 ? `${name}{${list.join(', ')}}` : name;
+  };
+  switch (metric.family) {
+    case 'drift':
+      return {
+        series: series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature!="@prediction"', models, features),
+        by: ['model', 'feature'],
+      };
+    case 'prediction_drift':
+      return { series: series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature="@prediction"', models), by: ['model'] };
+    case 'dataset':
+      return { series: series('driftwatch_drifted_features_ratio', models), by: ['model'] };
+    case 'quality':
+      return {
+        series: series(metric.name === 'missing_share' ? 'driftwatch_feature_missing_ratio' : 'driftwatch_feature_type_violation_ratio', models, features),
+        by: ['model', 'feature'],
+      };
+    case 'performance':
+      return metric.name === 'label_coverage'
+        ? { series: series('driftwatch_label_coverage_ratio', models), by: ['model'] }
+        : { series: series('driftwatch_model_performance', `metric=${quote(metric.name)}`, models), by: ['model'] };
+    case 'shadow': {
+      const gauge = {
+        mismatch_share: ['driftwatch_shadow_mismatch_ratio'],
+        class_agreement: ['driftwatch_shadow_class_agreement_ratio'],
+        prediction_psi: ['driftwatch_shadow_prediction_psi'],
+        mean_abs_diff: ['driftwatch_shadow_abs_diff', 'stat="mean"'],
+        max_abs_diff: ['driftwatch_shadow_abs_diff', 'stat="max"'],
+      }[metric.name]!;
+      return { series: series(gauge[0], gauge[1] ?? null, models, shadows), by: ['model', 'shadow'] };
+    }
+    case 'ingest':
+      return { series: 'sum(driftwatch_kafka_consumer_lag_messages)', by: [] };
+  }
+}
+
+export function promDuration(ms: number): string {
+  if (ms <= 0) return '0s';
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** {{model}}, {{feature}}, {{shadow}}, {{value}} as Prometheus templates; thresholds filled in. */
+function template(text: string, rule: Rule): string {
+  const fixed: Record<string, string> = {
+    threshold: String(rule.threshold),
+    resolve_threshold: String(rule.resolve_threshold),
+    for_windows: String(rule.for_windows),
+    metric: rule.metric,
+    model: '{{ $labels.model }}',
+    feature: '{{ $labels.feature }}',
+    shadow: '{{ $labels.shadow }}',
+    value: '{{ $value | printf "%.4g" }}',
+  };
+  return text.replace(/\{\{\s*(\w+)\s*\}\}/g, (m, name: string) => fixed[name] ?? m);
+}
+
+export function alertExpression(rule: Rule): string {
+  const { series, by } = select(rule);
+  const fires = `${series} ${rule.op} ${rule.threshold}`;
+  if (rule.resolve_threshold === rule.threshold) return fires;
+  const firing = `ALERTS{alertname=${quote(rule.name)}, alertstate="firing"}`;
+  return `${fires}\nor\n(${series} ${rule.op} ${rule.resolve_threshold}) and on(${by.join(', ')}) ${firing}`;
+}
+
+export function prometheusRules(rules: readonly Rule[], windowMs: number): string {
+  const doc = {
+    groups: [
+      {
+        name: 'driftwatch',
+        rules: rules.map((rule) => ({
+          alert: rule.name,
+          expr: alertExpression(rule),
+          for: promDuration((rule.for_windows - 1) * windowMs),
+          keep_firing_for: promDuration((rule.resolve_windows - 1) * windowMs),
+          labels: { severity: rule.severity, ...rule.labels },
+          annotations: Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, template(v, rule)])),
+        })),
+      },
+    ],
+  };
+  return `# Generated by \`driftwatch rules\` from driftwatch's alert rules; edit those and regenerate.\n${stringify(doc, { lineWidth: 0 })}`;
+}

@@ -1,0 +1,93 @@
+import type { DriftReport } from '../analyzers/drift.ts';
+import type { PerformanceReport } from '../analyzers/performance.ts';
+import type { ShadowReport } from '../analyzers/shadow/report.ts';
+import { matches, parseMetric, type Rule } from './rules.ts';
+
+/**
+ * What a window's analysis produced, as the rules see it. Collected by the
+ * scheduler as each analysis finishes (drift, performance, shadow), then
+ * handed to the alert engine once.
+ */
+export interface WindowResults {
+  drift: DriftReport[];
+  /** Per model: the newest analysed window that has labels. */
+  performance: Map<string, PerformanceReport>;
+  shadow: ShadowReport[];
+  /** Messages behind on Kafka, summed over partitions; null without Kafka. */
+  kafkaLag: number | null;
+}
+
+export const emptyResults = (): WindowResults => ({ drift: [], performance: new Map(), shadow: [], kafkaLag: null });
+
+/** One value a rule compares: a series is (rule, model, subject). */
+export interface Signal {
+  model: string;
+  /** The feature or shadow model the value is about; '' for per-model and service-wide values. */
+  subject: string;
+  value: number;
+}
+
+const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** The values `rule` looks at in a window's results. Pure. */
+export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
+  const metric = parseMetric(rule.metric);
+  if (typeof metric === 'string') return [];
+  const out: Signal[] = [];
+  const push = (model: string, subject: string, value: number | null | undefined) => {
+    if (finite(value)) out.push({ model, subject, value });
+  };
+  const drift = results.drift.filter((r) => matches(rule.models, r.model));
+  switch (metric.family) {
+    case 'drift':
+      for (const r of drift) for (const f of r.features) if (matches(rule.features, f.feature)) push(r.model, f.feature, f.metrics[metric.name]);
+      break;
+    case 'prediction_drift':
+      for (const r of drift) if (r.prediction) push(r.model, '', r.prediction.metrics[metric.name]);
+      break;
+    case 'dataset':
+      // Without any judged feature there is no share to speak of.
+      for (const r of drift) if (r.features.some((f) => f.status === 'ok')) push(r.model, '', r.drifted_share);
+      break;
+    case 'quality':
+      for (const r of drift) {
+        for (const q of r.data_quality?.features ?? []) {
+          if (matches(rule.features, q.feature)) push(r.model, q.feature, metric.name === 'missing_share' ? q.missing_share : q.type_violation_share);
+        }
+      }
+      break;
+    case 'performance':
+      for (const [model, perf] of results.performance) {
+        if (!matches(rule.models, model)) continue;
+        push(model, '', metric.name === 'label_coverage' ? perf.label_coverage : perf.metrics[metric.name]);
+      }
+      break;
+    case 'shadow':
+      for (const s of results.shadow) {
+        if (!matches(rule.models, s.model) || !matches(rule.shadows, s.shadow)) continue;
+        const c = s.comparison;
+        const value = {
+          mismatch_share: c.mismatch_share,
+          class_agreement: c.class_agreement,
+          mean_abs_diff: c.mean_abs_diff,
+          max_abs_diff: c.max_abs_diff,
+          prediction_psi: s.prediction_drift?.score,
+        }[metric.name];
+        push(s.model, s.shadow, value);
+      }
+      break;
+    case 'ingest':
+      push('', '', results.kafkaLag);
+      break;
+  }
+  return out;
+}
+
+/** Which label names the subject of a rule's series goes under, for Alertmanager and Prometheus. */
+export function subjectLabel(rule: Rule): 'feature' | 'shadow' | null {
+  const metric = parseMetric(rule.metric);
+  if (typeof metric === 'string') return null;
+  if (metric.family === 'drift' || metric.family === 'quality') return 'feature';
+  if (metric.family === 'shadow') return 'shadow';
+  return null;
+}
