@@ -1,4 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { dashboardFiles } from '../grafana/dashboards.ts';
 import { prometheusRules } from '../alerts/prometheus.ts';
 import { loadRules, RulesError } from '../alerts/rules.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
@@ -16,6 +18,7 @@ Commands:
                   model whose features drift on cue, and print each window's drift table
   rules           Write the alert rules (ALERT_RULES_FILE, or the defaults) as a Prometheus
                   alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
+  dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana)
   help            Show this text
 
 Demo options:
@@ -93,6 +96,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       const text = prometheusRules(loadRules(config.ALERT_RULES_FILE), config.ANALYSIS_WINDOW);
       if (args.extra.out) writeFileSync(args.extra.out, text);
       else process.stdout.write(text);
+      return 0;
+    }
+    if (args.command === 'dashboards') {
+      const out = args.extra.out ?? 'grafana';
+      for (const [file, text] of Object.entries(dashboardFiles())) {
+        mkdirSync(dirname(join(out, file)), { recursive: true });
+        writeFileSync(join(out, file), text);
+        process.stdout.write(`wrote ${join(out, file)}\n`);
+      }
       return 0;
     }
     if (args.command === 'demo') {

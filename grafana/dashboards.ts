@@ -1,0 +1,310 @@
+import type { Dashboard, DataSourceRef, Panel } from '@grafana/schema';
+import { stringify } from 'yaml';
+
+/**
+ * driftwatch's Grafana dashboards as code: an overview of every model and a
+ * per-model dashboard (a `model` variable, so one dashboard serves each
+ * model). Panels read Prometheus (what driftwatch exports at /metrics) and
+ * the ClickHouse store itself (history: drift per window, performance,
+ * shadow reports, events) through grafana-clickhouse-datasource.
+ *
+ * Every query is listed with the columns it must return (`columns`), and
+ * test/grafana.test.ts runs each SQL one against the real engine with
+ * Grafana's macros filled in, and each PromQL one against a real Prometheus.
+ */
+export const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: 'driftwatch-prometheus' };
+export const CLICKHOUSE: DataSourceRef = { type: 'grafana-clickhouse-datasource', uid: 'driftwatch-clickhouse' };
+
+export interface SqlQuery {
+  kind: 'sql';
+  sql: string;
+  /** Columns the query returns, in order. */
+  columns: string[];
+  format: 'time_series' | 'table';
+}
+export interface PromQuery {
+  kind: 'promql';
+  expr: string;
+  legend?: string;
+}
+export type Query = SqlQuery | PromQuery;
+
+interface PanelSpec {
+  title: string;
+  type: 'timeseries' | 'table' | 'stat' | 'bargauge';
+  queries: Query[];
+  description?: string;
+  unit?: string;
+  w?: number;
+  h?: number;
+}
+
+// grafana-clickhouse-datasource's format numbers: 0 time series, 1 table.
+const FORMAT = { time_series: 0, table: 1 } as const;
+
+function target(q: Query, i: number): Record<string, unknown> {
+  const refId = String.fromCharCode(65 + i);
+  if (q.kind === 'promql') return { refId, datasource: PROMETHEUS, expr: q.expr, legendFormat: q.legend ?? '__auto', range: true };
+  return { refId, datasource: CLICKHOUSE, editorType: 'sql', rawSql: q.sql.replace(/\s+/g, ' ').trim(), format: FORMAT[q.format], queryType: q.format === 'table' ? 'table' : 'timeseries' };
+}
+
+function layout(specs: PanelSpec[]): Panel[] {
+  let x = 0;
+  let y = 0;
+  let rowHeight = 0;
+  return specs.map((spec, id) => {
+    const w = spec.w ?? 12;
+    const h = spec.h ?? 8;
+    if (x + w > 24) {
+      x = 0;
+      y += rowHeight;
+      rowHeight = 0;
+    }
+    const panel: Panel = {
+      id: id + 1,
+      type: spec.type,
+      title: spec.title,
+      description: spec.description,
+      gridPos: { x, y, w, h },
+      datasource: spec.queries.every((q) => q.kind === 'promql') ? PROMETHEUS : CLICKHOUSE,
+      targets: spec.queries.map(target),
+      fieldConfig: { defaults: spec.unit ? { unit: spec.unit } : {}, overrides: [] },
+      options: {},
+    };
+    x += w;
+    rowHeight = Math.max(rowHeight, h);
+    return panel;
+  });
+}
+
+function dashboard(uid: string, title: string, specs: PanelSpec[], variables: NonNullable<Dashboard['templating']>['list'] = []): Dashboard {
+  return {
+    uid,
+    title,
+    tags: ['driftwatch'],
+    editable: true,
+    schemaVersion: 39,
+    time: { from: 'now-6h', to: 'now' },
+    refresh: '1m',
+    timezone: 'utc',
+    templating: { list: variables },
+    panels: layout(specs),
+  } as Dashboard;
+}
+
+const sql = (text: string, columns: string[], format: SqlQuery['format'] = 'time_series'): SqlQuery => ({ kind: 'sql', sql: text, columns, format });
+const prom = (expr: string, legend?: string): PromQuery => ({ kind: 'promql', expr, legend });
+
+// Grafana quotes and escapes the variable itself: ${model:sqlstring}.
+const MODEL = '${model:sqlstring}';
+
+export const overviewPanels: PanelSpec[] = [
+  {
+    title: 'Drifted features per model (last window)',
+    type: 'bargauge',
+    queries: [prom('driftwatch_drifted_features', '{{model}}')],
+  },
+  {
+    title: 'Firing alerts',
+    type: 'table',
+    queries: [prom('sum by (rule, model, subject, severity) (driftwatch_alert_state{state="firing"})')],
+  },
+  {
+    title: 'Ingest rate (events/s accepted)',
+    type: 'timeseries',
+    unit: 'ops',
+    queries: [prom('sum by (stream, source) (rate(driftwatch_ingest_items_total{outcome="accepted"}[$__rate_interval]))', '{{stream}} via {{source}}')],
+  },
+  {
+    title: 'Rejected items (per second, by reason)',
+    type: 'timeseries',
+    unit: 'ops',
+    queries: [prom('sum by (stream, reason) (rate(driftwatch_ingest_rejected_total[$__rate_interval]))', '{{stream}}: {{reason}}')],
+  },
+  {
+    title: 'Models: events in range',
+    type: 'table',
+    queries: [
+      sql(
+        `SELECT model, count() AS events, uniqExact(model_version) AS versions, max(ts) AS last_event
+         FROM events WHERE $__timeFilter(ts) GROUP BY model ORDER BY model`,
+        ['model', 'events', 'versions', 'last_event'],
+        'table',
+      ),
+    ],
+  },
+  {
+    title: 'Alert transitions',
+    type: 'table',
+    queries: [
+      sql(
+        `SELECT at, rule, model, subject, from_status, to_status, value, severity
+         FROM alert_events FINAL WHERE $__timeFilter(window_end) ORDER BY at DESC LIMIT 200`,
+        ['at', 'rule', 'model', 'subject', 'from_status', 'to_status', 'value', 'severity'],
+        'table',
+      ),
+    ],
+  },
+];
+
+export const modelPanels: PanelSpec[] = [
+  {
+    title: 'Drift score per feature, per window',
+    type: 'timeseries',
+    description: 'The score of the method that decides each feature (PSI by default), window by window.',
+    queries: [
+      sql(
+        `SELECT window_start AS time, feature, score FROM drift_results FINAL
+         WHERE model = ${MODEL} AND feature != '@prediction' AND $__timeFilter(window_start) ORDER BY time`,
+        ['time', 'feature', 'score'],
+      ),
+    ],
+    w: 24,
+  },
+  {
+    title: 'Top drifting features (last window)',
+    type: 'bargauge',
+    queries: [prom('topk(10, driftwatch_feature_drift_score{model="$model", method="psi", feature!="@prediction"})', '{{feature}}')],
+  },
+  {
+    title: 'Prediction drift (PSI)',
+    type: 'timeseries',
+    queries: [
+      sql(
+        `SELECT window_start AS time, score AS prediction_psi FROM drift_results FINAL
+         WHERE model = ${MODEL} AND feature = '@prediction' AND $__timeFilter(window_start) ORDER BY time`,
+        ['time', 'prediction_psi'],
+      ),
+    ],
+  },
+  {
+    title: 'Missing values (share of events)',
+    type: 'timeseries',
+    unit: 'percentunit',
+    queries: [prom('driftwatch_feature_missing_ratio{model="$model"}', '{{feature}}')],
+  },
+  {
+    title: 'Type violations (share of events)',
+    type: 'timeseries',
+    unit: 'percentunit',
+    queries: [prom('driftwatch_feature_type_violation_ratio{model="$model"}', '{{feature}}')],
+  },
+  {
+    title: 'Performance per window (labels so far)',
+    type: 'timeseries',
+    queries: [
+      sql(
+        `SELECT window_start AS time, metric, metrics[metric] AS value FROM performance_results FINAL
+         ARRAY JOIN mapKeys(metrics) AS metric
+         WHERE model = ${MODEL} AND $__timeFilter(window_start) ORDER BY time`,
+        ['time', 'metric', 'value'],
+      ),
+    ],
+  },
+  {
+    title: 'Label coverage and delay',
+    type: 'timeseries',
+    queries: [
+      sql(
+        `SELECT window_start AS time, if(n_events > 0, n_labelled / n_events, 0) AS label_coverage, label_delay_p50_s, label_delay_p90_s
+         FROM performance_results FINAL WHERE model = ${MODEL} AND $__timeFilter(window_start) ORDER BY time`,
+        ['time', 'label_coverage', 'label_delay_p50_s', 'label_delay_p90_s'],
+      ),
+    ],
+  },
+  {
+    title: 'Shadow parity (share of re-scored events that disagree)',
+    type: 'timeseries',
+    unit: 'percentunit',
+    queries: [
+      sql(
+        `SELECT window_start AS time, shadow, JSONExtractFloat(report, 'comparison', 'mismatch_share') AS mismatch_share
+         FROM shadow_results FINAL WHERE model = ${MODEL} AND $__timeFilter(window_start) ORDER BY time`,
+        ['time', 'shadow', 'mismatch_share'],
+      ),
+    ],
+  },
+  {
+    title: 'Latency from events (ms)',
+    type: 'timeseries',
+    unit: 'ms',
+    queries: [
+      sql(
+        `SELECT $__timeInterval(ts) AS time, quantile(0.5)(latency_ms) AS p50, quantile(0.95)(latency_ms) AS p95, quantile(0.99)(latency_ms) AS p99
+         FROM events WHERE model = ${MODEL} AND $__timeFilter(ts) GROUP BY time ORDER BY time`,
+        ['time', 'p50', 'p95', 'p99'],
+      ),
+    ],
+  },
+  {
+    title: 'Events per minute and rejected share',
+    type: 'timeseries',
+    queries: [
+      sql(
+        `SELECT toStartOfMinute(ts) AS time, count() AS events FROM events
+         WHERE model = ${MODEL} AND $__timeFilter(ts) GROUP BY time ORDER BY time`,
+        ['time', 'events'],
+      ),
+      prom(
+        'sum(rate(driftwatch_ingest_items_total{stream="events", outcome="rejected"}[$__rate_interval])) / sum(rate(driftwatch_ingest_items_total{stream="events"}[$__rate_interval]))',
+        'rejected share (all models)',
+      ),
+    ],
+  },
+];
+
+const modelVariable = {
+  name: 'model',
+  label: 'Model',
+  type: 'query',
+  datasource: CLICKHOUSE,
+  query: 'SELECT DISTINCT model FROM events ORDER BY model',
+  refresh: 2,
+  includeAll: false,
+  multi: false,
+};
+
+export const DASHBOARDS = {
+  'driftwatch-overview': () => dashboard('driftwatch-overview', 'driftwatch: overview', overviewPanels),
+  'driftwatch-model': () => dashboard('driftwatch-model', 'driftwatch: model', modelPanels, [modelVariable as never]),
+};
+
+/** Every query of every dashboard, with where it is. */
+export function allQueries(): { dashboard: string; panel: string; query: Query }[] {
+  const out: { dashboard: string; panel: string; query: Query }[] = [];
+  for (const [name, specs] of [['driftwatch-overview', overviewPanels], ['driftwatch-model', modelPanels]] as const) {
+    for (const spec of specs) for (const query of spec.queries) out.push({ dashboard: name, panel: spec.title, query });
+  }
+  out.push({ dashboard: 'driftwatch-model', panel: 'variable model', query: sql(modelVariable.query, ['model'], 'table') });
+  return out;
+}
+
+/** Grafana provisioning: the two data sources and a file provider for the dashboards folder. */
+export function provisioning(options: { prometheusUrl: string; clickhouseHost: string; clickhousePort: number; database: string }) {
+  return {
+    'provisioning/datasources/driftwatch.yaml': stringify({
+      apiVersion: 1,
+      datasources: [
+        { name: 'driftwatch Prometheus', uid: PROMETHEUS.uid, type: 'prometheus', access: 'proxy', url: options.prometheusUrl },
+        {
+          name: 'driftwatch ClickHouse',
+          uid: CLICKHOUSE.uid,
+          type: 'grafana-clickhouse-datasource',
+          jsonData: { host: options.clickhouseHost, port: options.clickhousePort, protocol: 'native', defaultDatabase: options.database, username: 'default' },
+        },
+      ],
+    }),
+    'provisioning/dashboards/driftwatch.yaml': stringify({
+      apiVersion: 1,
+      providers: [{ name: 'driftwatch', folder: 'driftwatch', type: 'file', options: { path: '/var/lib/grafana/dashboards/driftwatch' } }],
+    }),
+  };
+}
+
+/** Files `driftwatch dashboards` writes, relative to its output folder. */
+export function dashboardFiles(): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const [name, build] of Object.entries(DASHBOARDS)) files[`dashboards/${name}.json`] = JSON.stringify(build(), null, 2) + '\n';
+  Object.assign(files, provisioning({ prometheusUrl: 'http://localhost:9090', clickhouseHost: 'localhost', clickhousePort: 9000, database: 'driftwatch' }));
+  return files;
+}
