@@ -75,10 +75,12 @@ describe('the service over real HTTP', () => {
     expect(metrics).toMatch(/driftwatch_feature_drifted\{model="svc",feature="income"\} 1/);
     expect(metrics).toMatch(/driftwatch_drifted_features\{model="svc"\} 2/);
     expect(metrics).toMatch(/driftwatch_analysis_window_events\{model="svc"\} 4000/);
-    // METRICS_MAX_FEATURES=3: two of the five features have no series of their own; the prediction always has.
+    // METRICS_MAX_FEATURES=3: two of the five features have no series of their own but share
+    // __overflow__; the prediction always has its own.
     expect(metrics).toMatch(/driftwatch_features_over_metrics_cap\{model="svc"\} 2/);
     const featureSeries = new Set([...metrics.matchAll(/driftwatch_feature_drifted\{model="svc",feature="([^"]+)"\}/g)].map((m) => m[1]));
-    expect(featureSeries.size).toBe(4);
+    expect(featureSeries.size).toBe(5);
+    expect(featureSeries.has('__overflow__')).toBe(true);
     expect(featureSeries.has('@prediction')).toBe(true);
     expect(featureSeries.has('income') && featureSeries.has('segment')).toBe(true);
     expect(metrics).toMatch(/driftwatch_analysis_runs_total\{outcome="ok"\} 2/);
