@@ -32,6 +32,38 @@ describe('driftwatch CLI', () => {
     expect(flag.err()).toMatch(/PORT:/);
   });
 
+  it('rules writes the alert rules as Prometheus rules, and names what is wrong with a bad rules file', async () => {
+    const cli = run(['rules', '--analysis-window', '1m']);
+    expect(await cli.exited).toBe(0);
+    expect(cli.out()).toMatch(/- alert: FeatureDrift\n\s+expr: \|-\n\s+driftwatch_feature_drift_score\{method="psi", feature!="@prediction"\} > 0\.2/);
+    expect(cli.out()).toMatch(/for: 60s\n\s+keep_firing_for: 60s/);
+    const dir = tempDir();
+    try {
+      const bad = `${dir.path}/rules.yaml`;
+      (await import('node:fs')).writeFileSync(bad, 'rules:\n  - name: X\n    metric: drift.psi\n    threshold: 0.2\n    severity: loud\n');
+      const failed = run(['rules', '--alert-rules-file', bad]);
+      expect(await failed.exited).toBe(2);
+      expect(failed.err()).toMatch(/invalid alert rules in .*rules\.yaml:\n  rules\[0\]\.severity: Invalid option/);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('dashboards writes the Grafana dashboards and provisioning files', async () => {
+    const dir = tempDir();
+    try {
+      const cli = run(['dashboards', '--out', dir.path]);
+      expect(await cli.exited).toBe(0);
+      const { readFileSync } = await import('node:fs');
+      const overview = JSON.parse(readFileSync(`${dir.path}/dashboards/driftwatch-overview.json`, 'utf8'));
+      expect(overview).toMatchObject({ uid: 'driftwatch-overview', tags: ['driftwatch'] });
+      expect(readFileSync(`${dir.path}/provisioning/datasources/driftwatch.yaml`, 'utf8')).toMatch(/type: grafana-clickhouse-datasource/);
+      expect(cli.out().trim().split('\n')).toHaveLength(4);
+    } finally {
+      dir.remove();
+    }
+  });
+
   it('refuses unknown commands and options', async () => {
     const cli = run(['launch']);
     expect(await cli.exited).toBe(2);
