@@ -9,6 +9,7 @@ import { ks2sampAsympPValue } from './methods/kolmogorov.ts';
 import { ksMethodFor } from './methods/ks.ts';
 import type { FeatureKind } from './methods/method.ts';
 import { psi } from './methods/psi.ts';
+import { calibratedPsiThreshold } from './methods/psi-threshold.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
 import { dataQuality, type DataQuality } from './quality.ts';
 
@@ -51,7 +52,16 @@ export interface DriftReport {
 }
 
 export interface DriftOptions {
+  /** The fixed PSI threshold (thresholdMode "fixed"). */
   psiThreshold: number;
+  /**
+   * "calibrated" (the default): PSI must exceed what noise gives at this
+   * window's size with probability driftAlpha, and be at least psiMinEffect
+   * (methods/psi-threshold.ts). "fixed": PSI >= psiThreshold at any size.
+   */
+  thresholdMode?: 'calibrated' | 'fixed';
+  driftAlpha?: number;
+  psiMinEffect?: number;
   /** The dataset counts as drifted when at least this share of its judged features drifted. */
   datasetDriftShare?: number;
   minWindowEvents: number;
@@ -73,14 +83,27 @@ export function rankFeatures(features: FeatureDrift[]): FeatureDrift[] {
   );
 }
 
+export const DEFAULT_DRIFT_ALPHA = 0.001;
+export const DEFAULT_PSI_MIN_EFFECT = 0.005;
+
+/** The PSI threshold for these counts under the options (see DriftOptions.thresholdMode). */
+export function psiThresholdFor(reference: readonly number[], current: readonly number[], options: DriftOptions): number {
+  if ((options.thresholdMode ?? 'calibrated') === 'fixed') return options.psiThreshold;
+  return calibratedPsiThreshold(reference, current, {
+    alpha: options.driftAlpha ?? DEFAULT_DRIFT_ALPHA,
+    minEffect: options.psiMinEffect ?? DEFAULT_PSI_MIN_EFFECT,
+  });
+}
+
 function verdict(
   score: number | null,
+  threshold: number,
   nCurrent: number,
   options: DriftOptions,
 ): { drifted: boolean; status: FeatureStatus } {
   if (nCurrent === 0 || score === null) return { drifted: false, status: 'no_data' };
   if (nCurrent < options.minWindowEvents) return { drifted: false, status: 'insufficient_data' };
-  return { drifted: score >= options.psiThreshold, status: 'ok' };
+  return { drifted: score >= threshold, status: 'ok' };
 }
 
 function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undefined, options: DriftOptions): FeatureDrift {
@@ -102,6 +125,7 @@ function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undef
     // In reference standard deviations: comparable across features of any scale.
     if (ref.std > 0) metrics.wasserstein_normalized = ks.wasserstein / ref.std;
   }
+  const threshold = psiThresholdFor(ref.counts, counts, options);
   return {
     feature: ref.name,
     kind: 'numeric',
@@ -110,8 +134,8 @@ function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undef
     metrics,
     method: 'psi',
     score,
-    threshold: options.psiThreshold,
-    ...verdict(score, nCurrent, options),
+    threshold,
+    ...verdict(score, threshold, nCurrent, options),
   };
 }
 
@@ -146,6 +170,7 @@ function categoricalDrift(ref: CategoricalReference, current: Map<string, number
     newCategories.sort((a, b) => b.share - a.share);
     metrics.new_category_share = newCategories.reduce((a, c) => a + c.share, 0);
   }
+  const threshold = psiThresholdFor(refCounts, curCounts, options);
   return {
     feature: ref.name,
     kind: 'categorical',
@@ -154,8 +179,8 @@ function categoricalDrift(ref: CategoricalReference, current: Map<string, number
     metrics,
     method: 'psi',
     score,
-    threshold: options.psiThreshold,
-    ...verdict(score, nCurrent, options),
+    threshold,
+    ...verdict(score, threshold, nCurrent, options),
     new_categories: newCategories.slice(0, 20),
   };
 }

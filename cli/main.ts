@@ -42,7 +42,11 @@ Options (each also an environment variable of the same name, e.g. --data-dir = D
   --max-event-age D           Refuse older events (default 400d)
   --max-future-skew D         Refuse events further ahead (default 1h)
   --psi-bins N                Quantile bins per numeric feature (default 10)
-  --psi-threshold X           PSI at or above which a feature drifted (default 0.2)
+  --drift-threshold-mode M    calibrated (default: beyond noise at the window's size and at least
+                              --psi-min-effect) | fixed (PSI at or above --psi-threshold)
+  --drift-alpha X             Chance that noise alone crosses a calibrated threshold (default 0.001)
+  --psi-min-effect X          Smallest PSI that counts as drift when calibrated (default 0.005)
+  --psi-threshold X           PSI at or above which a feature drifted in fixed mode (default 0.2)
   --min-window-events N       Fewer events than this: no verdict (default 100)
   --baseline-sample-max N     Values kept per feature for KS (default 1000000)
   --max-categories N          Categories kept per feature (default 1000)

@@ -42,6 +42,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const metrics = createMetrics();
   const driftOptions = {
     psiThreshold: config.PSI_THRESHOLD,
+    thresholdMode: config.DRIFT_THRESHOLD_MODE,
+    driftAlpha: config.DRIFT_ALPHA,
+    psiMinEffect: config.PSI_MIN_EFFECT,
     datasetDriftShare: config.DATASET_DRIFT_SHARE,
     minWindowEvents: config.MIN_WINDOW_EVENTS,
     maxCategories: config.MAX_CATEGORIES,

@@ -68,6 +68,11 @@ const ConfigSchema = z.object({
   // How soon the group notices a dead consumer (broker minimum: 6s) and hands its partitions on.
   KAFKA_SESSION_TIMEOUT: duration('30s'),
   PSI_BINS: integer(10, 2, 100),
+  // How a feature's PSI is judged: "calibrated" to the window's size (beyond what noise gives with
+  // probability DRIFT_ALPHA, and at least PSI_MIN_EFFECT), or "fixed" at PSI_THRESHOLD.
+  DRIFT_THRESHOLD_MODE: z.enum(['calibrated', 'fixed']).default('calibrated'),
+  DRIFT_ALPHA: z.coerce.number().gt(0).lt(0.5).default(0.001),
+  PSI_MIN_EFFECT: z.coerce.number().min(0).default(0.005),
   PSI_THRESHOLD: z.coerce.number().positive().default(0.2),
   DATASET_DRIFT_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   MIN_WINDOW_EVENTS: integer(100, 1, 1_000_000_000),

@@ -19,7 +19,7 @@ export function driftTable(report: DriftReport, expected: readonly string[]): st
         pad(f.kind, 12),
         pad(f.method, 7),
         pad(num(f.score), 9),
-        pad(num(f.threshold, 2), 10),
+        pad(num(f.threshold, 4), 10),
         pad(f.status !== 'ok' ? f.status : f.drifted ? 'YES' : 'no', 8),
         p === undefined ? '-' : p.toExponential(2),
       ].join(''),

@@ -114,3 +114,20 @@ describe('rankFeatures', () => {
     expect(ranked.map((x) => x.feature)).toEqual(['b', 'd', 'e', 'a', 'c']);
   });
 });
+
+describe('calibrated PSI threshold', () => {
+  it('is the chi-square quantile of the occupied bins times 1/n_ref + 1/n_cur, floored at the minimum effect', async () => {
+    const { calibratedPsiThreshold, psiNullQuantile, occupiedBins } = await import('../../analyzers/methods/psi-threshold.ts');
+    // scipy.stats.chi2.ppf(0.999, 9) = 27.877164871256568
+    expect(psiNullQuantile(10, 50_000, 1_000, 0.001)).toBeCloseTo(27.877164871256568 * (1 / 50_000 + 1 / 1_000), 12);
+    expect(occupiedBins([0, 5, 5, 0], [0, 4, 6, 1])).toBe(3);
+    const ref = [0, ...Array(10).fill(100_000), 0];
+    expect(calibratedPsiThreshold(ref, [0, ...Array(10).fill(100), 0], { alpha: 0.001, minEffect: 0.005 })).toBeCloseTo(27.877164871256568 * (1 / 1e6 + 1 / 1e3), 12);
+    expect(calibratedPsiThreshold(ref, [0, ...Array(10).fill(200_000), 0], { alpha: 0.001, minEffect: 0.005 })).toBe(0.005);
+  });
+
+  it('leaves bins empty on both sides out of PSI', () => {
+    expect(psi([0, 100, 100, 0], [0, 10, 10, 0])).toBe(0);
+    expect(psi([0, 100, 120, 0], [0, 10, 10, 0])).toBeCloseTo(psi([100, 120], [10, 10]), 15);
+  });
+});
