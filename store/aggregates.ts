@@ -42,9 +42,38 @@ const numericValues = `
  * Bin index of `value` against a feature's frozen edges e0 < ... < ek:
  * 0 below e0, 1..k for [e0,e1) ... [e(k-1),ek] (the last inner bin closed),
  * k+1 above ek. The same expression bins the reference and every window.
+ *
+ * The edges of all features travel as one flat constant array, each feature's
+ * padded to the same width by repeating its last edge (harmless: the count
+ * is capped at k, and values above the last edge take the first branch), and
+ * the bin is a sum of scalar
+ * comparisons against `F[base + j]`: indexing a constant array by a row's
+ * position yields a scalar, where indexing a nested array (one array of edges
+ * per feature) would copy that feature's edges into every exploded row (1.8x
+ * slower at 100 features, same counts).
  */
-const BIN = `toUInt32(if(value > E[-1], length(E), least(toUInt64(arrayCount(e -> e <= value, E)), length(E) - 1)))`;
-const EDGES = `{edges:Array(Array(Float64))}[${FEATURE_POSITION('feature')}]`;
+const binExpression = (width: number) => {
+  const below = Array.from({ length: width }, (_, j) => `(F[base + ${j + 1}] <= value)`).join(' + ');
+  return `toUInt32(if(value > LAST[pos], K[pos] + 1, least(toUInt32(${below}), K[pos])))`;
+};
+
+/** Parameters for binExpression: flat padded edges, each feature's last edge and inner-bin count. */
+function flatEdges(features: readonly string[], edges: Map<string, number[]>) {
+  const width = Math.max(1, ...features.map((f) => edges.get(f)!.length));
+  const flat: number[] = [];
+  for (const f of features) {
+    const e = edges.get(f)!;
+    for (let j = 0; j < width; j++) flat.push(e[Math.min(j, e.length - 1)] ?? 0);
+  }
+  return {
+    width,
+    params: {
+      flat,
+      last: features.map((f) => edges.get(f)!.at(-1) ?? 0),
+      inner: features.map((f) => Math.max(0, edges.get(f)!.length - 1)),
+    },
+  };
+}
 
 export interface FeatureCount {
   feature: string;
@@ -110,7 +139,7 @@ export interface BinCount {
   n: number;
 }
 
-/** Counts per frozen bin (see BIN) for each numeric feature in a window. */
+/** Counts per frozen bin (see binExpression) for each numeric feature in a window. */
 export async function numericHistograms(
   sql: Sql,
   w: Window,
@@ -120,11 +149,15 @@ export async function numericHistograms(
   const out = new Map<string, number[]>();
   for (const [feature, e] of edges) out.set(feature, new Array(e.length + 1).fill(0));
   if (features.length === 0) return out;
+  const { width, params } = flatEdges(features, edges);
+  // The width is a count of edges from a frozen baseline (bounded by PSI_BINS), not request input.
   const rows = await sql.query<BinCount>(
-    `SELECT feature, bin, count() AS n FROM (
-       SELECT feature, ${EDGES} AS E, ${BIN} AS bin FROM (${numericValues}))
+    `WITH {flat:Array(Float64)} AS F, {last:Array(Float64)} AS LAST, {inner:Array(UInt32)} AS K
+     SELECT feature, bin, count() AS n FROM (
+       SELECT feature, ${FEATURE_POSITION('feature')} AS pos, (pos - 1) * ${width} AS base, ${binExpression(width)} AS bin
+       FROM (${numericValues}))
      GROUP BY feature, bin`,
-    { ...windowParams(w), features, edges: features.map((f) => edges.get(f)) },
+    { ...windowParams(w), features, ...params },
   );
   for (const row of rows) out.get(row.feature)![Number(row.bin)] = Number(row.n);
   return out;
