@@ -43,11 +43,20 @@ function select(rule: Rule): Selection {
   switch (metric.family) {
     case 'drift':
       return {
-        series: series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature!="@prediction"', models, features),
+        series:
+          metric.name === 'drifted'
+            ? series('driftwatch_feature_drifted', 'feature!="@prediction"', models, features)
+            : series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature!="@prediction"', models, features),
         by: ['model', 'feature'],
       };
     case 'prediction_drift':
-      return { series: series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature="@prediction"', models), by: ['model'] };
+      return {
+        series:
+          metric.name === 'drifted'
+            ? series('driftwatch_feature_drifted', 'feature="@prediction"', models)
+            : series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature="@prediction"', models),
+        by: ['model'],
+      };
     case 'dataset':
       return { series: series('driftwatch_drifted_features_ratio', models), by: ['model'] };
     case 'quality':

@@ -10,8 +10,8 @@ import { z } from 'zod';
  * every problem reported by its place in the file.
  */
 export const METRIC_FAMILIES = {
-  drift: 'per feature: a drift statistic of the window, drift.<method> (psi, jensen_shannon, hellinger, ks_statistic, ks_p_value, wasserstein_normalized, chi2_statistic, chi2_p_value, l_infinity)',
-  prediction_drift: "per model: the same statistics of the model's own output, prediction_drift.<method>",
+  drift: 'per feature: drift.drifted (the verdict, 1 or 0) or a drift statistic of the window, drift.<method> (psi, jensen_shannon, hellinger, ks_statistic, ks_p_value, wasserstein_normalized, chi2_statistic, chi2_p_value, l_infinity)',
+  prediction_drift: "per model: the same for the model's own output, prediction_drift.drifted or prediction_drift.<method>",
   dataset: 'per model: dataset.drifted_share, the share of judged features that drifted',
   quality: 'per feature: quality.missing_share or quality.type_violation_share',
   performance: 'per model: performance.<metric> (accuracy, f1, precision, recall, roc_auc, log_loss, mae, rmse, r2, ...) of the newest window with labels, or performance.label_coverage',

@@ -1,4 +1,4 @@
-import type { DriftReport } from '../analyzers/drift.ts';
+import type { DriftReport, FeatureDrift } from '../analyzers/drift.ts';
 import type { PerformanceReport } from '../analyzers/performance.ts';
 import type { ShadowReport } from '../analyzers/shadow/report.ts';
 import { matches, parseMetric, type Rule } from './rules.ts';
@@ -29,6 +29,12 @@ export interface Signal {
 
 const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 
+/** A statistic of a feature's drift, or "drifted": the verdict as 1 or 0 (none without a verdict). */
+function featureValue(f: FeatureDrift, name: string): number | undefined {
+  if (name === 'drifted') return f.status === 'ok' ? Number(f.drifted) : undefined;
+  return f.metrics[name];
+}
+
 /** The values `rule` looks at in a window's results. Pure. */
 export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
   const metric = parseMetric(rule.metric);
@@ -40,10 +46,10 @@ export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
   const drift = results.drift.filter((r) => matches(rule.models, r.model));
   switch (metric.family) {
     case 'drift':
-      for (const r of drift) for (const f of r.features) if (matches(rule.features, f.feature)) push(r.model, f.feature, f.metrics[metric.name]);
+      for (const r of drift) for (const f of r.features) if (matches(rule.features, f.feature)) push(r.model, f.feature, featureValue(f, metric.name));
       break;
     case 'prediction_drift':
-      for (const r of drift) if (r.prediction) push(r.model, '', r.prediction.metrics[metric.name]);
+      for (const r of drift) if (r.prediction) push(r.model, '', featureValue(r.prediction, metric.name));
       break;
     case 'dataset':
       // Without any judged feature there is no share to speak of.

@@ -48,6 +48,7 @@ describe('driftwatch rules -> Prometheus', () => {
     expect(check.status).toBe(0);
     expect(alertExpression(RULES[1])).toBe('driftwatch_model_performance{metric="accuracy"} < 0.8');
     expect(alertExpression(RULES[2])).toBe('sum(driftwatch_kafka_consumer_lag_messages) > 1000');
+    expect(alertExpression(loadRules(undefined)[0])).toBe('driftwatch_feature_drifted{feature!="@prediction"} >= 1');
   });
 
   it('passes promtool test rules: flapping never fires, sustained drift fires after its for, blips while resolving do not resolve', () => {

@@ -35,7 +35,8 @@ describe('driftwatch CLI', () => {
   it('rules writes the alert rules as Prometheus rules, and names what is wrong with a bad rules file', async () => {
     const cli = run(['rules', '--analysis-window', '1m']);
     expect(await cli.exited).toBe(0);
-    expect(cli.out()).toMatch(/- alert: FeatureDrift\n\s+expr: \|-\n\s+driftwatch_feature_drift_score\{method="psi", feature!="@prediction"\} > 0\.2/);
+    expect(cli.out()).toMatch(/- alert: FeatureDrift\n\s+expr: driftwatch_feature_drifted\{feature!="@prediction"\} >= 1\n/);
+    expect(cli.out()).toMatch(/- alert: MissingValues\n\s+expr: \|-\n\s+driftwatch_feature_missing_ratio > 0\.2\n\s+or\n/);
     expect(cli.out()).toMatch(/for: 60s\n\s+keep_firing_for: 60s/);
     const dir = tempDir();
     try {

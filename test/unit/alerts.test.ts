@@ -142,3 +142,23 @@ describe('signals', () => {
     expect(renderAnnotations(notice)).toEqual({ summary: 'income of credit: 0.4123 > 0.2' });
   });
 });
+
+describe('the drift verdict as an alert metric', () => {
+  it('is 1 for a drifted feature, 0 for a judged one, and absent without a verdict', () => {
+    const report = {
+      model: 'm',
+      features: [
+        { feature: 'a', metrics: {}, drifted: true, status: 'ok' },
+        { feature: 'b', metrics: {}, drifted: false, status: 'ok' },
+        { feature: 'c', metrics: {}, drifted: false, status: 'insufficient_data' },
+      ],
+      prediction: { feature: '@prediction', metrics: {}, drifted: true, status: 'ok' },
+    } as unknown as DriftReport;
+    const results = { ...emptyResults(), drift: [report] };
+    expect(signalsFor(rule('name: A\nmetric: drift.drifted\nop: ">="\nthreshold: 1'), results)).toEqual([
+      { model: 'm', subject: 'a', value: 1 },
+      { model: 'm', subject: 'b', value: 0 },
+    ]);
+    expect(signalsFor(rule('name: A\nmetric: prediction_drift.drifted\nop: ">="\nthreshold: 1'), results)).toEqual([{ model: 'm', subject: '', value: 1 }]);
+  });
+});
