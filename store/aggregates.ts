@@ -150,16 +150,22 @@ export async function numericHistograms(
   for (const [feature, e] of edges) out.set(feature, new Array(e.length + 1).fill(0));
   if (features.length === 0) return out;
   const { width, params } = flatEdges(features, edges);
-  // The width is a count of edges from a frozen baseline (bounded by PSI_BINS), not request input.
-  const rows = await sql.query<BinCount>(
+  // Features travel as their position in the list: the position both filters
+  // (0 = not asked for) and groups, one hash lookup per exploded value
+  // instead of a set lookup plus a string GROUP BY key (3.3 -> 2.4 s at 100
+  // features x 1M events). The width is a count of edges from a frozen
+  // baseline (bounded by PSI_BINS), not request input.
+  const rows = await sql.query<{ pos: number; bin: number; n: number }>(
     `WITH {flat:Array(Float64)} AS F, {last:Array(Float64)} AS LAST, {inner:Array(UInt32)} AS K
-     SELECT feature, bin, count() AS n FROM (
-       SELECT feature, ${FEATURE_POSITION('feature')} AS pos, (pos - 1) * ${width} AS base, ${binExpression(width)} AS bin
-       FROM (${numericValues}))
-     GROUP BY feature, bin`,
+     SELECT pos, bin, count() AS n FROM (
+       SELECT ${FEATURE_POSITION('f')} AS pos, (pos - 1) * ${width} AS base, v AS value, ${binExpression(width)} AS bin
+       FROM events FINAL
+       ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
+       WHERE ${WINDOW} AND pos > 0)
+     GROUP BY pos, bin`,
     { ...windowParams(w), features, ...params },
   );
-  for (const row of rows) out.get(row.feature)![Number(row.bin)] = Number(row.n);
+  for (const row of rows) out.get(features[Number(row.pos) - 1])![Number(row.bin)] = Number(row.n);
   return out;
 }
 
