@@ -224,9 +224,10 @@ export async function ksTests(
   // (Arrays go into arrayMap side by side: a lambda that captured them would
   // copy them once per element.) Large windows sort a hash-chosen subset of
   // points for it: an unbiased estimate whose error shrinks like 1/sqrt(n).
-  const rows = await sql.query<{ feature: string; ks: { d_statistic: number; p_value: number }; n_reference: number; n_current: number; wasserstein: number }>(
-    `SELECT feature, ks, n_reference, n_current, wasserstein FROM (
-       SELECT feature, kolmogorovSmirnovTest('two-sided', '${method === 'exact' ? 'exact' : 'asymp'}')(value, sample) AS ks,
+  // Features travel as their position in the list, as in numericHistograms.
+  const rows = await sql.query<{ pos: number; ks: { d_statistic: number; p_value: number }; n_reference: number; n_current: number; wasserstein: number }>(
+    `SELECT pos, ks, n_reference, n_current, wasserstein FROM (
+       SELECT pos, kolmogorovSmirnovTest('two-sided', '${method === 'exact' ? 'exact' : 'asymp'}')(value, sample) AS ks,
               countIf(sample = 0) AS n_reference, countIf(sample = 1) AS n_current,
               arraySort(groupArrayIf(reinterpretAsFloat64(bitOr(bitAnd(reinterpretAsUInt64(value), bitNot(toUInt64(1))), toUInt64(sample))),
                                      cityHash64(value, sample) % 1000000 < {keep:UInt64})) AS v,
@@ -236,17 +237,19 @@ export async function ksTests(
               arraySum(arrayMap((f, g, gap) -> abs(f / greatest(cf[-1], 1) - g / greatest(cg[-1], 1)) * gap,
                                 arrayPopBack(cf), arrayPopBack(cg), arrayPopFront(arrayDifference(v)))) AS wasserstein
        FROM (
-         SELECT feature, value, 0 AS sample FROM baseline_samples
-         WHERE baseline_id = {baseline:UUID} AND ${IN_FEATURES('feature')}
+         SELECT ${FEATURE_POSITION('feature')} AS pos, value, 0 AS sample FROM baseline_samples
+         WHERE baseline_id = {baseline:UUID} AND pos > 0
          UNION ALL
-         SELECT feature, value, 1 AS sample FROM (${numericValues})
+         SELECT ${FEATURE_POSITION('f')} AS pos, v AS value, 1 AS sample
+         FROM events FINAL ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
+         WHERE ${WINDOW} AND pos > 0
        )
-       GROUP BY feature
+       GROUP BY pos
        HAVING n_reference > 0 AND n_current > 0)`,
     { ...windowParams(w), features, baseline: baselineId, keep: wassersteinKeepPerMillion },
   );
   return rows.map((r) => ({
-    feature: r.feature,
+    feature: features[Number(r.pos) - 1],
     d_statistic: r.ks.d_statistic,
     p_value: r.ks.p_value,
     wasserstein: r.wasserstein,
