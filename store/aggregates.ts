@@ -44,29 +44,41 @@ const numericValues = `
  * k+1 above ek. The same expression bins the reference and every window.
  *
  * The edges of all features travel as one flat constant array, each feature's
- * padded to the same width by repeating its last edge (harmless: the count
- * is capped at k, and values above the last edge take the first branch), and
- * the bin is a sum of scalar
- * comparisons against `F[base + j]`: indexing a constant array by a row's
- * position yields a scalar, where indexing a nested array (one array of edges
- * per feature) would copy that feature's edges into every exploded row (1.8x
- * slower at 100 features, same counts).
+ * padded to a power-of-two stride by repeating its last edge (harmless: the
+ * count is capped at k, and values above the last edge take the first
+ * branch). The count of edges <= value is a branch-free binary search of
+ * log2(stride) steps, each a scalar lookup `F[base + c + step]`: indexing a
+ * constant array by a row's position yields a scalar, where indexing a nested
+ * array (one array of edges per feature) would copy that feature's edges into
+ * every exploded row. At 100 features x 1M events: nested arrays 6.2 s,
+ * eleven scalar comparisons 2.5 s, the binary search 1.6 s; same counts.
  */
-const binExpression = (width: number) => {
-  const below = Array.from({ length: width }, (_, j) => `(F[base + ${j + 1}] <= value)`).join(' + ');
-  return `toUInt32(if(value > LAST[pos], K[pos] + 1, least(toUInt32(${below}), K[pos])))`;
+const strideFor = (width: number) => 2 ** Math.ceil(Math.log2(Math.max(2, width)));
+
+/** SELECT items ending in `bin`; they need `value`, `pos` and `base` (the feature's offset in F) in scope. */
+const binColumns = (stride: number) => {
+  // bin_ci = bin_c(i-1) + step when the entry `step` further on is still <= value; the last counts the entries <= value.
+  const items: string[] = [];
+  let count = '0';
+  for (let step = stride / 2, i = 0; step >= 1; step /= 2, i++) {
+    const name = `bin_c${i}`;
+    items.push(`${count} + if(F[base + ${count} + ${step}] <= value, ${step}, 0) AS ${name}`);
+    count = name;
+  }
+  items.push(`toUInt32(if(value > LAST[pos], K[pos] + 1, least(toUInt32(${count}), K[pos]))) AS bin`);
+  return items.join(',\n              ');
 };
 
-/** Parameters for binExpression: flat padded edges, each feature's last edge and inner-bin count. */
+/** Parameters for binColumns: flat padded edges, each feature's last edge and inner-bin count. */
 function flatEdges(features: readonly string[], edges: Map<string, number[]>) {
-  const width = Math.max(1, ...features.map((f) => edges.get(f)!.length));
+  const stride = strideFor(Math.max(1, ...features.map((f) => edges.get(f)!.length)));
   const flat: number[] = [];
   for (const f of features) {
     const e = edges.get(f)!;
-    for (let j = 0; j < width; j++) flat.push(e[Math.min(j, e.length - 1)] ?? 0);
+    for (let j = 0; j < stride; j++) flat.push(e[Math.min(j, e.length - 1)] ?? 0);
   }
   return {
-    width,
+    stride,
     params: {
       flat,
       last: features.map((f) => edges.get(f)!.at(-1) ?? 0),
@@ -139,7 +151,7 @@ export interface BinCount {
   n: number;
 }
 
-/** Counts per frozen bin (see binExpression) for each numeric feature in a window. */
+/** Counts per frozen bin (see binColumns) for each numeric feature in a window. */
 export async function numericHistograms(
   sql: Sql,
   w: Window,
@@ -149,16 +161,17 @@ export async function numericHistograms(
   const out = new Map<string, number[]>();
   for (const [feature, e] of edges) out.set(feature, new Array(e.length + 1).fill(0));
   if (features.length === 0) return out;
-  const { width, params } = flatEdges(features, edges);
+  const { stride, params } = flatEdges(features, edges);
   // Features travel as their position in the list: the position both filters
   // (0 = not asked for) and groups, one hash lookup per exploded value
   // instead of a set lookup plus a string GROUP BY key (3.3 -> 2.4 s at 100
-  // features x 1M events). The width is a count of edges from a frozen
-  // baseline (bounded by PSI_BINS), not request input.
+  // features x 1M events). The stride comes from a frozen baseline's edge
+  // count (bounded by PSI_BINS), not from request input.
   const rows = await sql.query<{ pos: number; bin: number; n: number }>(
     `WITH {flat:Array(Float64)} AS F, {last:Array(Float64)} AS LAST, {inner:Array(UInt32)} AS K
      SELECT pos, bin, count() AS n FROM (
-       SELECT ${FEATURE_POSITION('f')} AS pos, (pos - 1) * ${width} AS base, v AS value, ${binExpression(width)} AS bin
+       SELECT ${FEATURE_POSITION('f')} AS pos, (pos - 1) * ${stride} AS base, v AS value,
+              ${binColumns(stride)}
        FROM events FINAL
        ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
        WHERE ${WINDOW} AND pos > 0)

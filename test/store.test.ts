@@ -52,6 +52,30 @@ for (const backend of backends()) {
       expect(inventory.features.find((f) => f.feature === 'amount')).toEqual({ feature: 'amount', kind: 'numeric', n: 2 });
     });
 
+    it('bins values against frozen edges exactly as documented, for any number of edges', async () => {
+      // Edges of 2, 5, 11 and 17 values (strides 2, 8, 16, 32 in the flat array); values on, between, below and above them.
+      const edgeSets: Record<string, number[]> = {
+        e2: [0, 1],
+        e5: [-2, -1, 0, 1, 2],
+        e11: Array.from({ length: 11 }, (_, i) => i * 10),
+        e17: Array.from({ length: 17 }, (_, i) => (i - 8) * 0.25),
+      };
+      const values = [-1000, -2, -1.5, -1, -0.25, 0, 0.1, 0.5, 1, 1.5, 2, 5, 10, 55, 95, 100, 1000];
+      const rows = values.map((v, i) =>
+        row({ model: 'bins', event_id: `b${i}`, timestamp: NOW - 2000 + i, features: Object.fromEntries(Object.keys(edgeSets).map((f) => [f, v])) }),
+      );
+      await insertEvents(sql, rows);
+      const { numericHistograms } = await import('../store/aggregates.ts');
+      const got = await numericHistograms(sql, { model: 'bins', from: NOW - 60_000, to: NOW + 1 }, new Map(Object.entries(edgeSets)));
+      // The documented rule: 0 below e0; i for [e(i-1), e(i)); the last inner bin closed; k+1 above ek.
+      const binOf = (e: number[], v: number) => (v > e.at(-1)! ? e.length : Math.min(e.filter((x) => x <= v).length, e.length - 1));
+      for (const [feature, e] of Object.entries(edgeSets)) {
+        const expected = new Array(e.length + 1).fill(0);
+        for (const v of values) expected[binOf(e, v)]++;
+        expect(got.get(feature), feature).toEqual(expected);
+      }
+    });
+
     it('keeps SQL metacharacters as data and binds every value', async () => {
       const nasty = "x'); DROP TABLE events; --";
       await insertEvents(sql, [
