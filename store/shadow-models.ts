@@ -1,7 +1,12 @@
 import type { Role, ShadowSpec } from '../analyzers/shadow/spec.ts';
 import { msParam, type Sql } from './sql.ts';
 
-/** A registered shadow model as stored: its spec, and the ONNX bytes it was registered with. */
+/**
+ * A registered shadow model as stored: its spec and the size of the ONNX
+ * bytes it was registered with. The bytes themselves are read only when a
+ * revision is loaded (shadowModelBytes): listings run on every scoring pass
+ * and must not carry megabytes of model each time.
+ */
 export interface ShadowRecord {
   model: string;
   name: string;
@@ -10,12 +15,12 @@ export interface ShadowRecord {
   registered_at: number;
   role: Role;
   spec: ShadowSpec;
-  onnx: Buffer;
+  model_bytes: number;
   /** Where the bytes came from: "upload" or the path named at registration. */
   source: string;
 }
 
-type Row = Omit<ShadowRecord, 'spec' | 'onnx' | 'registered_at'> & { spec: string; onnx_base64: string; registered_ms: number };
+type Row = Omit<ShadowRecord, 'spec' | 'registered_at'> & { spec: string; registered_ms: number };
 
 const fromRow = (r: Row): ShadowRecord => ({
   model: r.model,
@@ -24,11 +29,11 @@ const fromRow = (r: Row): ShadowRecord => ({
   registered_at: Number(r.registered_ms),
   role: r.role,
   spec: JSON.parse(r.spec) as ShadowSpec,
-  onnx: Buffer.from(r.onnx_base64, 'base64'),
+  model_bytes: Number(r.model_bytes),
   source: r.source,
 });
 
-export async function saveShadowModel(sql: Sql, record: ShadowRecord): Promise<void> {
+export async function saveShadowModel(sql: Sql, record: Omit<ShadowRecord, 'model_bytes'>, onnx: Buffer): Promise<void> {
   await sql.command(
     `INSERT INTO shadow_models (model, name, revision, registered_at, role, spec, onnx_base64, source, deleted)
      VALUES ({model:String}, {name:String}, {revision:String}, ${msParam('registered')}, {role:String}, {spec:String}, {onnx:String}, {source:String}, 0)`,
@@ -39,7 +44,7 @@ export async function saveShadowModel(sql: Sql, record: ShadowRecord): Promise<v
       registered: record.registered_at,
       role: record.role,
       spec: JSON.stringify(record.spec),
-      onnx: record.onnx.toString('base64'),
+      onnx: onnx.toString('base64'),
       source: record.source,
     },
   );
@@ -54,7 +59,9 @@ export async function deleteShadowModel(sql: Sql, model: string, name: string, a
   );
 }
 
-const SELECT = `SELECT model, name, revision, toUnixTimestamp64Milli(registered_at) AS registered_ms, role, spec, onnx_base64, source
+// The decoded size from the base64 length and its padding, without decoding.
+const SELECT = `SELECT model, name, revision, toUnixTimestamp64Milli(registered_at) AS registered_ms, role, spec, source,
+    intDiv(length(onnx_base64), 4) * 3 - countSubstrings(right(onnx_base64, 2), '=') AS model_bytes
   FROM shadow_models FINAL WHERE deleted = 0`;
 
 /** Every live registration, of one model or of all. */
@@ -68,4 +75,14 @@ export async function listShadowModels(sql: Sql, model?: string): Promise<Shadow
 export async function getShadowModel(sql: Sql, model: string, name: string): Promise<ShadowRecord | null> {
   const [row] = await sql.query<Row>(`${SELECT} AND model = {model:String} AND name = {name:String}`, { model, name });
   return row ? fromRow(row) : null;
+}
+
+/** The ONNX bytes of one revision, or null when that revision is no longer the registered one. */
+export async function shadowModelBytes(sql: Sql, record: Pick<ShadowRecord, 'model' | 'name' | 'revision'>): Promise<Buffer | null> {
+  const [row] = await sql.query<{ onnx_base64: string }>(
+    `SELECT onnx_base64 FROM shadow_models FINAL
+     WHERE deleted = 0 AND model = {model:String} AND name = {name:String} AND revision = {revision:String}`,
+    record,
+  );
+  return row ? Buffer.from(row.onnx_base64, 'base64') : null;
 }

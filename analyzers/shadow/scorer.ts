@@ -1,5 +1,5 @@
 import type { Metrics } from '../../core/metrics.ts';
-import { listShadowModels, type ShadowRecord } from '../../store/shadow-models.ts';
+import { listShadowModels, shadowModelBytes, type ShadowRecord } from '../../store/shadow-models.ts';
 import {
   insertShadowPredictions,
   unscoredEvents,
@@ -101,7 +101,10 @@ export class ShadowScorer {
       const id = liveId(record);
       if (this.live.has(id)) continue;
       try {
-        const model = await loadModel(record.onnx, { threads: this.options.threads });
+        // Replaced between the listing and now: the next refresh loads the new revision.
+        const bytes = await shadowModelBytes(this.deps.sql, record);
+        if (!bytes) continue;
+        const model = await loadModel(bytes, { threads: this.options.threads });
         this.live.set(id, { record, model, cursor: 0 });
       } catch (err) {
         // Checked at registration, so this is a broken store or runtime: say so and try again next pass.

@@ -53,7 +53,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
     role: r.role,
     registered_at: iso(r.registered_at),
     source: r.source,
-    model_bytes: r.onnx.length,
+    model_bytes: r.model_bytes,
     sample_share: r.spec.sample_share ?? options.defaultSampleShare,
     spec: r.spec,
     graph: scorer.graphOf(r) ?? undefined,
@@ -123,10 +123,10 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
         registered_at: Date.now(),
         role: spec.role,
         spec,
-        onnx: bytes,
+        model_bytes: bytes.length,
         source: model_path ?? 'upload',
       };
-      await saveShadowModel(sql, record);
+      await saveShadowModel(sql, record, bytes);
       await scorer.refresh();
       reply.code(201);
       return summaryOut(record);
