@@ -17,6 +17,14 @@ export function parseRange(from: string | undefined, to: string | undefined, def
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+/** A result over a window as the API shows it: from, to and (when stored) computed_at as RFC 3339. */
+export const windowOut = <T extends { from: number; to: number; computed_at?: number }>(r: T) => ({
+  ...r,
+  from: iso(r.from),
+  to: iso(r.to),
+  computed_at: r.computed_at !== undefined ? iso(r.computed_at) : undefined,
+});
+
 /** The range of a history query: from the beginning, up to and including now, unless given. */
 export function parseHistoryRange(from: string | undefined, to: string | undefined, now = Date.now()) {
   return {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { EmptyRangeError, freezeBaseline, freezeSegmentBaselines, type Baseline } from '../../analyzers/baseline.ts';
-import { computeDrift, type DriftOptions, type DriftReport } from '../../analyzers/drift.ts';
+import { computeDrift, type DriftOptions } from '../../analyzers/drift.ts';
 import type { BaselineOptions } from '../../analyzers/baseline.ts';
 import { getBaseline, latestBaseline, listBaselines, segmentBaselines } from '../../store/baselines.ts';
 import { comparePerformance, computePerformance } from '../../analyzers/performance-window.ts';
@@ -21,7 +21,7 @@ import {
   HistoryQuery,
   ModelParams,
 } from '../schemas.ts';
-import { iso, parseHistoryRange, parseRange, parseTime } from '../time.ts';
+import { iso, parseHistoryRange, parseRange, parseTime, windowOut } from '../time.ts';
 
 export interface ModelRouteOptions {
   sql: Sql;
@@ -39,12 +39,6 @@ const baselineOut = (b: Omit<Baseline, 'features'> & { features?: Baseline['feat
   to: iso(b.to),
 });
 
-const reportOut = (r: DriftReport & { computed_at?: number }) => ({
-  ...r,
-  from: iso(r.from),
-  to: iso(r.to),
-  computed_at: r.computed_at !== undefined ? iso(r.computed_at) : undefined,
-});
 
 type ModelRequest = { Params: { model: string } };
 type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; limit: number } };
@@ -177,13 +171,13 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
             : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
         );
       }
-      const report = reportOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
+      const report = windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
       const tag = request.query.segment_by;
       if (!tag) return report;
       const segments = [];
       for (const segmentBaseline of await segmentBaselines(sql, model, baseline.baseline_id, tag)) {
         const segment = segmentBaseline.segment!;
-        segments.push({ ...reportOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)), segment });
+        segments.push({ ...windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)), segment });
       }
       return { ...report, segments };
     },
@@ -203,7 +197,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     async (request) => {
       const { from, to } = parseHistoryRange(request.query.from, request.query.to);
       const windows = await driftHistory(sql, request.params.model, from, to, request.query.limit);
-      return { windows: windows.map(reportOut) };
+      return { windows: windows.map(windowOut) };
     },
   );
 }
@@ -249,7 +243,7 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
     async (request) => {
       const { from, to } = parseHistoryRange(request.query.from, request.query.to);
       const windows = await performanceHistory(sql, request.params.model, from, to, request.query.limit);
-      return { windows: windows.map((w) => ({ ...w, from: iso(w.from), to: iso(w.to), computed_at: iso(w.computed_at) })) };
+      return { windows: windows.map(windowOut) };
     },
   );
 }

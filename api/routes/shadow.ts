@@ -4,7 +4,6 @@ import { resolve, sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ShadowAnalyzer } from '../../analyzers/shadow/analyze.ts';
 import { checkModel, ModelLoadError } from '../../analyzers/shadow/model.ts';
-import type { ShadowReport } from '../../analyzers/shadow/report.ts';
 import type { ShadowScorer } from '../../analyzers/shadow/scorer.ts';
 import type { ShadowSpec } from '../../analyzers/shadow/spec.ts';
 import { deleteShadowModel, getShadowModel, listShadowModels, saveShadowModel, type ShadowRecord } from '../../store/shadow-models.ts';
@@ -13,7 +12,7 @@ import type { Sql } from '../../store/sql.ts';
 import { requireApiKey } from '../auth.ts';
 import { Errors } from '../errors.ts';
 import { ErrorResponse, HistoryQuery, ModelParams, ShadowParams, ShadowReport as ShadowReportSchema, ShadowRequest, ShadowSummary } from '../schemas.ts';
-import { iso, parseHistoryRange, parseRange } from '../time.ts';
+import { iso, parseHistoryRange, parseRange, windowOut } from '../time.ts';
 
 export interface ShadowRouteOptions {
   sql: Sql;
@@ -31,12 +30,6 @@ export interface ShadowRouteOptions {
 type Body = ShadowSpec & { model_base64?: string; model_path?: string };
 type ShadowRequestT = { Params: { model: string; name: string } };
 
-const reportOut = (r: ShadowReport & { computed_at?: number }) => ({
-  ...r,
-  from: iso(r.from),
-  to: iso(r.to),
-  computed_at: r.computed_at !== undefined ? iso(r.computed_at) : undefined,
-});
 
 /**
  * Shadow models: register an ONNX copy of a model with its feature mapping,
@@ -204,7 +197,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
       const record = await find(request.params.model, request.params.name);
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
       await scorer.refresh();
-      return reportOut(await options.analyzer.report(record, range));
+      return windowOut(await options.analyzer.report(record, range));
     },
   );
 
@@ -223,7 +216,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
       const { model, name } = request.params;
       const range = parseHistoryRange(request.query.from, request.query.to);
       const reports = await shadowHistory(sql, { model, shadow: name, ...range, limit: request.query.limit });
-      return { reports: reports.map(reportOut) };
+      return { reports: reports.map(windowOut) };
     },
   );
 }
