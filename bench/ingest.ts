@@ -10,12 +10,12 @@
  * is the same kind of rows, validated and encoded beforehand, inserted straight
  * into a store in this process.
  */
-import http from 'node:http';
 import { validateEvent } from '../core/event.ts';
 import { openStore } from '../store/open.ts';
 import { encodeCompact, EVENT_COLUMNS } from '../store/events.ts';
 import { tempDir, testConfig } from '../test/helpers.ts';
 import { spawnService } from '../test/kafka-helpers.ts';
+import { sendEvents } from './http.ts';
 import { makeEvents } from './workload.ts';
 
 const [total = 300_000, batch = 500, concurrency = 16] = process.argv.slice(2).map(Number);
@@ -46,38 +46,6 @@ async function rawInsertRates(): Promise<Record<number, number>> {
   return rates;
 }
 
-
-async function send(url: string, bodies: Buffer[]): Promise<{ accepted: number; seconds: number }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL(`${url}/v1/events`);
-  const post = (body: Buffer) =>
-    new Promise<number>((resolve, reject) => {
-      const req = http.request(
-        { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
-        (res) => {
-          let text = '';
-          res.on('data', (d) => (text += d));
-          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text).accepted) : reject(new Error(`${res.statusCode} ${text}`))));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  let next = 0;
-  let accepted = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < bodies.length) {
-        const n = await post(bodies[next++]);
-        accepted += n;
-      }
-    }),
-  );
-  agent.destroy();
-  return { accepted, seconds: (performance.now() - started) / 1000 };
-}
-
 const raw = await rawInsertRates();
 const events = makeEvents(total, { model: 'http' });
 const bodies: Buffer[] = [];
@@ -90,8 +58,8 @@ let result;
 let stored: number;
 try {
   // Warm-up: JIT and first parts, not timed.
-  await send(server.url, [Buffer.from(JSON.stringify(makeEvents(2000, { model: 'warmup', prefix: 'w' })))]);
-  result = await send(server.url, bodies);
+  await sendEvents(server.url, [Buffer.from(JSON.stringify(makeEvents(2000, { model: 'warmup', prefix: 'w' })))], concurrency);
+  result = await sendEvents(server.url, bodies, concurrency);
   const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { models: { model: string; events: number }[] };
   stored = models.models.find((m) => m.model === 'http')?.events ?? 0;
 } finally {

@@ -14,13 +14,13 @@
  *    pass needed after the last event to catch up.
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import type { FeatureRow } from '../analyzers/shadow/encode.ts';
 import { loadModel } from '../analyzers/shadow/model.ts';
 import type { ShadowSpec } from '../analyzers/shadow/spec.ts';
 import { tempDir } from '../test/helpers.ts';
 import { spawnService } from '../test/kafka-helpers.ts';
+import { post, sendEvents } from './http.ts';
 import { makeEvents } from './workload.ts';
 
 const [total = 1_200_000, rounds = 3] = process.argv.slice(2).map(Number);
@@ -74,22 +74,6 @@ async function batchedVersusPerRow() {
   return { batched: median(batched), perRow: median(perRow) };
 }
 
-async function post(url: string, path: string, body: Buffer | string, agent?: http.Agent): Promise<{ status: number; text: string }> {
-  const target = new URL(`${url}${path}`);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function shadowRowsScored(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let n = 0;
@@ -116,19 +100,7 @@ async function ingestRun(withShadow: boolean, round: number) {
     const events = makeEvents(total, { model: 'bench', prefix: `r${round}-`, start, stepMs: 60_000 / total });
     const bodies: Buffer[] = [];
     for (let i = 0; i < total; i += 500) bodies.push(Buffer.from(JSON.stringify(events.slice(i, i + 500))));
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    let next = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < bodies.length) {
-          const r = await post(server.url, '/v1/events', bodies[next++], agent);
-          if (r.status !== 200) throw new Error(`ingest: ${r.status} ${r.text}`);
-        }
-      }),
-    );
-    const seconds = (performance.now() - t0) / 1000;
-    agent.destroy();
+    const { seconds } = await sendEvents(server.url, bodies, 16);
     let scoredDuringIngest = 0;
     let catchUpSeconds = 0;
     let scored = 0;
