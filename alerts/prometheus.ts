@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { parseMetric, type Rule } from './rules.ts';
+import { seriesLabels } from './signals.ts';
 
 /**
  * The same rules as a Prometheus alerting-rule file, for teams that would
@@ -13,12 +14,6 @@ import { parseMetric, type Rule } from './rules.ts';
  * - hysteresis becomes a second clause that keeps a firing alert while its
  *   value is past the resolve threshold, joined to its own ALERTS series.
  */
-interface Selection {
-  /** PromQL for the value series. */
-  series: string;
-  /** The labels that identify a series of this rule (for the join with ALERTS). */
-  by: string[];
-}
 
 const escapeRegex = (s: string) => s.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
 const quote = (s: string) => JSON.stringify(s);
@@ -30,7 +25,8 @@ function matcher(label: string, patterns: readonly string[]): string | null {
   return `${label}=~${quote(alternatives.join('|'))}`;
 }
 
-function select(rule: Rule): Selection {
+/** PromQL for the value series a rule compares. */
+function select(rule: Rule): string {
   const metric = parseMetric(rule.metric);
   if (typeof metric === 'string') throw new Error(metric);
   const models = matcher('model', rule.models);
@@ -42,32 +38,21 @@ function select(rule: Rule): Selection {
   };
   switch (metric.family) {
     case 'drift':
-      return {
-        series:
-          metric.name === 'drifted'
-            ? series('driftwatch_feature_drifted', 'feature!="@prediction"', models, features)
-            : series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature!="@prediction"', models, features),
-        by: ['model', 'feature'],
-      };
+      return metric.name === 'drifted'
+        ? series('driftwatch_feature_drifted', 'feature!="@prediction"', models, features)
+        : series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature!="@prediction"', models, features);
     case 'prediction_drift':
-      return {
-        series:
-          metric.name === 'drifted'
-            ? series('driftwatch_feature_drifted', 'feature="@prediction"', models)
-            : series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature="@prediction"', models),
-        by: ['model'],
-      };
+      return metric.name === 'drifted'
+        ? series('driftwatch_feature_drifted', 'feature="@prediction"', models)
+        : series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature="@prediction"', models);
     case 'dataset':
-      return { series: series('driftwatch_drifted_features_ratio', models), by: ['model'] };
+      return series('driftwatch_drifted_features_ratio', models);
     case 'quality':
-      return {
-        series: series(metric.name === 'missing_share' ? 'driftwatch_feature_missing_ratio' : 'driftwatch_feature_type_violation_ratio', models, features),
-        by: ['model', 'feature'],
-      };
+      return series(metric.name === 'missing_share' ? 'driftwatch_feature_missing_ratio' : 'driftwatch_feature_type_violation_ratio', models, features);
     case 'performance':
       return metric.name === 'label_coverage'
-        ? { series: series('driftwatch_label_coverage_ratio', models), by: ['model'] }
-        : { series: series('driftwatch_model_performance', `metric=${quote(metric.name)}`, models), by: ['model'] };
+        ? series('driftwatch_label_coverage_ratio', models)
+        : series('driftwatch_model_performance', `metric=${quote(metric.name)}`, models);
     case 'shadow': {
       const gauge = {
         mismatch_share: ['driftwatch_shadow_mismatch_ratio'],
@@ -76,10 +61,10 @@ function select(rule: Rule): Selection {
         mean_abs_diff: ['driftwatch_shadow_abs_diff', 'stat="mean"'],
         max_abs_diff: ['driftwatch_shadow_abs_diff', 'stat="max"'],
       }[metric.name]!;
-      return { series: series(gauge[0], gauge[1] ?? null, models, shadows), by: ['model', 'shadow'] };
+      return series(gauge[0], gauge[1] ?? null, models, shadows);
     }
     case 'ingest':
-      return { series: 'sum(driftwatch_kafka_consumer_lag_messages)', by: [] };
+      return 'sum(driftwatch_kafka_consumer_lag_messages)';
   }
 }
 
@@ -104,7 +89,9 @@ function template(text: string, rule: Rule): string {
 }
 
 export function alertExpression(rule: Rule): string {
-  const { series, by } = select(rule);
+  const series = select(rule);
+  // The labels that identify a series of this rule, for the join with its own ALERTS.
+  const by = seriesLabels(rule);
   const fires = `${series} ${rule.op} ${rule.threshold}`;
   if (rule.resolve_threshold === rule.threshold) return fires;
   const firing = `ALERTS{alertname=${quote(rule.name)}, alertstate="firing"}`;

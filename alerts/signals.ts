@@ -89,6 +89,14 @@ export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
   return out;
 }
 
+/** The labels that tell a rule's series apart: model (none for service-wide values) and the subject's label. */
+export function seriesLabels(rule: Rule): string[] {
+  const metric = parseMetric(rule.metric);
+  if (typeof metric === 'string' || metric.family === 'ingest') return [];
+  const subject = subjectLabel(rule);
+  return subject ? ['model', subject] : ['model'];
+}
+
 /** Which label names the subject of a rule's series goes under, for Alertmanager and Prometheus. */
 export function subjectLabel(rule: Rule): 'feature' | 'shadow' | null {
   const metric = parseMetric(rule.metric);
