@@ -145,12 +145,6 @@ export async function numericSummaries(
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
 
-export interface BinCount {
-  feature: string;
-  bin: number;
-  n: number;
-}
-
 /** Counts per frozen bin (see binColumns) for each numeric feature in a window. */
 export async function numericHistograms(
   sql: Sql,
