@@ -37,6 +37,8 @@ export interface DriftReport {
   baseline_id: string;
   from: number;
   to: number;
+  /** The tag value this report covers, against that segment's own baseline; null for the whole model. */
+  segment: { tag: string; value: string } | null;
   n_events: number;
   features: FeatureDrift[];
   drifted_features: string[];
@@ -45,9 +47,9 @@ export interface DriftReport {
   dataset_drifted: boolean;
   /** Drift of the model's output (score distribution or predicted-class shares), when the baseline has it. */
   prediction: FeatureDrift | null;
-  /** Missing values, type violations, absent and new features (null for reports read back from history). */
+  /** Missing values, type violations, absent and new features. */
   data_quality: DataQuality | null;
-  /** Performance with the labels that have arrived, against the baseline's (null for reports read back from history). */
+  /** Performance with the labels that had arrived when the report was made, against the baseline's. */
   performance: ReturnType<typeof comparePerformance> | null;
 }
 
@@ -233,6 +235,7 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
   const performance = comparePerformance(await computePerformance(sql, window), baseline.performance);
   return {
     ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all, options.datasetDriftShare),
+    segment: window.segment ?? null,
     data_quality: quality,
     performance,
   };
@@ -256,6 +259,7 @@ export function assembleReport(
     baseline_id: baselineId,
     from: window.from,
     to: window.to,
+    segment: null,
     n_events: nEvents,
     features,
     drifted_features: features.filter((f) => f.drifted).map((f) => f.feature),

@@ -1,10 +1,11 @@
 import { emptyResults, type WindowResults } from '../alerts/signals.ts';
 import type { Metrics } from '../core/metrics.ts';
-import { latestBaseline, modelsWithBaselines } from '../store/baselines.ts';
+import { latestBaseline, modelsWithBaselines, segmentBaselines } from '../store/baselines.ts';
 import { saveDriftReport } from '../store/drift-results.ts';
 import { savePerformance } from '../store/performance-results.ts';
 import type { Sql } from '../store/sql.ts';
 import { computeDrift, type DriftOptions, type DriftReport } from './drift.ts';
+import type { Baseline } from './baseline.ts';
 import type { PerformanceReport } from './performance.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
 import { publishReport, type Published } from './publish.ts';
@@ -90,6 +91,7 @@ export class AnalysisScheduler {
         this.deps.metrics.analysisSeconds.observe((performance.now() - started) / 1000);
         reports.push(report);
         for (const listener of this.listeners) listener(report);
+        await this.runSegments(baseline, window);
       } catch (err) {
         this.deps.metrics.analysisRuns.inc({ outcome: 'error' });
         this.deps.log.error({ err, model, window }, 'analysis failed');
@@ -103,6 +105,28 @@ export class AnalysisScheduler {
       }
     }
     return reports;
+  }
+
+  /**
+   * Each segment baseline frozen with the model's latest baseline, against
+   * the same segment of this window, kept in history. Segments are not
+   * published as gauges: tag values are unbounded label values, and the
+   * model-wide gauges already carry the alerting. A segment that fails is
+   * logged and counted without touching the others or the model's report.
+   */
+  private async runSegments(baseline: Baseline, window: { from: number; to: number }): Promise<void> {
+    const { model } = baseline;
+    for (const segmentBaseline of await segmentBaselines(this.deps.sql, model, baseline.baseline_id)) {
+      const segment = segmentBaseline.segment!;
+      try {
+        const report = await computeDrift(this.deps.sql, segmentBaseline, { model, ...window, segment }, this.options);
+        await saveDriftReport(this.deps.sql, report, this.now());
+        this.deps.metrics.analysisRuns.inc({ outcome: 'ok' });
+      } catch (err) {
+        this.deps.metrics.analysisRuns.inc({ outcome: 'error' });
+        this.deps.log.error({ err, model, segment, window }, 'segment analysis failed');
+      }
+    }
   }
 
   /**

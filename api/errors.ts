@@ -8,6 +8,7 @@ import createError from '@fastify/error';
 export const Errors = {
   BadBody: createError('DW_BAD_BODY', '%s', 400),
   BadRange: createError('DW_BAD_RANGE', '%s', 400),
+  BadQuery: createError('DW_BAD_QUERY', '%s', 400),
   Unauthorized: createError('DW_UNAUTHORIZED', 'a valid API key is required: send Authorization: Bearer <key>', 401),
   ModelNotFound: createError('DW_MODEL_NOT_FOUND', 'model "%s" has no events', 404),
   BaselineNotFound: createError('DW_BASELINE_NOT_FOUND', '%s', 404),

@@ -58,7 +58,8 @@ export const BaselineRequest = {
   },
 } as const;
 
-const NumberMap = { type: 'object', additionalProperties: { type: 'number' } } as const;
+// null stands for NaN (a statistic undefined on this data, e.g. ROC AUC with one class), as in JSON.
+const NumberMap = { type: 'object', additionalProperties: { type: ['number', 'null'] } } as const;
 
 const FeatureReference = {
   type: 'object',
@@ -116,7 +117,7 @@ export const FeatureDrift = {
     metrics: NumberMap,
     method: { type: 'string' },
     score: { type: ['number', 'null'] },
-    threshold: { type: 'number' },
+    threshold: { type: ['number', 'null'], description: 'null when there is no verdict (status no_data).' },
     drifted: { type: 'boolean' },
     status: { type: 'string', enum: ['ok', 'insufficient_data', 'no_data'] },
     new_categories: {
@@ -208,6 +209,16 @@ export const HistoryQuery = {
   type: 'object',
   additionalProperties: false,
   properties: { ...TimeRange, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+} as const;
+
+export const DriftHistoryQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...HistoryQuery.properties,
+    segment_by: { ...TagName, description: 'Also return the stored reports of each segment of this tag (segment baselines frozen with segment_by).' },
+    segment: { type: 'string', maxLength: 256, description: 'Only this value of the segment_by tag.' },
+  },
 } as const;
 
 const FEATURE_NAME = { type: 'string', minLength: 1, maxLength: 256 } as const;

@@ -87,13 +87,14 @@ export async function modelsWithBaselines(sql: Sql): Promise<string[]> {
   return rows.map((r) => r.model);
 }
 
-/** The segment baselines frozen with a model-wide baseline, for one tag. */
-export async function segmentBaselines(sql: Sql, model: string, parentId: string, tag: string): Promise<Baseline[]> {
+/** The segment baselines frozen with a model-wide baseline: for one tag, or for every tag. */
+export async function segmentBaselines(sql: Sql, model: string, parentId: string, tag?: string): Promise<Baseline[]> {
   const rows = await sql.query<BaselineRow>(
     `SELECT ${COLUMNS} FROM baselines FINAL
-     WHERE model = {model:String} AND parent_id = {parent:String} AND segment_tag = {tag:String}
-     ORDER BY n_events DESC, segment_value`,
-    { model, parent: parentId, tag },
+     WHERE model = {model:String} AND parent_id = {parent:String} AND segment_tag != ''
+       AND ({tag:String} = '' OR segment_tag = {tag:String})
+     ORDER BY segment_tag, n_events DESC, segment_value`,
+    { model, parent: parentId, tag: tag ?? '' },
   );
   return rows.map(fromRow);
 }

@@ -1,9 +1,30 @@
-import { assembleReport, type DriftReport, type FeatureDrift } from '../analyzers/drift.ts';
+import type { DriftReport } from '../analyzers/drift.ts';
 import { msParam, type Sql } from './sql.ts';
 import { encodeCompact } from './events.ts';
 
-/** Stores one window's report, one row per feature; re-running a window replaces it. */
+export type Segment = { tag: string; value: string };
+
+/**
+ * Stores one window's report; re-running a window replaces it. The whole
+ * report goes to drift_windows (what history serves); a model-wide report
+ * also goes to drift_results, one row per feature, for SQL and Grafana.
+ */
 export async function saveDriftReport(sql: Sql, report: DriftReport, computedAt: number): Promise<void> {
+  const segment = report.segment ?? null;
+  const window = {
+    model: report.model,
+    segment_tag: segment?.tag ?? '',
+    segment_value: segment?.value ?? '',
+    window_start: report.from,
+    window_end: report.to,
+    computed_at: computedAt,
+    baseline_id: report.baseline_id,
+    report: JSON.stringify(report),
+  };
+  const windowColumns = Object.keys(window) as (keyof typeof window)[];
+  await sql.insertCompact('drift_windows', windowColumns, Buffer.from(encodeCompact([window], windowColumns)));
+  if (segment) return;
+
   const targets = report.prediction ? [...report.features, report.prediction] : report.features;
   const rows = targets.map((f) => ({
     model: report.model,
@@ -27,69 +48,53 @@ export async function saveDriftReport(sql: Sql, report: DriftReport, computedAt:
   if (rows.length > 0) await sql.insertCompact('drift_results', columns, Buffer.from(encodeCompact(rows, columns)));
 }
 
-export type HistoryWindow = DriftReport & { computed_at: number };
+export type HistoryWindow = DriftReport & { computed_at: number; segments?: (DriftReport & { computed_at: number })[] };
 
-interface ResultRow {
-  baseline: string;
+interface WindowRow {
   start_ms: number;
-  end_ms: number;
   computed_ms: number;
-  feature: string;
-  kind: 'numeric' | 'categorical';
-  method: string;
-  score: number | null;
-  threshold: number;
-  drifted: number;
-  status: FeatureDrift['status'];
-  n_reference: number;
-  n_current: number;
-  window_events: number;
-  metrics: Record<string, number>;
+  report: string;
 }
 
-/** Stored window reports of the scheduled job, newest first. */
+const fromRow = (r: WindowRow): DriftReport & { computed_at: number } => ({ ...JSON.parse(r.report), computed_at: Number(r.computed_ms) });
+
+/**
+ * Stored window reports of the scheduled job, newest first. With `segmentTag`,
+ * each window also carries the reports of that tag's segments
+ * (`segmentValue` narrows them to one).
+ */
 export async function driftHistory(
   sql: Sql,
   model: string,
-  from: number,
-  to: number,
+  range: { from: number; to: number },
   limitWindows: number,
+  segments?: { tag: string; value?: string },
 ): Promise<HistoryWindow[]> {
-  const rows = await sql.query<ResultRow>(
-    // Output names differ from column names: an alias named like its column would shadow it in WHERE.
-    `SELECT toString(baseline_id) AS baseline, toUnixTimestamp64Milli(window_start) AS start_ms,
-            toUnixTimestamp64Milli(window_end) AS end_ms, toUnixTimestamp64Milli(computed_at) AS computed_ms,
-            feature, kind, method, score, threshold, drifted, status,
-            n_reference, n_current, window_events, metrics
-     FROM drift_results FINAL
-     WHERE model = {model:String} AND window_start >= ${msParam('from')} AND window_start < ${msParam('to')}
-       AND window_start IN (
-         SELECT DISTINCT window_start FROM drift_results
-         WHERE model = {model:String} AND window_start >= ${msParam('from')} AND window_start < ${msParam('to')}
-         ORDER BY window_start DESC LIMIT {limit:UInt32})
-     ORDER BY window_start DESC, drifted DESC, score DESC, feature`,
-    { model, from, to, limit: limitWindows },
+  // Output names differ from column names: an alias named like its column would shadow it in WHERE.
+  const rows = await sql.query<WindowRow>(
+    `SELECT toUnixTimestamp64Milli(window_start) AS start_ms, toUnixTimestamp64Milli(computed_at) AS computed_ms, report
+     FROM drift_windows FINAL
+     WHERE model = {model:String} AND segment_tag = '' AND segment_value = ''
+       AND window_start >= ${msParam('from')} AND window_start < ${msParam('to')}
+     ORDER BY window_start DESC, window_end DESC
+     LIMIT {limit:UInt32}`,
+    { model, from: range.from, to: range.to, limit: limitWindows },
   );
-  const windows = new Map<string, { first: ResultRow; results: FeatureDrift[] }>();
-  for (const r of rows) {
-    const key = `${r.start_ms}:${r.end_ms}`;
-    let w = windows.get(key);
-    if (!w) windows.set(key, (w = { first: r, results: [] }));
-    w.results.push({
-      feature: r.feature,
-      kind: r.kind,
-      n_reference: Number(r.n_reference),
-      n_current: Number(r.n_current),
-      metrics: r.metrics,
-      method: r.method,
-      score: r.score,
-      threshold: r.threshold,
-      drifted: Number(r.drifted) === 1,
-      status: r.status,
-    });
-  }
-  return [...windows.values()].map(({ first, results }) => ({
-    ...assembleReport(model, first.baseline, { from: Number(first.start_ms), to: Number(first.end_ms) }, Number(first.window_events), results),
-    computed_at: Number(first.computed_ms),
-  }));
+  const windows: HistoryWindow[] = rows.map(fromRow);
+  if (!segments || windows.length === 0) return windows;
+
+  const oldest = windows[windows.length - 1].from;
+  const parts = await sql.query<WindowRow>(
+    `SELECT toUnixTimestamp64Milli(window_start) AS start_ms, toUnixTimestamp64Milli(computed_at) AS computed_ms, report
+     FROM drift_windows FINAL
+     WHERE model = {model:String} AND segment_tag = {tag:String}
+       AND ({value:String} = '' OR segment_value = {value:String})
+       AND window_start >= ${msParam('from')} AND window_start < ${msParam('to')}
+     ORDER BY window_start DESC, segment_value`,
+    { model, tag: segments.tag, value: segments.value ?? '', from: oldest, to: range.to },
+  );
+  const byWindow = new Map<string, NonNullable<HistoryWindow['segments']>>();
+  for (const w of windows) byWindow.set(`${w.from}:${w.to}`, (w.segments = []));
+  for (const part of parts.map(fromRow)) byWindow.get(`${part.from}:${part.to}`)?.push(part);
+  return windows;
 }

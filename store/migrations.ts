@@ -207,6 +207,29 @@ export const MIGRATIONS: Migration[] = [
       ORDER BY (window_end, rule, model, subject, to_status)`,
     ],
   },
+  {
+    version: 6,
+    name: 'whole drift reports per window and segment',
+    statements: [
+      // drift_results keeps one row per feature of the model-wide report, for
+      // SQL and Grafana; this table keeps every report whole (data quality,
+      // new category names, performance at the time), per segment too, which
+      // is what /drift/history serves. Segment first in the key: one
+      // segment's history is one range read.
+      `CREATE TABLE IF NOT EXISTS drift_windows (
+        model String,
+        segment_tag String,
+        segment_value String,
+        window_start DateTime64(3, 'UTC'),
+        window_end DateTime64(3, 'UTC'),
+        computed_at DateTime64(3, 'UTC'),
+        baseline_id UUID,
+        report String CODEC(ZSTD(3))
+      ) ENGINE = ReplacingMergeTree(computed_at)
+      PARTITION BY toYYYYMM(window_start)
+      ORDER BY (model, segment_tag, segment_value, window_start, window_end)`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { buildApp } from '../api/app.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { inlinePreparer } from '../ingest/preparer.ts';
@@ -294,10 +295,12 @@ describe('baselines and drift', () => {
 });
 
 describe('segments', () => {
+  // Minute-aligned, so the scheduler's tumbling window below is the current range's first minute.
+  const segmentedStarts = [Math.floor(Date.now() / 60_000) * 60_000 - 7_200_000, Math.floor(Date.now() / 60_000) * 60_000 - 3_600_000];
+
   it('freezes a baseline per tag value and finds drift in the one segment that moved', async () => {
     const model = 'segmented';
-    const refStart = Date.now() - 7_200_000;
-    const curStart = Date.now() - 3_600_000;
+    const [refStart, curStart] = segmentedStarts;
     let seed = 11;
     const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
     const regions = ['north', 'north', 'north', 'south', 'south', 'east'];
@@ -331,6 +334,43 @@ describe('segments', () => {
     // The model-wide baseline stays the default one, not a segment's.
     const listed = (await app.inject({ method: 'GET', url: `/v1/models/${model}/baselines` })).json();
     expect(listed.baselines.map((b: { baseline_id: string }) => b.baseline_id)).toEqual([baseline.baseline_id]);
+  });
+
+  it('keeps each segment\'s scheduled report in history beside the model-wide one', async () => {
+    const model = 'segmented';
+    const [refStart, curStart] = segmentedStarts;
+    const window = { from: curStart, to: curStart + 60_000 };
+    const scheduler = new AnalysisScheduler(
+      { sql, metrics: createMetrics(), log: { info: () => {}, error: (obj) => console.error(obj) } },
+      { windowMs: 60_000, graceMs: 0, metricsMaxFeatures: 100, performanceRecomputeWindows: 0, psiThreshold: 0.2, minWindowEvents: 10, maxCategories: 100 },
+    );
+    // Twice: re-running a window replaces its reports instead of adding more.
+    await scheduler.runWindow(window);
+    await scheduler.runWindow(window);
+
+    const history = (await app.inject({ method: 'GET', url: `/v1/models/${model}/drift/history?segment_by=region&from=${refStart}` })).json();
+    expect(history.windows).toHaveLength(1);
+    const [stored] = history.windows;
+    expect(stored).toMatchObject({ from: new Date(window.from).toISOString(), segment: null, n_events: 3000 });
+    // Whole reports are kept: data quality too, not only the per-feature scores.
+    expect(stored.data_quality).toMatchObject({ n_events: 3000, absent_features: [], new_features: [] });
+    const bySegment = Object.fromEntries(stored.segments.map((r: { segment: { value: string } }) => [r.segment.value, r]));
+    expect(Object.keys(bySegment).sort()).toEqual(['east', 'north', 'south']);
+    expect(bySegment.north).toMatchObject({ segment: { tag: 'region', value: 'north' }, n_events: 1500, drifted_features: ['x'] });
+    expect(bySegment.south).toMatchObject({ n_events: 1000, drifted_features: [] });
+    expect(bySegment.east).toMatchObject({ n_events: 500, drifted_features: [] });
+    // Each against its own segment baseline, not the model-wide one.
+    const segmentBaselineIds = new Set(stored.segments.map((r: { baseline_id: string }) => r.baseline_id));
+    expect(segmentBaselineIds.size).toBe(3);
+    expect(segmentBaselineIds.has(stored.baseline_id)).toBe(false);
+
+    const north = (await app.inject({ method: 'GET', url: `/v1/models/${model}/drift/history?segment_by=region&segment=north&from=${refStart}` })).json();
+    expect(north.windows[0].segments.map((r: { segment: { value: string } }) => r.segment.value)).toEqual(['north']);
+    const plain = (await app.inject({ method: 'GET', url: `/v1/models/${model}/drift/history?from=${refStart}` })).json();
+    expect(plain.windows[0].segments).toBeUndefined();
+    const orphan = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift/history?segment=north` });
+    expect(orphan.statusCode).toBe(400);
+    expect(orphan.json()).toMatchObject({ code: 'DW_BAD_QUERY', message: expect.stringContaining('segment_by') });
   });
 });
 

@@ -14,6 +14,7 @@ import {
   BaselineRequest,
   BaselineResponse,
   BaselineSummary,
+  DriftHistoryQuery,
   DriftQuery,
   DriftReport as DriftReportSchema,
   Performance as PerformanceSchema,
@@ -183,21 +184,23 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     },
   );
 
-  app.get<RangeRequest>(
+  app.get<RangeRequest & { Querystring: { segment_by?: string; segment?: string } }>(
     '/v1/models/:model/drift/history',
     {
       schema: {
         summary: 'Stored results of the scheduled analysis, newest window first',
         tags: ['drift'],
         params: ModelParams,
-        querystring: HistoryQuery,
+        querystring: DriftHistoryQuery,
         response: { 200: { type: 'object', properties: { windows: { type: 'array', items: DriftReportSchema } } }, 400: ErrorResponse },
       },
     },
     async (request) => {
-      const { from, to } = parseHistoryRange(request.query.from, request.query.to);
-      const windows = await driftHistory(sql, request.params.model, from, to, request.query.limit);
-      return { windows: windows.map(windowOut) };
+      const { segment_by: tag, segment: value } = request.query;
+      if (value !== undefined && tag === undefined) throw new Errors.BadQuery('segment needs segment_by: the tag whose value it is');
+      const range = parseHistoryRange(request.query.from, request.query.to);
+      const windows = await driftHistory(sql, request.params.model, range, request.query.limit, tag ? { tag, value } : undefined);
+      return { windows: windows.map((w) => ({ ...windowOut(w), segments: w.segments?.map(windowOut) })) };
     },
   );
 }
