@@ -65,6 +65,10 @@ export async function startKafkaIngest(
     sendAndCommit(source, letters, offset) {
       // One transaction at a time per producer: partitions take turns.
       const run = transactions.then(async () => {
+        // A retry after a commit whose answer was lost (a timeout under load):
+        // if that commit went through, its letters are out already and
+        // sending them again would duplicate them.
+        if (await committedBeyond(source, offset)) return;
         const txn = await producer.transaction();
         try {
           await txn.send({
@@ -97,6 +101,13 @@ export async function startKafkaIngest(
       return run;
     },
   };
+  /** Whether the group's committed offset for the partition has reached `offset`. */
+  async function committedBeyond(source: { topic: string; partition: number }, offset: string): Promise<boolean> {
+    const [topic] = await admin.fetchOffsets({ groupId: options.groupId, topics: [source.topic] });
+    const committed = topic?.partitions.find((p) => p.partition === source.partition)?.offset ?? '-1';
+    return BigInt(committed) >= BigInt(offset);
+  }
+
   const handlerDeps: HandlerDeps = {
     ...deps,
     deadLetters,
