@@ -10,10 +10,11 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { startService } from '../cli/service.ts';
 import { validateEvent } from '../core/event.ts';
-import { encodeCompact, EVENT_COLUMNS } from '../store/events.ts';
+import { encodeEvents, EVENT_COLUMNS } from '../store/events.ts';
 import { openStore } from '../store/open.ts';
 import { tempDir, testConfig } from '../test/helpers.ts';
 import { createTopics, startBroker, unique } from '../test/kafka-helpers.ts';
+import { cpuPerEvent, threadTicks } from './threads.ts';
 import { makeEvents } from './workload.ts';
 
 const total = Number(process.argv[2] ?? 1_000_000);
@@ -65,17 +66,31 @@ async function doNothing(topic: string, perMessage: number): Promise<number> {
 async function driftwatch(topic: string): Promise<number> {
   const dir = tempDir('driftwatch-bench-kafka-');
   const started = performance.now();
+  const ticks = threadTicks();
   const service = await startService(
     testConfig({ DATA_DIR: dir.path, KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: unique('labels'), KAFKA_DLQ_TOPIC: unique('dlq'), KAFKA_GROUP_ID: unique('dw') }),
     { logger: false },
   );
   try {
+    let firstRow = 0;
     for (;;) {
       const [row] = await service.sql.query<{ n: number }>("SELECT count() AS n FROM events WHERE model = 'bench'");
+      if (!firstRow && Number(row.n) > 0) firstRow = performance.now();
       if (Number(row.n) >= total) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    return total / ((performance.now() - started) / 1000);
+    const ended = performance.now();
+    if (process.env.BENCH_BREAKDOWN) {
+      const metrics = await service.metrics.registry.getMetricsAsJSON();
+      const inserts = metrics.find((m) => m.name === 'driftwatch_store_insert_rows');
+      const count = inserts?.values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count') && v.labels.table === 'events')?.value ?? 0;
+      console.log(
+        `  start-up and group join to the first stored row ${((firstRow - started) / 1000).toFixed(1)} s; ` +
+          `then ${fmt(total / ((ended - firstRow) / 1000))} events/s; ${count} inserts of ${fmt(total / Math.max(1, count))} rows on average`,
+      );
+      console.log(`  ${cpuPerEvent(ticks, threadTicks(), total)} (this process, broker apart)`);
+    }
+    return total / ((ended - started) / 1000);
   } finally {
     await service.close();
     dir.remove();
@@ -94,9 +109,9 @@ async function rawInsert(): Promise<number> {
         if (!checked.ok) throw new Error(checked.reason);
         return checked.value;
       });
-      const chunk = Buffer.from(encodeCompact(rows, EVENT_COLUMNS));
+      const chunk = encodeEvents(rows);
       const t0 = performance.now();
-      await sql.insertCompact('events', EVENT_COLUMNS, chunk);
+      await sql.insertRowBinary('events', EVENT_COLUMNS, chunk);
       seconds += (performance.now() - t0) / 1000;
     }
   } finally {

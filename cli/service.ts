@@ -49,7 +49,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     minWindowEvents: config.MIN_WINDOW_EVENTS,
     maxCategories: config.MAX_CATEGORIES,
   };
-  const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS });
+  const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS }, metrics);
   const preparer = createPreparer(config.INGEST_WORKERS);
   let kafka: KafkaIngest | null = null;
   const limits = () => ({

@@ -28,6 +28,20 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    storeInsertRows: new Histogram({
+      name: 'driftwatch_store_insert_rows',
+      help: 'Rows per insert into the store: group commit makes them grow with load (larger parts, fewer merges).',
+      labelNames: ['table'] as const,
+      buckets: [100, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 500_000],
+      registers: [registry],
+    }),
+    storeInsertSeconds: new Histogram({
+      name: 'driftwatch_store_insert_duration_seconds',
+      help: 'Time of one insert into the store, as the service waits for it.',
+      labelNames: ['table'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
     driftScore: new Gauge({
       name: 'driftwatch_feature_drift_score',
       help: 'Drift score of a feature in the last analysed window, by method (psi, ks_statistic, chi2_statistic, ...).',

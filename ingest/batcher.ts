@@ -22,7 +22,8 @@ export interface BatcherOptions {
 }
 
 interface Pending {
-  text: string;
+  /** Encoded rows (RowBinary): batches concatenate. */
+  bytes: Uint8Array;
   rows: number;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -42,7 +43,7 @@ export class InsertBatcher {
   private inFlight: Promise<void> | null = null;
 
   constructor(
-    private readonly insert: (text: string) => Promise<void>,
+    private readonly insert: (bytes: Uint8Array, rows: number) => Promise<void>,
     private readonly options: BatcherOptions,
   ) {}
 
@@ -51,13 +52,13 @@ export class InsertBatcher {
     return this.pendingRows;
   }
 
-  add(text: string, rows: number): Promise<void> {
+  add(bytes: Uint8Array, rows: number): Promise<void> {
     if (rows === 0) return Promise.resolve();
     if (this.pendingRows > 0 && this.pendingRows + rows > this.options.maxPendingRows) {
       return Promise.reject(new BusyError(this.pendingRows));
     }
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ text, rows, resolve, reject });
+      this.queue.push({ bytes, rows, resolve, reject });
       this.pendingRows += rows;
       if (!this.inFlight) this.inFlight = this.drain();
     });
@@ -75,7 +76,8 @@ export class InsertBatcher {
         const batch = this.queue.splice(0, take);
         for (const p of batch) this.pendingRows -= p.rows;
         try {
-          await this.insert(batch.length === 1 ? batch[0].text : batch.map((p) => p.text).join(''));
+          const rows = batch.reduce((n, p) => n + p.rows, 0);
+          await this.insert(batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((p) => p.bytes)), rows);
           for (const p of batch) p.resolve();
         } catch (err) {
           for (const p of batch) p.reject(err);

@@ -1,7 +1,7 @@
 import type { EventLimits, EventRow, LabelRow } from '../core/event.ts';
 import { validateEvent, validateLabel } from '../core/event.ts';
 import type { Outcome, RejectCode } from '../core/outcome.ts';
-import { encodeCompact, EVENT_COLUMNS, LABEL_COLUMNS } from '../store/events.ts';
+import { encodeEvents, encodeLabels } from '../store/events.ts';
 import { parseBody, type BodyFormat, type BodyItem } from './body.ts';
 
 export type Stream = 'events' | 'labels';
@@ -11,9 +11,9 @@ export interface Rejection {
   reason: string;
 }
 
-/** A batch turned into what the store takes: encoded rows, plus each rejected item's reason. */
+/** A batch turned into what the store takes: rows encoded as RowBinary, plus each rejected item's reason. */
 export interface Prepared {
-  encoded: string;
+  encoded: Uint8Array;
   accepted: number;
   rejected: Rejection[];
   codes: RejectCode[];
@@ -21,12 +21,12 @@ export interface Prepared {
 
 interface StreamSpec<Row> {
   validate: (input: unknown, limits: EventLimits) => Outcome<Row>;
-  encode: (rows: readonly Row[]) => string;
+  encode: (rows: readonly Row[]) => Uint8Array;
 }
 
 const STREAMS: { events: StreamSpec<EventRow>; labels: StreamSpec<LabelRow> } = {
-  events: { validate: validateEvent, encode: (rows) => encodeCompact(rows, EVENT_COLUMNS) },
-  labels: { validate: validateLabel, encode: (rows) => encodeCompact(rows, LABEL_COLUMNS) },
+  events: { validate: validateEvent, encode: encodeEvents },
+  labels: { validate: validateLabel, encode: encodeLabels },
 };
 
 /** Validates every item on its own and encodes the valid ones. Pure: no I/O. */

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { EventLimits } from '../core/event.ts';
 import type { BodyFormat } from './body.ts';
+import { packedTransfer, packMessages } from './kafka/pack.ts';
 import { planFlush, type FlushPlan, type MessageIn } from './kafka/plan.ts';
 import { asBuffer, prepareBody, type PreparedBody, type Stream } from './prepare.ts';
 import type { PrepareRequest } from './prepare-worker-impl.ts';
@@ -65,7 +66,7 @@ export function workerPreparer(count: number, youngGenerationMb = 64): Preparer 
   const workers = Array.from({ length: count }, spawn);
   let turn = 0;
 
-  const call = <T>(request: PrepareRequest): Promise<T> => {
+  const call = <T>(request: PrepareRequest, transfer: ArrayBuffer[] = []): Promise<T> => {
     if (closed) return Promise.reject(new Error('preparer closed'));
     const worker = workers[turn++ % workers.length];
     return new Promise<T>((resolve, reject) => {
@@ -80,21 +81,15 @@ export function workerPreparer(count: number, youngGenerationMb = 64): Preparer 
         },
       });
       owner.set(request.id, worker);
-      worker.postMessage(request);
+      worker.postMessage(request, transfer);
     });
   };
 
   return {
     prepare: (stream, body, format, limits) => call<PreparedBody>({ id: nextId++, kind: 'body', stream, body, format, limits }),
     async planKafka(stream, messages, limits, maxMessageBytes) {
-      const plan = await call<FlushPlan>({
-        id: nextId++,
-        kind: 'kafka',
-        stream,
-        messages: messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value })),
-        limits,
-        maxMessageBytes,
-      });
+      const packed = packMessages(messages);
+      const plan = await call<FlushPlan>({ id: nextId++, kind: 'kafka', stream, messages: packed, limits, maxMessageBytes }, packedTransfer(packed));
       // Buffers come back as plain Uint8Arrays.
       return { ...plan, dead: plan.dead.map((d) => ({ ...d, key: asBuffer(d.key), value: asBuffer(d.value) })) };
     },

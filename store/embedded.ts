@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
 import type { Params, Sql } from './sql.ts';
 
@@ -14,6 +16,11 @@ export function openEmbedded(dataDir: string): Sql {
   const session = new Session(path, {
     connectionArgs: ['--output_format_json_quote_64bit_integers=0'],
   });
+
+  // chDB's insert API takes text formats only; binary rows reach the engine
+  // through a file it reads with file(). Written and removed per insert.
+  const spool = mkdtempSync(join(tmpdir(), 'driftwatch-rows-'));
+  let spooled = 0;
 
   const rows = <T>(text: string): T[] => {
     const out: T[] = [];
@@ -36,7 +43,18 @@ export function openEmbedded(dataDir: string): Sql {
     async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
       await session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' });
     },
+    async insertRowBinary(table: string, columns: readonly string[], data: Uint8Array): Promise<void> {
+      const file = join(spool, `${spooled++}.bin`);
+      await writeFile(file, data);
+      try {
+        // Table and column names are the store's own constants, never input; the path is bound.
+        await session.queryBindAsync(`INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, RowBinary)`, { file }, { format: 'Null' });
+      } finally {
+        await unlink(file).catch(() => {});
+      }
+    },
     async close(): Promise<void> {
+      rmSync(spool, { recursive: true, force: true });
       session.close();
     },
   };

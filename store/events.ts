@@ -1,4 +1,5 @@
 import type { EventRow, LabelRow } from '../core/event.ts';
+import { RowBinaryWriter } from './rowbinary.ts';
 import { msParam, type Sql } from './sql.ts';
 
 export const EVENT_COLUMNS = [
@@ -20,12 +21,46 @@ export function encodeCompact<Row>(rows: readonly Row[], columns: readonly (keyo
   return lines.length > 0 ? lines.join('\n') + '\n' : '';
 }
 
+// One writer per thread, reused: its buffer grows to the largest batch once.
+const writer = new RowBinaryWriter();
+
+/** Encodes event rows as RowBinary in EVENT_COLUMNS order: what the events table takes. */
+export function encodeEvents(rows: readonly EventRow[]): Uint8Array {
+  for (const r of rows) {
+    writer.string(r.model);
+    writer.string(r.event_id);
+    writer.string(r.model_version);
+    writer.int64(r.ts);
+    writer.floatMap(r.num);
+    writer.stringMap(r.cat);
+    writer.stringArray(r.missing);
+    writer.nullableFloat64(r.prediction_num);
+    writer.nullableString(r.prediction_cat);
+    writer.floatMap(r.scores);
+    writer.nullableFloat64(r.latency_ms);
+    writer.stringMap(r.tags);
+  }
+  return writer.take();
+}
+
+/** Encodes label rows as RowBinary in LABEL_COLUMNS order. */
+export function encodeLabels(rows: readonly LabelRow[]): Uint8Array {
+  for (const r of rows) {
+    writer.string(r.model);
+    writer.string(r.event_id);
+    writer.nullableFloat64(r.label_num);
+    writer.nullableString(r.label_cat);
+    writer.int64(r.ts);
+  }
+  return writer.take();
+}
+
 export async function insertEvents(sql: Sql, rows: readonly EventRow[]): Promise<void> {
-  if (rows.length > 0) await sql.insertCompact('events', EVENT_COLUMNS, Buffer.from(encodeCompact(rows, EVENT_COLUMNS)));
+  if (rows.length > 0) await sql.insertRowBinary('events', EVENT_COLUMNS, encodeEvents(rows));
 }
 
 export async function insertLabels(sql: Sql, rows: readonly LabelRow[]): Promise<void> {
-  if (rows.length > 0) await sql.insertCompact('labels', LABEL_COLUMNS, Buffer.from(encodeCompact(rows, LABEL_COLUMNS)));
+  if (rows.length > 0) await sql.insertRowBinary('labels', LABEL_COLUMNS, encodeLabels(rows));
 }
 
 export interface ModelSummary {

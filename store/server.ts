@@ -45,6 +45,15 @@ export async function openServer(options: ServerOptions): Promise<Sql> {
     async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
       await client.insert({ table, columns: [...columns] as [string, ...string[]], values: Readable.from([data]), format: 'JSONCompactEachRow' });
     },
+    async insertRowBinary(table: string, columns: readonly string[], data: Uint8Array): Promise<void> {
+      // Table and column names are the store's own constants, never input.
+      const result = await client.exec({
+        query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`,
+        values: Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]),
+      });
+      result.stream.resume();
+      await new Promise<void>((done, fail) => result.stream.once('end', done).once('error', fail));
+    },
     async close(): Promise<void> {
       await client.close();
     },

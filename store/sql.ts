@@ -18,6 +18,11 @@ export interface Sql {
    * engine to parse, and JSON.stringify writes it natively.
    */
   insertCompact(table: string, columns: readonly string[], rows: Buffer): Promise<void>;
+  /**
+   * Inserts rows encoded as RowBinary (store/rowbinary.ts), values in the
+   * order of `columns`: the ingest path, where the engine's parse cost counts.
+   */
+  insertRowBinary(table: string, columns: readonly string[], rows: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
 

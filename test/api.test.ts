@@ -16,10 +16,11 @@ let secured: FastifyInstance;
 
 async function makeApp(apiKeys: string[] = []) {
   const config = testConfig({ DATA_DIR: dir.path });
+  const metrics = createMetrics();
   return buildApp({
     sql,
-    metrics: createMetrics(),
-    writers: createWriters(sql, { maxBatchRows: 100_000, maxPendingRows: 500_000 }),
+    metrics,
+    writers: createWriters(sql, { maxBatchRows: 100_000, maxPendingRows: 500_000 }, metrics),
     preparer: inlinePreparer(),
     apiKeys,
     bodyLimit: config.BODY_LIMIT_BYTES,

@@ -126,6 +126,7 @@ describe('Kafka ingest under faults', () => {
       command: (q, p) => sql.command(q, p),
       close: () => sql.close(),
       insertCompact: (table, columns, rows) => (storeDown ? Promise.reject(new Error('store unavailable (injected)')) : sql.insertCompact(table, columns, rows)),
+      insertRowBinary: (table, columns, rows) => (storeDown ? Promise.reject(new Error('store unavailable (injected)')) : sql.insertRowBinary(table, columns, rows)),
     });
     const service = await startService(
       testConfig({ ...kafkaEnv(topics, unique('group'), dir.path), KAFKA_MAX_BYTES_PER_PARTITION: String(256 * 1024), KAFKA_PARTITIONS_CONCURRENTLY: '2' }),

@@ -5,7 +5,7 @@ import { computeDrift } from '../analyzers/drift.ts';
 import { validateEvent, type EventRow } from '../core/event.ts';
 import { featureInventory } from '../store/aggregates.ts';
 import { getBaseline, latestBaseline } from '../store/baselines.ts';
-import { countEvents, insertEvents, listModels } from '../store/events.ts';
+import { countEvents, insertEvents, insertLabels, listModels } from '../store/events.ts';
 import { MIGRATIONS, migrate } from '../store/migrations.ts';
 import type { Sql } from '../store/sql.ts';
 import { backends, event, tempDir } from './helpers.ts';
@@ -50,6 +50,42 @@ for (const backend of backends()) {
       const inventory = await featureInventory(sql, { model: 'dedupe', from: NOW - 60_000, to: NOW + 1 });
       expect(inventory.total).toBe(2);
       expect(inventory.features.find((f) => f.feature === 'amount')).toEqual({ feature: 'amount', kind: 'numeric', n: 2 });
+    });
+
+    it('stores RowBinary-encoded events and labels exactly as they were, whatever their strings and numbers', async () => {
+      const long = 'ä'.repeat(200); // 400 bytes of UTF-8: a two-byte length prefix
+      const odd: EventRow[] = [
+        {
+          model: 'binary', event_id: 'e-ünï-😀', model_version: '', ts: NOW - 3000,
+          num: { tiny: 5e-324, big: 1.7976931348623157e308, neg: -0.1, int: 2 ** 53 },
+          cat: { [long]: long, 'tab\tnew\nline': "quote' \"\\", empty: '' },
+          missing: ['gone', 'ß'], prediction_num: null, prediction_cat: 'class ✓',
+          scores: { 'class ✓': 0.75 }, latency_ms: null, tags: {},
+        },
+        {
+          model: 'binary', event_id: 'x'.repeat(256), model_version: 'v2', ts: NOW - 2000,
+          num: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}`, i / 7])), cat: {},
+          missing: [], prediction_num: -1e-300, prediction_cat: null, scores: {}, latency_ms: 0, tags: { region: 'eu' },
+        },
+      ];
+      await insertEvents(sql, odd);
+      const back = await sql.query<Omit<EventRow, 'ts'> & { ms: number }>(
+        `SELECT model, event_id, model_version, toUnixTimestamp64Milli(ts) AS ms, num, cat, missing,
+                prediction_num, prediction_cat, scores, latency_ms, tags
+         FROM events FINAL WHERE model = 'binary' ORDER BY ms`,
+      );
+      expect(back.map(({ ms, ...r }) => ({ ...r, ts: Number(ms) }))).toEqual(odd);
+      await insertLabels(sql, [
+        { model: 'binary', event_id: 'e-ünï-😀', label_num: null, label_cat: 'class ✓', ts: NOW - 1000 },
+        { model: 'binary', event_id: 'x'.repeat(256), label_num: -2.5, label_cat: null, ts: NOW - 500 },
+      ]);
+      const labels = await sql.query<{ event_id: string; label_num: number | null; label_cat: string | null; ms: number }>(
+        `SELECT event_id, label_num, label_cat, toUnixTimestamp64Milli(ts) AS ms FROM labels FINAL WHERE model = 'binary' ORDER BY ms`,
+      );
+      expect(labels.map((l) => ({ ...l, ms: Number(l.ms) }))).toEqual([
+        { event_id: 'e-ünï-😀', label_num: null, label_cat: 'class ✓', ms: NOW - 1000 },
+        { event_id: 'x'.repeat(256), label_num: -2.5, label_cat: null, ms: NOW - 500 },
+      ]);
     });
 
     it('bins values against frozen edges exactly as documented, for any number of edges', async () => {

@@ -26,7 +26,7 @@ export interface DeadLetter {
 
 /** What to do with one partition's batch: rows to insert, letters to dead-letter, offset to commit after both. */
 export interface FlushPlan {
-  encoded: string;
+  encoded: Uint8Array;
   rows: number;
   dead: DeadLetter[];
   /** The offset to commit once rows and dead letters are acknowledged: last offset + 1. */

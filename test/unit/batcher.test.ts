@@ -8,9 +8,9 @@ function gatedStore() {
   const failures: ((e: Error) => void)[] = [];
   return {
     inserts,
-    insert: (text: string) =>
+    insert: (rows: Uint8Array) =>
       new Promise<void>((resolve, reject) => {
-        inserts.push(text);
+        inserts.push(Buffer.from(rows).toString());
         gates.push(resolve);
         failures.push(reject);
       }),
@@ -25,6 +25,8 @@ function gatedStore() {
   };
 }
 
+// Rows are opaque bytes to the batcher; text keeps these tests readable.
+const bytes = (text: string) => Buffer.from(text);
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('planBatch', () => {
@@ -41,10 +43,10 @@ describe('InsertBatcher', () => {
     const store = gatedStore();
     const batcher = new InsertBatcher(store.insert, { maxBatchRows: 1000, maxPendingRows: 1000 });
     const done: string[] = [];
-    const first = batcher.add('a\n', 1).then(() => done.push('a'));
+    const first = batcher.add(bytes('a\n'), 1).then(() => done.push('a'));
     await tick();
     expect(store.inserts).toEqual(['a\n']);
-    const rest = ['b', 'c', 'd'].map((x) => batcher.add(`${x}\n`, 1).then(() => done.push(x)));
+    const rest = ['b', 'c', 'd'].map((x) => batcher.add(bytes(`${x}\n`), 1).then(() => done.push(x)));
     await tick();
     expect(store.inserts).toHaveLength(1); // b, c, d wait for a's insert
     expect(batcher.waitingRows).toBe(3);
@@ -61,9 +63,9 @@ describe('InsertBatcher', () => {
   it('fails exactly the requests whose insert failed', async () => {
     const store = gatedStore();
     const batcher = new InsertBatcher(store.insert, { maxBatchRows: 1000, maxPendingRows: 1000 });
-    const a = batcher.add('a\n', 1);
+    const a = batcher.add(bytes('a\n'), 1);
     await tick();
-    const b = batcher.add('b\n', 1);
+    const b = batcher.add(bytes('b\n'), 1);
     store.fail(new Error('store down'));
     await expect(a).rejects.toThrow('store down');
     await tick();
@@ -74,24 +76,24 @@ describe('InsertBatcher', () => {
   it('refuses new rows with BusyError once the queue is full, and recovers', async () => {
     const store = gatedStore();
     const batcher = new InsertBatcher(store.insert, { maxBatchRows: 1000, maxPendingRows: 10 });
-    const inFlight = batcher.add('x\n', 5);
+    const inFlight = batcher.add(bytes('x\n'), 5);
     await tick();
-    const queued = batcher.add('y\n', 8);
-    await expect(batcher.add('z\n', 5)).rejects.toBeInstanceOf(BusyError);
+    const queued = batcher.add(bytes('y\n'), 8);
+    await expect(batcher.add(bytes('z\n'), 5)).rejects.toBeInstanceOf(BusyError);
     store.release();
     await inFlight;
     await tick();
     store.release();
     await queued;
-    await expect(Promise.race([batcher.add('z\n', 5), tick().then(() => store.release())])).resolves.toBeUndefined();
+    await expect(Promise.race([batcher.add(bytes('z\n'), 5), tick().then(() => store.release())])).resolves.toBeUndefined();
   });
 
   it('splits a long queue into inserts of at most maxBatchRows', async () => {
     const store = gatedStore();
     const batcher = new InsertBatcher(store.insert, { maxBatchRows: 4, maxPendingRows: 100 });
-    const all = [batcher.add('0\n', 2)];
+    const all = [batcher.add(bytes('0\n'), 2)];
     await tick();
-    for (let i = 1; i <= 4; i++) all.push(batcher.add(`${i}\n`, 2));
+    for (let i = 1; i <= 4; i++) all.push(batcher.add(bytes(`${i}\n`), 2));
     while (store.waiting > 0 || batcher.waitingRows > 0) {
       store.release();
       await tick();

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { validateEvent } from '../../core/event.ts';
 import { createMetrics } from '../../core/metrics.ts';
+import { encodeEvents } from '../../store/events.ts';
 import { InsertBatcher } from '../../ingest/batcher.ts';
 import { inlinePreparer } from '../../ingest/preparer.ts';
 import { handleBatch, type BatchContext, type HandlerDeps } from '../../ingest/kafka/handler.ts';
+import { packMessages, unpackMessages } from '../../ingest/kafka/pack.ts';
 import { planFlush, type MessageIn } from '../../ingest/kafka/plan.ts';
 import { event } from '../helpers.ts';
 
@@ -11,15 +14,21 @@ const msg = (offset: number, value: string | null): MessageIn => ({ offset: Stri
 
 describe('planFlush', () => {
   it('stores good events, dead-letters bad messages with their own bytes, commits after the last offset', () => {
-    const good = JSON.stringify(event({ event_id: 'a' }));
+    const [a, b] = [event({ event_id: 'a' }), event({ event_id: 'b' })];
+    const good = JSON.stringify(a);
     const plan = planFlush(
       'events',
-      [msg(10, good), msg(11, '{oops'), msg(12, null), msg(13, 'x'.repeat(2000)), msg(14, '42'), msg(15, JSON.stringify([event({ event_id: 'b' }), { bad: true }]))],
+      [msg(10, good), msg(11, '{oops'), msg(12, null), msg(13, 'x'.repeat(2000)), msg(14, '42'), msg(15, JSON.stringify([b, { bad: true }]))],
       limits,
       1000,
     );
     expect(plan.rows).toBe(2);
-    expect(plan.encoded.split('\n').filter(Boolean)).toHaveLength(2);
+    const rows = [a, b].map((e) => {
+      const checked = validateEvent(e, limits);
+      if (!checked.ok) throw new Error(checked.reason);
+      return checked.value;
+    });
+    expect(Buffer.from(plan.encoded)).toEqual(Buffer.from(encodeEvents(rows)));
     expect(plan.commitOffset).toBe('16');
     expect(plan.dead.map((d) => [d.offset, d.code, d.index])).toEqual([
       ['11', 'invalid_json', undefined],
@@ -37,8 +46,22 @@ describe('planFlush', () => {
   });
 });
 
+describe('packMessages', () => {
+  it('moves exactly the batch\'s bytes, whatever larger buffer the client read them into', () => {
+    const response = Buffer.from('....key-1....value one....value two....');
+    const messages: MessageIn[] = [
+      { offset: '5', key: response.subarray(4, 9), value: response.subarray(13, 22) },
+      { offset: '6', key: null, value: response.subarray(26, 35) },
+      { offset: '7', key: Buffer.alloc(0), value: null },
+    ];
+    const packed = packMessages(messages);
+    expect(packed.bytes.buffer.byteLength).toBe(5 + 9 + 9);
+    expect(unpackMessages(packed)).toEqual(messages);
+  });
+});
+
 describe('handleBatch', () => {
-  const deps = (insert: (text: string) => Promise<void>, sendAndCommit: HandlerDeps['deadLetters']['sendAndCommit'] = async () => {}): HandlerDeps => ({
+  const deps = (insert: (rows: Uint8Array) => Promise<void>, sendAndCommit: HandlerDeps['deadLetters']['sendAndCommit'] = async () => {}): HandlerDeps => ({
     streamOf: () => 'events',
     writers: {
       events: new InsertBatcher(insert, { maxBatchRows: 1000, maxPendingRows: 1000 }),
@@ -69,11 +92,11 @@ describe('handleBatch', () => {
 
   it('retries a failing store, then stores and commits', async () => {
     let failures = 3;
-    const inserted: string[] = [];
+    const inserted: Uint8Array[] = [];
     const { c, commits } = ctx([msg(0, JSON.stringify(event({ event_id: 'a' })))]);
-    const outcome = await handleBatch(c, deps(async (text) => {
+    const outcome = await handleBatch(c, deps(async (rows) => {
       if (failures-- > 0) throw new Error('store down');
-      inserted.push(text);
+      inserted.push(rows);
     }));
     expect(outcome).toBe('committed');
     expect(inserted).toHaveLength(1);
