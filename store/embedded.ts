@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,23 +10,7 @@ import type { Params, Sql } from './sql.ts';
  * its tables in `dataDir`. chDB allows one data folder per process, so a
  * second service must reach this one through its API, not its folder.
  */
-/**
- * Where inserted rows are spooled for the engine to read: memory when the
- * machine has it. On a disk filesystem every spooled file costs journal and
- * writeback work; measured with bench/ingest.ts (16 requests in flight), HTTP
- * ingest went from ~99k events/s spooling to /tmp on ext4 to 145-161k on
- * /dev/shm.
- */
-export function defaultSpoolRoot(): string {
-  try {
-    accessSync('/dev/shm', constants.W_OK);
-    return '/dev/shm';
-  } catch {
-    return tmpdir();
-  }
-}
-
-export function openEmbedded(dataDir: string, spoolRoot = defaultSpoolRoot()): Sql {
+export function openEmbedded(dataDir: string): Sql {
   const path = resolve(dataDir);
   mkdirSync(path, { recursive: true });
   const session = new Session(path, {
@@ -34,23 +18,9 @@ export function openEmbedded(dataDir: string, spoolRoot = defaultSpoolRoot()): S
   });
 
   // chDB's insert API takes text formats only; binary rows reach the engine
-  // through a file it reads with file(). Written and removed per insert. A
-  // full spool (a small /dev/shm in a container) falls back to the temp folder.
-  const spools = [...new Set([spoolRoot, tmpdir()])].map((root) => mkdtempSync(join(root, 'driftwatch-rows-')));
+  // through a file it reads with file(). Written and removed per insert.
+  const spool = mkdtempSync(join(tmpdir(), 'driftwatch-rows-'));
   let spooled = 0;
-  const spool = async (data: Uint8Array): Promise<string> => {
-    for (const [i, dir] of spools.entries()) {
-      const file = join(dir, `${spooled++}.bin`);
-      try {
-        await writeFile(file, data);
-        return file;
-      } catch (err) {
-        await unlink(file).catch(() => {});
-        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC' || i === spools.length - 1) throw err;
-      }
-    }
-    throw new Error('unreachable: no spool folder');
-  };
 
   const rows = <T>(text: string): T[] => {
     const out: T[] = [];
@@ -74,7 +44,8 @@ export function openEmbedded(dataDir: string, spoolRoot = defaultSpoolRoot()): S
       await session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' });
     },
     async insertRowBinary(table: string, columns: readonly string[], data: Uint8Array): Promise<void> {
-      const file = await spool(data);
+      const file = join(spool, `${spooled++}.bin`);
+      await writeFile(file, data);
       try {
         // Table and column names are the store's own constants, never input; the path is bound.
         await session.queryBindAsync(`INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, RowBinary)`, { file }, { format: 'Null' });
@@ -83,7 +54,7 @@ export function openEmbedded(dataDir: string, spoolRoot = defaultSpoolRoot()): S
       }
     },
     async close(): Promise<void> {
-      for (const dir of spools) rmSync(dir, { recursive: true, force: true });
+      rmSync(spool, { recursive: true, force: true });
       session.close();
     },
   };
