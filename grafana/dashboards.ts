@@ -178,6 +178,21 @@ export const modelPanels: PanelSpec[] = [
     ],
   },
   {
+    title: 'Drifted share of features per segment',
+    type: 'timeseries',
+    unit: 'percentunit',
+    description: 'Segments of a baseline frozen with segment_by, each against its own segment baseline, window by window.',
+    queries: [
+      sql(
+        `SELECT window_start AS time, concat(segment_tag, '=', segment_value) AS segment,
+                JSONExtractFloat(report, 'drifted_share') AS drifted_share
+         FROM drift_windows FINAL
+         WHERE model = ${MODEL} AND segment_tag != '' AND $__timeFilter(window_start) ORDER BY time`,
+        ['time', 'segment', 'drifted_share'],
+      ),
+    ],
+  },
+  {
     title: 'Missing values (share of events)',
     type: 'timeseries',
     unit: 'percentunit',

@@ -38,12 +38,13 @@ beforeAll(async () => {
       prediction: row.logreg.label,
       scores: { '0': 1 - row.logreg.p1, '1': row.logreg.p1 },
       latency_ms: 3 + (i % 7),
+      tags: { region: i % 3 === 0 ? 'north' : 'south' },
     };
   };
   await post('/v1/events', Array.from({ length: 500 }, (_, i) => event(i, base + i * 10, 0)));
   await post('/v1/events', Array.from({ length: 500 }, (_, i) => event(i, base + WINDOW + i * 10, 0.4)));
   await post('/v1/labels', traffic.slice(0, 200).map((row, i) => ({ event_id: `g${base + WINDOW + i * 10}-${i}`, model: 'credit', label: row.default })));
-  await post('/v1/models/credit/baselines', { from: base, to: base + WINDOW });
+  await post('/v1/models/credit/baselines', { from: base, to: base + WINDOW, segment_by: 'region' });
   await post('/v1/models/credit/shadow', { ...specs.logreg(), model_base64: modelBytes('logreg').toString('base64') });
   // A window with drift: drift, performance and shadow results, and an alert transition.
   await service.scheduler.runWindow({ from: base + WINDOW, to: base + 2 * WINDOW });
