@@ -8,7 +8,7 @@ import type { PrepareRequest } from './prepare-worker-impl.ts';
 
 /**
  * Where request bodies are parsed, validated and encoded. With workers, that
- * CPU-heavy part (about 10 µs an event) leaves the event loop, which then
+ * CPU-heavy part (about 4 µs an event) leaves the event loop, which then
  * only moves bytes: the API stays responsive under heavy ingest, and the
  * work overlaps with the store's inserts on another core.
  */
