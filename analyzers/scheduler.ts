@@ -74,6 +74,7 @@ export class AnalysisScheduler {
   async runWindow(window: { from: number; to: number }): Promise<DriftReport[]> {
     const results = emptyResults();
     const reports = results.drift;
+    const analysed: Baseline[] = [];
     for (const model of await modelsWithBaselines(this.deps.sql)) {
       const started = performance.now();
       try {
@@ -91,7 +92,7 @@ export class AnalysisScheduler {
         this.deps.metrics.analysisSeconds.observe((performance.now() - started) / 1000);
         reports.push(report);
         for (const listener of this.listeners) listener(report);
-        await this.runSegments(baseline, window);
+        analysed.push(baseline);
       } catch (err) {
         this.deps.metrics.analysisRuns.inc({ outcome: 'error' });
         this.deps.log.error({ err, model, window }, 'analysis failed');
@@ -102,6 +103,14 @@ export class AnalysisScheduler {
         await job.runWindow(window, results);
       } catch (err) {
         this.deps.log.error({ err, window }, 'window job failed');
+      }
+    }
+    // Segments last: they are for analysts, and alerts should not wait for them.
+    for (const baseline of analysed) {
+      try {
+        await this.runSegments(baseline, window);
+      } catch (err) {
+        this.deps.log.error({ err, model: baseline.model, window }, 'segment baselines unreadable');
       }
     }
     return reports;
