@@ -10,7 +10,6 @@
  * is the same kind of rows, validated and encoded beforehand, inserted straight
  * into a store in this process.
  */
-import { validateEvent } from '../core/event.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 import { encodeEvents, EVENT_COLUMNS } from '../store/events.ts';
@@ -18,7 +17,7 @@ import { tempDir, testConfig } from '../test/helpers.ts';
 import { spawnService } from '../test/kafka-helpers.ts';
 import { sendEvents } from './http.ts';
 import { cpuPerEvent, threadTicks } from './threads.ts';
-import { makeEvents } from './workload.ts';
+import { makeEvents, makeRows } from './workload.ts';
 
 const [total = 1_000_000, batch = 500, concurrency = 16] = process.argv.slice(2).map(Number);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -42,15 +41,10 @@ async function mergesSettled(sql: Sql, since: number): Promise<number> {
 async function rawInsertRates(): Promise<{ size: number; burst: number; sustained: number }[]> {
   const dir = tempDir('driftwatch-bench-raw-');
   const sql = await openStore(testConfig({ DATA_DIR: dir.path }));
-  const limits = { now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
   const rates = [];
   try {
     for (const size of [batch, 20_000, 100_000]) {
-      const rows = makeEvents(total, { model: `raw${size}` }).map((e) => {
-        const checked = validateEvent(e, limits);
-        if (!checked.ok) throw new Error(checked.reason);
-        return checked.value;
-      });
+      const rows = makeRows(total, { model: `raw${size}` });
       const chunks: Uint8Array[] = [];
       for (let i = 0; i < total; i += size) chunks.push(encodeEvents(rows.slice(i, i + size)));
       await mergesSettled(sql, 0);

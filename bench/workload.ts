@@ -1,3 +1,5 @@
+import { validateEvent, type EventRow } from '../core/event.ts';
+
 /** Synthetic prediction events for benchmarks: by default 15 numeric and 5 categorical features (20 in all). */
 export function makeEvents(
   count: number,
@@ -25,4 +27,14 @@ export function makeEvents(
     };
   }
   return events;
+}
+
+/** The same events as stored rows (validated as ingest would), for timing the store on its own. */
+export function makeRows(count: number, options: Parameters<typeof makeEvents>[1] = {}): EventRow[] {
+  const limits = { now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
+  return makeEvents(count, options).map((e) => {
+    const checked = validateEvent(e, limits);
+    if (!checked.ok) throw new Error(checked.reason);
+    return checked.value;
+  });
 }

@@ -2,8 +2,6 @@ import type { DriftReport } from '../analyzers/drift.ts';
 import { msParam, type Sql } from './sql.ts';
 import { encodeCompact } from './events.ts';
 
-export type Segment = { tag: string; value: string };
-
 /**
  * Stores one window's report; re-running a window replaces it. The whole
  * report goes to drift_windows (what history serves); a model-wide report
@@ -48,20 +46,19 @@ export async function saveDriftReport(sql: Sql, report: DriftReport, computedAt:
   if (rows.length > 0) await sql.insertCompact('drift_results', columns, Buffer.from(encodeCompact(rows, columns)));
 }
 
-export type HistoryWindow = DriftReport & { computed_at: number; segments?: (DriftReport & { computed_at: number })[] };
+/** A stored report, as it was computed, with when. */
+export type StoredReport = DriftReport & { computed_at: number };
+export type HistoryWindow = StoredReport & { segments?: StoredReport[] };
 
-interface WindowRow {
-  start_ms: number;
-  computed_ms: number;
-  report: string;
-}
+// Output names differ from column names: an alias named like its column would shadow it in WHERE.
+const REPORT_COLUMNS = `toUnixTimestamp64Milli(computed_at) AS computed_ms, report`;
 
-const fromRow = (r: WindowRow): DriftReport & { computed_at: number } => ({ ...JSON.parse(r.report), computed_at: Number(r.computed_ms) });
+const fromRow = (r: { computed_ms: number; report: string }): StoredReport => ({ ...JSON.parse(r.report), computed_at: Number(r.computed_ms) });
 
 /**
- * Stored window reports of the scheduled job, newest first. With `segmentTag`,
- * each window also carries the reports of that tag's segments
- * (`segmentValue` narrows them to one).
+ * Stored window reports of the scheduled job, newest first. With `segments`,
+ * each window also carries the reports of that tag's segments (`value`
+ * narrows them to one).
  */
 export async function driftHistory(
   sql: Sql,
@@ -70,10 +67,8 @@ export async function driftHistory(
   limitWindows: number,
   segments?: { tag: string; value?: string },
 ): Promise<HistoryWindow[]> {
-  // Output names differ from column names: an alias named like its column would shadow it in WHERE.
-  const rows = await sql.query<WindowRow>(
-    `SELECT toUnixTimestamp64Milli(window_start) AS start_ms, toUnixTimestamp64Milli(computed_at) AS computed_ms, report
-     FROM drift_windows FINAL
+  const rows = await sql.query<{ computed_ms: number; report: string }>(
+    `SELECT ${REPORT_COLUMNS} FROM drift_windows FINAL
      WHERE model = {model:String} AND segment_tag = '' AND segment_value = ''
        AND window_start >= ${msParam('from')} AND window_start < ${msParam('to')}
      ORDER BY window_start DESC, window_end DESC
@@ -83,17 +78,15 @@ export async function driftHistory(
   const windows: HistoryWindow[] = rows.map(fromRow);
   if (!segments || windows.length === 0) return windows;
 
-  const oldest = windows[windows.length - 1].from;
-  const parts = await sql.query<WindowRow>(
-    `SELECT toUnixTimestamp64Milli(window_start) AS start_ms, toUnixTimestamp64Milli(computed_at) AS computed_ms, report
-     FROM drift_windows FINAL
+  const parts = await sql.query<{ computed_ms: number; report: string }>(
+    `SELECT ${REPORT_COLUMNS} FROM drift_windows FINAL
      WHERE model = {model:String} AND segment_tag = {tag:String}
        AND ({value:String} = '' OR segment_value = {value:String})
        AND window_start >= ${msParam('from')} AND window_start < ${msParam('to')}
      ORDER BY window_start DESC, segment_value`,
-    { model, tag: segments.tag, value: segments.value ?? '', from: oldest, to: range.to },
+    { model, tag: segments.tag, value: segments.value ?? '', from: windows[windows.length - 1].from, to: range.to },
   );
-  const byWindow = new Map<string, NonNullable<HistoryWindow['segments']>>();
+  const byWindow = new Map<string, StoredReport[]>();
   for (const w of windows) byWindow.set(`${w.from}:${w.to}`, (w.segments = []));
   for (const part of parts.map(fromRow)) byWindow.get(`${part.from}:${part.to}`)?.push(part);
   return windows;

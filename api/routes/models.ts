@@ -178,7 +178,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       const segments = [];
       for (const segmentBaseline of await segmentBaselines(sql, model, baseline.baseline_id, tag)) {
         const segment = segmentBaseline.segment!;
-        segments.push({ ...windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)), segment });
+        segments.push(windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)));
       }
       return { ...report, segments };
     },
