@@ -36,15 +36,15 @@ export interface LabelRow {
 // kept to a conservative alphabet. Feature names may be anything printable:
 // they only ever reach SQL as bound values.
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
-const MAX_NAME_LENGTH = 256;
-const MAX_ID_LENGTH = 256;
-const MAX_VALUE_LENGTH = 4_096;
-const MAX_TAGS = 64;
+export const MAX_NAME_LENGTH = 256;
+export const MAX_ID_LENGTH = 256;
+export const MAX_VALUE_LENGTH = 4_096;
+export const MAX_TAGS = 64;
 // Names that mean something to JavaScript objects; refusing them keeps every
 // consumer of the data (ours and the user's) safe from prototype tricks, and
 // lets rows use plain object literals, which JSON.stringify writes fastest.
 // "@prediction" is the name drift reports give the model's own output.
-const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype', '@prediction']);
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype', '@prediction']);
 // Epoch milliseconds below this (1973-03-03) are almost certainly seconds.
 const MIN_PLAUSIBLE_EPOCH_MS = 1e11;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -81,6 +81,9 @@ function checkEventId(value: unknown): Outcome<string> {
   return ok(value);
 }
 
+/** A time for an error message; beyond what Date can hold (±8.64e15 ms), the number itself. */
+const describeMs = (ms: number) => (Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`);
+
 /** Accepts RFC 3339 strings and epoch milliseconds within the configured bounds. */
 export function checkTimestamp(value: unknown, limits: EventLimits, field = 'timestamp'): Outcome<number> {
   let ms: number;
@@ -98,10 +101,10 @@ export function checkTimestamp(value: unknown, limits: EventLimits, field = 'tim
     return reject('wrong_type', `${field} must be an RFC 3339 string or epoch milliseconds`);
   }
   if (ms < limits.now - limits.maxAgeMs) {
-    return reject('timestamp_out_of_range', `${field} ${new Date(ms).toISOString()} is older than the accepted age`);
+    return reject('timestamp_out_of_range', `${field} ${describeMs(ms)} is older than the accepted age`);
   }
   if (ms > limits.now + limits.maxFutureSkewMs) {
-    return reject('timestamp_out_of_range', `${field} ${new Date(ms).toISOString()} is in the future`);
+    return reject('timestamp_out_of_range', `${field} ${describeMs(ms)} is in the future`);
   }
   return ok(ms);
 }

@@ -33,14 +33,20 @@ export function parseBody(body: Buffer, format: BodyFormat): BodyParse {
   while (start < body.length) {
     let end = body.indexOf(NEWLINE, start);
     if (end === -1) end = body.length;
-    const line = body.toString('utf8', start, end).trim();
+    const item = parseLine(body, start, end);
+    if (item) items.push(item);
     start = end + 1;
-    if (line.length === 0) continue;
-    try {
-      items.push(ok(JSON.parse(line)));
-    } catch (err) {
-      items.push(reject('invalid_json', `line is not valid JSON: ${(err as Error).message}`));
-    }
   }
   return { ok: true, items };
+}
+
+/** One NDJSON line, body[start, end): null when blank. */
+export function parseLine(body: Buffer, start: number, end: number): BodyItem | null {
+  const line = body.toString('utf8', start, end).trim();
+  if (line.length === 0) return null;
+  try {
+    return ok(JSON.parse(line));
+  } catch (err) {
+    return reject('invalid_json', `line is not valid JSON: ${(err as Error).message}`);
+  }
 }

@@ -3,6 +3,7 @@ import { validateEvent, validateLabel } from '../core/event.ts';
 import type { Outcome, RejectCode } from '../core/outcome.ts';
 import { encodeEvents, encodeLabels } from '../store/events.ts';
 import { parseBody, type BodyFormat, type BodyItem } from './body.ts';
+import { EventBatch } from './event-batch.ts';
 
 export type Stream = 'events' | 'labels';
 
@@ -57,9 +58,41 @@ export function asBuffer(bytes: Uint8Array | null): Buffer | null {
   return bytes === null || Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Items collected one by one and judged together at the end: the generic path (labels use it always). */
+export class ItemBatch {
+  private readonly items: BodyItem[] = [];
+
+  constructor(
+    private readonly stream: Stream,
+    private readonly limits: EventLimits,
+  ) {}
+
+  get nextIndex(): number {
+    return this.items.length;
+  }
+
+  generic(item: BodyItem): void {
+    this.items.push(item);
+  }
+
+  finish(): Prepared {
+    return prepareItems(this.stream, this.items, this.limits);
+  }
+}
+
 /** A request body from bytes to encoded rows. Pure: runs inline or in a worker thread. */
 export function prepareBody(stream: Stream, body: Uint8Array, format: BodyFormat, limits: EventLimits): PreparedBody {
-  const parsed = parseBody(asBuffer(body), format);
+  const bytes = asBuffer(body);
+  if (stream === 'events') {
+    const batch = new EventBatch(limits);
+    if (format === 'ndjson') {
+      batch.lines(bytes);
+      return { ok: true, prepared: batch.finish() };
+    }
+    // Not one valid JSON array: the generic path below says what is wrong.
+    if (batch.array(bytes)) return { ok: true, prepared: batch.finish() };
+  }
+  const parsed = parseBody(bytes, format);
   if (!parsed.ok) return parsed;
   return { ok: true, prepared: prepareItems(stream, parsed.items, limits) };
 }

@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
@@ -18,9 +18,14 @@ export function openEmbedded(dataDir: string): Sql {
   });
 
   // chDB's insert API takes text formats only; binary rows reach the engine
-  // through a file it reads with file(). Written and removed per insert.
+  // through a file it reads with file(). The files are kept and overwritten,
+  // one per concurrent insert, not created and deleted per insert: on ext4
+  // without a journal (this kind of VM's disk) the kernel finds every new
+  // inode by scanning past the ones deleted in the last minute or more, so
+  // deleted files make later creates (the engine's parts too) cost CPU.
   const spool = mkdtempSync(join(tmpdir(), 'driftwatch-rows-'));
-  let spooled = 0;
+  const freeFiles: string[] = [];
+  let spoolFiles = 0;
 
   const rows = <T>(text: string): T[] => {
     const out: T[] = [];
@@ -44,13 +49,13 @@ export function openEmbedded(dataDir: string): Sql {
       await session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' });
     },
     async insertRowBinary(table: string, columns: readonly string[], data: Uint8Array): Promise<void> {
-      const file = join(spool, `${spooled++}.bin`);
-      await writeFile(file, data);
+      const file = freeFiles.pop() ?? join(spool, `${spoolFiles++}.bin`);
       try {
+        await writeFile(file, data);
         // Table and column names are the store's own constants, never input; the path is bound.
         await session.queryBindAsync(`INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, RowBinary)`, { file }, { format: 'Null' });
       } finally {
-        await unlink(file).catch(() => {});
+        freeFiles.push(file);
       }
     },
     async close(): Promise<void> {

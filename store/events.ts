@@ -24,22 +24,25 @@ export function encodeCompact<Row>(rows: readonly Row[], columns: readonly (keyo
 // One writer per thread, reused: its buffer grows to the largest batch once.
 const writer = new RowBinaryWriter();
 
-/** Encodes event rows as RowBinary in EVENT_COLUMNS order: what the events table takes. */
+/** Appends one event row to `w` as RowBinary in EVENT_COLUMNS order: what the events table takes. */
+export function writeEventRow(w: RowBinaryWriter, r: EventRow): void {
+  w.string(r.model);
+  w.string(r.event_id);
+  w.string(r.model_version);
+  w.int64(r.ts);
+  w.floatMap(r.num);
+  w.stringMap(r.cat);
+  w.stringArray(r.missing);
+  w.nullableFloat64(r.prediction_num);
+  w.nullableString(r.prediction_cat);
+  w.floatMap(r.scores);
+  w.nullableFloat64(r.latency_ms);
+  w.stringMap(r.tags);
+}
+
+/** Encodes event rows as RowBinary in EVENT_COLUMNS order. */
 export function encodeEvents(rows: readonly EventRow[]): Uint8Array {
-  for (const r of rows) {
-    writer.string(r.model);
-    writer.string(r.event_id);
-    writer.string(r.model_version);
-    writer.int64(r.ts);
-    writer.floatMap(r.num);
-    writer.stringMap(r.cat);
-    writer.stringArray(r.missing);
-    writer.nullableFloat64(r.prediction_num);
-    writer.nullableString(r.prediction_cat);
-    writer.floatMap(r.scores);
-    writer.nullableFloat64(r.latency_ms);
-    writer.stringMap(r.tags);
-  }
+  for (const r of rows) writeEventRow(writer, r);
   return writer.take();
 }
 

@@ -26,6 +26,28 @@ export class RowBinaryWriter {
     return out;
   }
 
+  /** Bytes written since the last take(); with truncate(), undoes a row begun but not finished. */
+  get length(): number {
+    return this.pos;
+  }
+
+  truncate(length: number): void {
+    this.pos = length;
+  }
+
+  /** A String whose UTF-8 bytes are already at hand (the fast ingest path copies them from the request). */
+  rawString(src: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    this.reserve(length + 5);
+    this.varUInt(length);
+    if (length < 32) {
+      for (let i = 0; i < length; i++) this.buf[this.pos + i] = src[start + i];
+    } else {
+      this.buf.set(src.subarray(start, end), this.pos);
+    }
+    this.pos += length;
+  }
+
   string(s: string): void {
     const length = s.length;
     this.reserve(length * 3 + 5);
@@ -78,14 +100,14 @@ export class RowBinaryWriter {
   }
 
   stringArray(values: readonly string[]): void {
-    this.length(values.length);
+    this.count(values.length);
     for (let i = 0; i < values.length; i++) this.string(values[i]);
   }
 
   /** Map(String, Float64) from an object's own keys, in insertion order. */
   floatMap(map: Record<string, number>): void {
     const keys = Object.keys(map);
-    this.length(keys.length);
+    this.count(keys.length);
     for (let i = 0; i < keys.length; i++) {
       this.string(keys[i]);
       this.float64(map[keys[i]]);
@@ -95,19 +117,20 @@ export class RowBinaryWriter {
   /** Map(String, String) from an object's own keys, in insertion order. */
   stringMap(map: Record<string, string>): void {
     const keys = Object.keys(map);
-    this.length(keys.length);
+    this.count(keys.length);
     for (let i = 0; i < keys.length; i++) {
       this.string(keys[i]);
       this.string(map[keys[i]]);
     }
   }
 
-  private length(n: number): void {
+  /** The element count that starts an Array or Map. */
+  count(n: number): void {
     this.reserve(5);
     this.varUInt(n);
   }
 
-  private byte(b: number): void {
+  byte(b: number): void {
     this.reserve(1);
     this.buf[this.pos++] = b;
   }

@@ -1,7 +1,7 @@
 import type { EventLimits } from '../../core/event.ts';
 import { ok, reject, type RejectCode } from '../../core/outcome.ts';
-import type { BodyItem } from '../body.ts';
-import { prepareItems, type Stream } from '../prepare.ts';
+import { EventBatch } from '../event-batch.ts';
+import { ItemBatch, type Stream } from '../prepare.ts';
 
 /** The parts of a Kafka message the plan needs; any client library can supply them. */
 export interface MessageIn {
@@ -41,39 +41,45 @@ export interface FlushPlan {
  * array, bad elements are dead-lettered one by one and good ones still stored.
  */
 export function planFlush(stream: Stream, messages: readonly MessageIn[], limits: EventLimits, maxMessageBytes: number): FlushPlan {
-  const items: BodyItem[] = [];
-  const origin: { message: MessageIn; index?: number; element?: unknown }[] = [];
+  const batch = stream === 'events' ? new EventBatch(limits) : new ItemBatch(stream, limits);
+  // Where each item that took the generic path came from; only those can be rejected.
+  const origins = new Map<number, { message: MessageIn; index?: number; element?: unknown }>();
   const dead: DeadLetter[] = [];
   for (const message of messages) {
     const base = { offset: message.offset, key: message.key, value: message.value };
-    if (message.value === null) {
+    const value = message.value;
+    if (value === null) {
       dead.push({ ...base, code: 'null_value', reason: 'message has no value (a tombstone?)' });
       continue;
     }
-    if (message.value.length > maxMessageBytes) {
-      dead.push({ ...base, code: 'too_large', reason: `message is ${message.value.length} bytes, more than ${maxMessageBytes}` });
+    if (value.length > maxMessageBytes) {
+      dead.push({ ...base, code: 'too_large', reason: `message is ${value.length} bytes, more than ${maxMessageBytes}` });
       continue;
+    }
+    if (batch instanceof EventBatch) {
+      if (batch.whole(value, 0, value.length)) continue;
+      if (batch.array(value, (element, index) => origins.set(batch.nextIndex, { message, index, element }))) continue;
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(message.value.toString('utf8'));
+      parsed = JSON.parse(value.toString('utf8'));
     } catch (err) {
       dead.push({ ...base, code: 'invalid_json', reason: `not valid JSON: ${(err as Error).message}` });
       continue;
     }
     if (Array.isArray(parsed)) {
       parsed.forEach((element, index) => {
-        items.push(ok(element));
-        origin.push({ message, index, element });
+        origins.set(batch.nextIndex, { message, index, element });
+        batch.generic(ok(element));
       });
     } else {
-      items.push(parsed !== null && typeof parsed === 'object' ? ok(parsed) : reject('not_an_object', 'message must hold a JSON object or an array of them'));
-      origin.push({ message });
+      origins.set(batch.nextIndex, { message });
+      batch.generic(parsed !== null && typeof parsed === 'object' ? ok(parsed) : reject('not_an_object', 'message must hold a JSON object or an array of them'));
     }
   }
-  const prepared = prepareItems(stream, items, limits);
+  const prepared = batch.finish();
   prepared.rejected.forEach((r, i) => {
-    const from = origin[r.index];
+    const from = origins.get(r.index)!;
     const whole = from.index === undefined;
     dead.push({
       offset: from.message.offset,

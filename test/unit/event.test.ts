@@ -40,6 +40,7 @@ describe('validateEvent', () => {
     ['timestamp in seconds', { ...base(), timestamp: Math.floor(NOW / 1000) }, /looks like epoch seconds/],
     ['timestamp far in the past', { ...base(), timestamp: NOW - 500 * 86_400_000 }, /older than the accepted age/],
     ['timestamp far in the future', { ...base(), timestamp: NOW + 2 * 86_400_000 }, /in the future/],
+    ['timestamp beyond what a Date holds (1e300)', { ...base(), timestamp: 1e300 }, /1e\+300 ms is in the future/],
     ['timestamp not RFC 3339', { ...base(), timestamp: '24/11/2026' }, /not RFC 3339/],
     ['features missing', { ...base(), features: undefined }, /features is required/],
     ['features an array', { ...base(), features: [1, 2] }, /features must be an object/],

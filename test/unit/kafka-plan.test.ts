@@ -40,6 +40,24 @@ describe('planFlush', () => {
     expect(plan.dead[0].value?.toString()).toBe('{oops');
     expect(JSON.parse(plan.dead[4].value!.toString())).toEqual({ bad: true });
   });
+  it('takes back the elements of an array message already encoded when its end turns out broken', () => {
+    const [a, b, c] = [event({ event_id: 'a' }), event({ event_id: 'b' }), event({ event_id: 'c' })];
+    const plan = planFlush(
+      'events',
+      [msg(1, JSON.stringify([a, { bad: 1 }, b]).slice(0, -1) + ',{oops]'), msg(2, ` ${JSON.stringify(c)}\n`), msg(3, `[${JSON.stringify(a)}] x`)],
+      limits,
+      10_000,
+    );
+    // Only c is stored: message 1 is not JSON although its first elements are, and message 3 has trailing bytes.
+    const checked = validateEvent(c, limits);
+    if (!checked.ok) throw new Error(checked.reason);
+    expect(plan.rows).toBe(1);
+    expect(Buffer.from(plan.encoded)).toEqual(Buffer.from(encodeEvents([checked.value])));
+    expect(plan.dead.map((d) => [d.offset, d.code, d.index])).toEqual([
+      ['1', 'invalid_json', undefined],
+      ['3', 'invalid_json', undefined],
+    ]);
+  });
   it('handles offsets beyond 2^53', () => {
     const plan = planFlush('events', [msg(0, '{}')].map((m) => ({ ...m, offset: '9007199254740993' })), limits, 1000);
     expect(plan.commitOffset).toBe('9007199254740994');
