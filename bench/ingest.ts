@@ -13,9 +13,10 @@
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 import { encodeEvents, EVENT_COLUMNS } from '../store/events.ts';
-import { tempDir, testConfig } from '../test/helpers.ts';
+import { testConfig } from '../test/helpers.ts';
 import { spawnService } from '../test/kafka-helpers.ts';
 import { sendEvents } from './http.ts';
+import { scratchDir } from './scratch.ts';
 import { cpuPerEvent, threadTicks } from './threads.ts';
 import { makeEvents, makeRows } from './workload.ts';
 
@@ -39,8 +40,7 @@ async function mergesSettled(sql: Sql, since: number): Promise<number> {
 
 /** The store's own rate for the same rows, encoded beforehand: to the last insert's return, and until its merges are done. */
 async function rawInsertRates(): Promise<{ size: number; burst: number; sustained: number }[]> {
-  const dir = tempDir('driftwatch-bench-raw-');
-  const sql = await openStore(testConfig({ DATA_DIR: dir.path }));
+  const sql = await openStore(testConfig({ DATA_DIR: scratchDir('driftwatch-bench-raw-') }));
   const rates = [];
   try {
     for (const size of [batch, 20_000, 100_000]) {
@@ -56,7 +56,6 @@ async function rawInsertRates(): Promise<{ size: number; burst: number; sustaine
     }
   } finally {
     await sql.close();
-    dir.remove();
   }
   return rates;
 }
@@ -67,8 +66,7 @@ const bodies: Buffer[] = [];
 for (let i = 0; i < total; i += batch) bodies.push(Buffer.from(JSON.stringify(events.slice(i, i + batch))));
 const bytes = bodies.reduce((a, b) => a + b.length, 0);
 
-const dir = tempDir('driftwatch-bench-http-');
-const server = await spawnService({ DATA_DIR: dir.path, BODY_LIMIT_BYTES: String(64 << 20) });
+const server = await spawnService({ DATA_DIR: scratchDir('driftwatch-bench-http-'), BODY_LIMIT_BYTES: String(64 << 20) });
 let result;
 let stored: number;
 try {
@@ -82,7 +80,6 @@ try {
 } finally {
   server.child.kill('SIGTERM');
   await server.exited;
-  dir.remove();
 }
 if (stored !== total || result.accepted !== total) throw new Error(`stored ${stored}, accepted ${result.accepted}, sent ${total}`);
 

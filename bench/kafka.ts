@@ -11,7 +11,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { startService } from '../cli/service.ts';
 import { encodeEvents, EVENT_COLUMNS } from '../store/events.ts';
 import { openStore } from '../store/open.ts';
-import { tempDir, testConfig } from '../test/helpers.ts';
+import { testConfig } from '../test/helpers.ts';
+import { scratchDir } from './scratch.ts';
 import { createTopics, startBroker, unique } from '../test/kafka-helpers.ts';
 import { cpuPerEvent, threadTicks } from './threads.ts';
 import { makeEvents, makeRows } from './workload.ts';
@@ -63,11 +64,10 @@ async function doNothing(topic: string, perMessage: number): Promise<number> {
 }
 
 async function driftwatch(topic: string): Promise<number> {
-  const dir = tempDir('driftwatch-bench-kafka-');
   const started = performance.now();
   const ticks = threadTicks();
   const service = await startService(
-    testConfig({ DATA_DIR: dir.path, KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: unique('labels'), KAFKA_DLQ_TOPIC: unique('dlq'), KAFKA_GROUP_ID: unique('dw') }),
+    testConfig({ DATA_DIR: scratchDir('driftwatch-bench-kafka-'), KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: unique('labels'), KAFKA_DLQ_TOPIC: unique('dlq'), KAFKA_GROUP_ID: unique('dw') }),
     { logger: false },
   );
   try {
@@ -97,13 +97,11 @@ async function driftwatch(topic: string): Promise<number> {
     return total / ((ended - started) / 1000);
   } finally {
     await service.close();
-    dir.remove();
   }
 }
 
 async function rawInsert(): Promise<number> {
-  const dir = tempDir('driftwatch-bench-raw-');
-  const sql = await openStore(testConfig({ DATA_DIR: dir.path }));
+  const sql = await openStore(testConfig({ DATA_DIR: scratchDir('driftwatch-bench-raw-') }));
   let seconds = 0;
   try {
     for (let offset = 0; offset < total; offset += 20_000) {
@@ -114,7 +112,6 @@ async function rawInsert(): Promise<number> {
     }
   } finally {
     await sql.close();
-    dir.remove();
   }
   return total / seconds;
 }
