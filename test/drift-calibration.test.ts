@@ -70,8 +70,12 @@ describe('drift verdicts on stationary data', () => {
     const reports = await scenario('small', 50_000, 1_000, 30);
     expect(featureWindows(reports)).toHaveLength(750);
     expect(rate(reports)).toBeLessThanOrEqual(0.01);
-    // At this size the threshold is the noise quantile, far above the effect floor.
-    expect(reports[0].features[0].threshold).toBeGreaterThan(0.02);
+    // At this size the threshold is the noise quantile, far above the 0.005
+    // effect floor: chi2.ppf(0.999, df) * (1/50k + 1/1k) is 0.0188 for five
+    // categories (df 4) and 0.028 or more for ten or more numeric bins. Every
+    // feature is checked: reports rank features by score, so which comes first
+    // is chance.
+    for (const f of reports[0].features) expect(f.threshold, f.feature).toBeGreaterThan(f.kind === 'numeric' ? 0.027 : 0.018);
   }, 120_000);
 
   it('flag at most 1% at 100k events per window', async () => {
