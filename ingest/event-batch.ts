@@ -4,7 +4,7 @@ import { RowBinaryWriter } from '../store/rowbinary.ts';
 import { writeEventRow } from '../store/events.ts';
 import { parseLine, type BodyItem } from './body.ts';
 import type { Prepared, Rejection } from './prepare.ts';
-import { BAIL, FastEventEncoder } from './fast-events.ts';
+import { BAIL, FastEventEncoder, skipSpace } from './fast-events.ts';
 
 const NEWLINE = 0x0a;
 const OPEN_BRACKET = 0x5b;
@@ -61,12 +61,10 @@ export class EventBatch {
    * is not a plainly valid event object: the caller takes the generic path.
    */
   whole(bytes: Uint8Array, start: number, end: number): boolean {
-    const p = fast.skipSpace(bytes, start);
-    if (bytes[p] !== OPEN_BRACE) return false;
     const mark = writer.length;
-    const q = fast.encode(bytes, p, this.limits);
+    const q = fast.encode(bytes, skipSpace(bytes, start), this.limits);
     if (q === BAIL) return false;
-    if (q > end || fast.skipSpace(bytes, q) < end) {
+    if (q > end || skipSpace(bytes, q) < end) {
       writer.truncate(mark);
       return false;
     }
@@ -109,18 +107,16 @@ export class EventBatch {
 
   private walkArray(bytes: Buffer, onGeneric?: (element: unknown, position: number) => void): boolean {
     const n = bytes.length;
-    let p = fast.skipSpace(bytes, 0);
+    let p = skipSpace(bytes, 0);
     if (bytes[p] !== OPEN_BRACKET) return false;
-    p = fast.skipSpace(bytes, p + 1);
-    if (bytes[p] === CLOSE_BRACKET) return fast.skipSpace(bytes, p + 1) === n;
+    p = skipSpace(bytes, p + 1);
+    if (bytes[p] === CLOSE_BRACKET) return skipSpace(bytes, p + 1) === n;
     for (let position = 0; ; position++) {
-      const mark = writer.length;
-      let q = bytes[p] === OPEN_BRACE ? fast.encode(bytes, p, this.limits) : BAIL;
+      let q = fast.encode(bytes, p, this.limits);
       if (q !== BAIL) {
         this.accepted++;
         this.items++;
       } else {
-        writer.truncate(mark);
         q = elementEnd(bytes, p);
         if (q === BAIL) return false;
         let element: unknown;
@@ -132,12 +128,12 @@ export class EventBatch {
         onGeneric?.(element, position);
         this.generic(ok(element));
       }
-      p = fast.skipSpace(bytes, q);
+      p = skipSpace(bytes, q);
       if (bytes[p] === COMMA) {
-        p = fast.skipSpace(bytes, p + 1);
+        p = skipSpace(bytes, p + 1);
         continue;
       }
-      return bytes[p] === CLOSE_BRACKET && fast.skipSpace(bytes, p + 1) === n;
+      return bytes[p] === CLOSE_BRACKET && skipSpace(bytes, p + 1) === n;
     }
   }
 

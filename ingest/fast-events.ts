@@ -66,7 +66,6 @@ const MAX_FAST_ENTRIES = HASH_SLOTS / 2;
 /** One per thread: it keeps scratch arrays between events. Not reentrant. */
 export class FastEventEncoder {
   private b: Uint8Array = new Uint8Array(0);
-  private n = 0;
   // The last scalar read: a string's byte range or a number's value.
   private s0 = 0;
   private s1 = 0;
@@ -99,17 +98,9 @@ export class FastEventEncoder {
    */
   encode(bytes: Uint8Array, p: number, limits: EventLimits): number {
     this.b = bytes;
-    this.n = bytes.length;
     const q = this.scanEvent(p, limits);
     if (q !== BAIL) this.write();
     return q;
-  }
-
-  /** Position of the first byte at or after p that is not JSON whitespace. */
-  skipSpace(bytes: Uint8Array, p: number): number {
-    const n = bytes.length;
-    while (p < n && isSpace(bytes[p])) p++;
-    return p;
   }
 
   private scanEvent(p: number, limits: EventLimits): number {
@@ -215,6 +206,7 @@ export class FastEventEncoder {
     const b = this.b;
     if (b[p] !== OPEN_BRACE) return BAIL;
     const from = this.entries;
+    const most = Math.min(maxEntries, MAX_FAST_ENTRIES);
     this.mapRange[which * 2] = from;
     this.stamp++;
     p = this.space(p + 1);
@@ -223,7 +215,7 @@ export class FastEventEncoder {
       return p + 1;
     }
     for (;;) {
-      if (this.entries - from >= Math.min(maxEntries, MAX_FAST_ENTRIES)) return BAIL;
+      if (this.entries - from >= most) return BAIL;
       p = this.string(p);
       if (p === BAIL) return BAIL;
       const e = this.entry();
@@ -341,7 +333,7 @@ export class FastEventEncoder {
   private string(p: number): number {
     const b = this.b;
     if (b[p] !== QUOTE) return BAIL;
-    const n = this.n;
+    const n = b.length;
     let i = p + 1;
     for (; i < n; i++) {
       const c = b[i];
@@ -425,10 +417,7 @@ export class FastEventEncoder {
   }
 
   private space(p: number): number {
-    const b = this.b;
-    const n = this.n;
-    while (p < n && isSpace(b[p])) p++;
-    return p;
+    return skipSpace(this.b, p);
   }
 
   private grow(): void {
@@ -518,6 +507,13 @@ export class FastEventEncoder {
       w.rawString(b, this.valueStart[e], this.valueEnd[e]);
     }
   }
+}
+
+/** Position of the first byte at or after p that is not JSON whitespace. */
+export function skipSpace(bytes: Uint8Array, p: number): number {
+  const n = bytes.length;
+  while (p < n && isSpace(bytes[p])) p++;
+  return p;
 }
 
 function latin1(b: Uint8Array, start: number, end: number): string {

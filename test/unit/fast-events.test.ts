@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateEvent } from '../../core/event.ts';
 import { parseBody, type BodyFormat } from '../../ingest/body.ts';
-import { BAIL, FastEventEncoder } from '../../ingest/fast-events.ts';
+import { BAIL, FastEventEncoder, skipSpace } from '../../ingest/fast-events.ts';
 import { prepareBody, prepareItems } from '../../ingest/prepare.ts';
 import { writeEventRow } from '../../store/events.ts';
 import { RowBinaryWriter } from '../../store/rowbinary.ts';
@@ -28,9 +28,8 @@ function same(body: string, format: BodyFormat) {
 /** The fast encoder alone on one event: its bytes, or BAIL. */
 function fastOne(json: string): string | typeof BAIL {
   const w = new RowBinaryWriter();
-  const fast = new FastEventEncoder(w);
   const bytes = Buffer.from(json);
-  const q = fast.encode(bytes, fast.skipSpace(bytes, 0), limits);
+  const q = new FastEventEncoder(w).encode(bytes, skipSpace(bytes, 0), limits);
   return q === BAIL ? BAIL : Buffer.from(w.take()).toString('hex');
 }
 
