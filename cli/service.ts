@@ -7,6 +7,7 @@ import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
 import { buildApp } from '../api/app.ts';
 import type { Config } from '../core/config.ts';
+import { tuneHeapForIngest } from '../core/heap.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { startKafkaIngest, type KafkaIngest } from '../ingest/kafka/kafkajs.ts';
 import { createPreparer } from '../ingest/preparer.ts';
@@ -35,6 +36,7 @@ export interface ServiceOptions {
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
+  tuneHeapForIngest();
   // Rules first: a bad rules file stops start-up before anything is opened.
   const rules = loadRules(config.ALERT_RULES_FILE);
   const opened = await openStore(config);
