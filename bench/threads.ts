@@ -1,5 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** utime + stime; BENCH_KERNEL=1 counts kernel time alone (file creation on ext4 shows there). */
+const KERNEL_ONLY = Boolean(process.env.BENCH_KERNEL);
+
 /**
  * CPU time per thread of a process on Linux (/proc), to see where an
  * ingest benchmark's CPU goes: Node's threads are all named "node" and are
@@ -13,8 +16,7 @@ export function threadTicks(pid: number | 'self' = 'self'): Map<string, number> 
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime + stime; BENCH_KERNEL=1 counts kernel time alone (file creation on ext4 shows there).
-      out.set(`${name}#${tid}`, (process.env.BENCH_KERNEL ? 0 : Number(fields[11])) + Number(fields[12]));
+      out.set(`${name}#${tid}`, (KERNEL_ONLY ? 0 : Number(fields[11])) + Number(fields[12]));
     } catch {
       // The thread ended between listing and reading.
     }
@@ -37,5 +39,5 @@ export function cpuPerEvent(before: Map<string, number>, after: Map<string, numb
   const us = (t: number) => ((t * tickUs) / events).toFixed(1);
   const named = sorted.filter(([name], i) => !name.startsWith('node#') || i < 4).slice(0, 6);
   const rest = total - named.reduce((n, [, t]) => n + t, 0);
-  return `${us(total)} µs CPU per event: ${named.map(([name, t]) => `${name} ${us(t)}`).join(', ')}, other threads ${us(rest)}`;
+  return `${us(total)} µs ${KERNEL_ONLY ? 'kernel ' : ''}CPU per event: ${named.map(([name, t]) => `${name} ${us(t)}`).join(', ')}, other threads ${us(rest)}`;
 }
