@@ -20,6 +20,8 @@ import { makeEvents, makeRows } from './workload.ts';
 const total = Number(process.argv[2] ?? 1_000_000);
 const PARTITIONS = 6;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+// The sink's flush settings can be varied from the environment (defaults otherwise).
+const tuning = Object.fromEntries(['KAFKA_FLUSH_ROWS', 'KAFKA_FLUSH_INTERVAL'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
 const broker = await startBroker();
 
 async function fill(topic: string, perMessage: number): Promise<void> {
@@ -67,7 +69,7 @@ async function driftwatch(topic: string): Promise<number> {
   const started = performance.now();
   const ticks = threadTicks();
   const service = await startService(
-    testConfig({ DATA_DIR: scratchDir('driftwatch-bench-kafka-'), KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: unique('labels'), KAFKA_DLQ_TOPIC: unique('dlq'), KAFKA_GROUP_ID: unique('dw') }),
+    testConfig({ DATA_DIR: scratchDir('driftwatch-bench-kafka-'), KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: unique('labels'), KAFKA_DLQ_TOPIC: unique('dlq'), KAFKA_GROUP_ID: unique('dw'), ...tuning }),
     { logger: false },
   );
   try {

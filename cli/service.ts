@@ -153,6 +153,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
           maxBytesPerPartition: config.KAFKA_MAX_BYTES_PER_PARTITION,
           topicPartitions: config.KAFKA_TOPIC_PARTITIONS,
           sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
+          flushRows: config.KAFKA_FLUSH_ROWS,
+          flushIntervalMs: config.KAFKA_FLUSH_INTERVAL,
         },
         {
           writers,

@@ -65,6 +65,10 @@ const ConfigSchema = z.object({
   KAFKA_MAX_BYTES_PER_PARTITION: integer(4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
   KAFKA_PARTITIONS_CONCURRENTLY: integer(4, 1, 256),
   KAFKA_TOPIC_PARTITIONS: integer(6, 1, 1024),
+  // Rows from Kafka are stored in flushes of this many rows, or sooner once
+  // the oldest has waited KAFKA_FLUSH_INTERVAL; offsets are committed after.
+  KAFKA_FLUSH_ROWS: integer(100_000, 1, 10_000_000),
+  KAFKA_FLUSH_INTERVAL: duration('500ms'),
   // How soon the group notices a dead consumer (broker minimum: 6s) and hands its partitions on.
   KAFKA_SESSION_TIMEOUT: duration('30s'),
   PSI_BINS: integer(10, 2, 100),

@@ -98,7 +98,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     kafkaInsertSeconds: new Histogram({
       name: 'driftwatch_kafka_batch_insert_duration_seconds',
-      help: 'Time from handing a partition batch to the store until it is stored, retries included.',
+      help: 'Time to store one flush of rows from Kafka (one insert of many partition batches), retries included.',
       labelNames: ['topic'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],

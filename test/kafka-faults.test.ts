@@ -13,8 +13,8 @@ beforeAll(() => {
 
 const TOTAL = 200_000;
 
-/** A fresh set of topics holding TOTAL events for `model`, 6 partitions. */
-async function prefilled(model: string) {
+/** A fresh set of topics holding `total` events for `model`, 6 partitions; event `${model}-${i}` is in partition i % 6. */
+async function prefilled(model: string, total = TOTAL) {
   const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
   await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 6);
   const producer = broker.kafka.producer();
@@ -23,7 +23,7 @@ async function prefilled(model: string) {
   await produce(
     producer,
     topics.events,
-    Array.from({ length: TOTAL }, (_, i) => JSON.stringify(event({ model, event_id: `${model}-${i}`, timestamp: now - 60_000 + (i % 50_000), features: { x: i % 101 } }))),
+    Array.from({ length: total }, (_, i) => JSON.stringify(event({ model, event_id: `${model}-${i}`, timestamp: now - 60_000 + (i % 50_000), features: { x: i % 101 } }))),
     6,
   );
   await producer.disconnect();
@@ -39,6 +39,12 @@ const kafkaEnv = (topics: { events: string; labels: string; dlq: string }, group
   KAFKA_SESSION_TIMEOUT: '6s',
   DATA_DIR: dataDir,
 });
+
+/** Messages a running service has read from Kafka (its events topic), stored or not. */
+async function consumed(service: { url: string }): Promise<number> {
+  const metrics = await (await fetch(`${service.url}/metrics`)).text();
+  return Number(/driftwatch_kafka_messages_total\{topic="[^"]+"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+}
 
 async function distinctIds(dataDirs: string[], model: string): Promise<{ ids: Set<string>; rows: number }> {
   const ids = new Set<string>();
@@ -63,8 +69,15 @@ describe('Kafka ingest under faults', () => {
     const groupId = unique('group');
     const seenAtKill: number[] = [];
     for (let kill = 0; kill < 6; kill++) {
-      // Small fetches, one partition at a time: slow enough that kills land mid-stream.
-      const service = await spawnService({ ...kafkaEnv(topics, groupId, dir.path), KAFKA_MAX_BYTES_PER_PARTITION: String(64 * 1024), KAFKA_PARTITIONS_CONCURRENTLY: '1' });
+      // Small fetches, one partition at a time, a flush about every fetch:
+      // slow enough that kills land mid-stream, and many points between an
+      // insert and its commit for them to land on.
+      const service = await spawnService({
+        ...kafkaEnv(topics, groupId, dir.path),
+        KAFKA_MAX_BYTES_PER_PARTITION: String(64 * 1024),
+        KAFKA_PARTITIONS_CONCURRENTLY: '1',
+        KAFKA_FLUSH_ROWS: '300',
+      });
       // Once it is consuming again, let it run a random while, then kill it without warning.
       const before = await service.events('kill');
       await waitFor(async () => (await service.events('kill')) > before, 120_000, 'consumption to resume').catch((err) => {
@@ -156,16 +169,84 @@ describe('Kafka ingest under faults', () => {
     }
   }, 400_000);
 
+  it('on SIGTERM stores and commits the rows it holds, then leaves the group', async () => {
+    const n = 5_000;
+    const topics = await prefilled('term', n);
+    const dir = tempDir();
+    const groupId = unique('group');
+    // Flushes that never come by themselves: every row stays in the sink until the stop.
+    const service = await spawnService({ ...kafkaEnv(topics, groupId, dir.path), KAFKA_FLUSH_ROWS: '1000000', KAFKA_FLUSH_INTERVAL: '1h' });
+    try {
+      await waitFor(async () => (await consumed(service)) >= n, 60_000, 'every message consumed');
+      expect(await service.events('term')).toBe(0);
+      expect(await groupCaughtUp(broker, groupId, topics.events)).toBe(false);
+    } finally {
+      service.child.kill('SIGTERM');
+    }
+    const started = Date.now();
+    expect(await service.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(await groupCaughtUp(broker, groupId, topics.events)).toBe(true);
+    const { ids, rows } = await distinctIds([dir.path], 'term');
+    expect(ids.size).toBe(n);
+    expect(rows).toBe(n);
+    // It left the group: nobody is a member any more.
+    const [group] = (await broker.admin.describeGroups([groupId])).groups;
+    expect(group.members).toHaveLength(0);
+    dir.remove();
+  }, 120_000);
+
+  it('drops the rows it holds for partitions taken away in a rebalance instead of storing them late', async () => {
+    const n = 6_000;
+    const topics = await prefilled('revoke', n);
+    const dirs = [tempDir(), tempDir()];
+    const groupId = unique('group');
+    // Rows stay in the sink until the stop, so whatever a consumer stores is what it held then.
+    const env = (i: number) => ({ ...kafkaEnv(topics, groupId, dirs[i].path), KAFKA_FLUSH_ROWS: '1000000', KAFKA_FLUSH_INTERVAL: '1h' });
+    const a = await spawnService(env(0));
+    let b: Awaited<ReturnType<typeof spawnService>> | undefined;
+    try {
+      await waitFor(async () => (await consumed(a)) >= n, 60_000, 'the first consumer to hold every partition\'s rows');
+      b = await spawnService(env(1));
+      // The rebalance takes half the partitions from the first; each then reads its own from the committed offsets (none yet).
+      await waitFor(async () => (await consumed(b!)) > 0 && (await consumed(a)) > n, 60_000, 'the rebalance');
+      const beforeLeave = await consumed(a);
+      b.child.kill('SIGTERM');
+      expect(await b.exited).toBe(0);
+      // The first gets every partition back: it re-reads its own (uncommitted, just dropped again); the other's are committed to the end.
+      await waitFor(async () => (await consumed(a)) > beforeLeave, 30_000, 'the first consumer to rejoin alone');
+    } finally {
+      a.child.kill('SIGTERM');
+      b?.child.kill('SIGTERM');
+    }
+    expect(await a.exited).toBe(0);
+    expect(await groupCaughtUp(broker, groupId, topics.events)).toBe(true);
+    const partitionsOf = (ids: Set<string>) => [...new Set([...ids].map((id) => Number(id.split('-').pop()) % 6))].sort();
+    const first = await distinctIds([dirs[0].path], 'revoke');
+    const second = await distinctIds([dirs[1].path], 'revoke');
+    // Each stored only the partitions it owned at the end, each event once, together all of them.
+    expect(first.ids.size + second.ids.size).toBe(n);
+    expect(new Set([...first.ids, ...second.ids]).size).toBe(n);
+    expect(partitionsOf(first.ids).length).toBeLessThan(6);
+    expect([...partitionsOf(first.ids), ...partitionsOf(second.ids)].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const d of dirs) d.remove();
+  }, 180_000);
+
   it('hands the partitions of a killed consumer to the other one in the group', async () => {
     const topics = await prefilled('pair');
     const dirs = [tempDir(), tempDir()];
     const groupId = unique('group');
-    const env = (i: number) => ({ ...kafkaEnv(topics, groupId, dirs[i].path), KAFKA_MAX_BYTES_PER_PARTITION: String(128 * 1024), KAFKA_PARTITIONS_CONCURRENTLY: '1' });
+    // Small fetches and flushes: slow enough that the first consumer has not finished before the second joins.
+    const env = (i: number) => ({ ...kafkaEnv(topics, groupId, dirs[i].path), KAFKA_MAX_BYTES_PER_PARTITION: String(128 * 1024), KAFKA_PARTITIONS_CONCURRENTLY: '1', KAFKA_FLUSH_ROWS: '500' });
     const a = await spawnService(env(0));
     const b = await spawnService(env(1));
     try {
-      await waitFor(async () => (await a.events('pair')) > 0 && (await b.events('pair')) > 0, 60_000, 'both consumers to get partitions');
+      await waitFor(async () => (await a.events('pair')) > 0 && (await b.events('pair')) > 0, 60_000, 'both consumers to get partitions').catch(async (err) => {
+        throw new Error(`${err.message} (stored: ${await a.events('pair')} and ${await b.events('pair')})`);
+      });
+      const storedBeforeKill = (await a.events('pair')) + (await b.events('pair'));
       a.child.kill('SIGKILL');
+      expect(storedBeforeKill).toBeLessThan(TOTAL); // killed mid-stream: work was left for the survivor
       await a.exited;
       await waitFor(() => groupCaughtUp(broker, groupId, topics.events), 240_000, 'the survivor to finish every partition');
     } finally {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import type { Metrics } from '../../core/metrics.ts';
+import type { Writers } from '../writers.ts';
 import { handleBatch, type DeadLetterSink, type HandlerDeps } from './handler.ts';
+import { KafkaSink } from './sink.ts';
 
 /**
  * The kafkajs adapter: everything kafkajs-specific lives here. The delivery
@@ -20,6 +22,9 @@ export interface KafkaIngestOptions {
   /** Partitions for topics driftwatch creates because they are missing. */
   topicPartitions: number;
   sessionTimeoutMs: number;
+  /** A flush of buffered rows starts at this many rows or when the oldest has waited this long. */
+  flushRows: number;
+  flushIntervalMs: number;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'restarting' | 'stopped';
@@ -33,7 +38,7 @@ type Log = HandlerDeps['log'] & { info: (obj: object, msg: string) => void; erro
 
 export async function startKafkaIngest(
   options: KafkaIngestOptions,
-  deps: Omit<HandlerDeps, 'deadLetters' | 'streamOf' | 'log'> & { metrics: Metrics; log: Log },
+  deps: Omit<HandlerDeps, 'deadLetters' | 'streamOf' | 'log' | 'sink' | 'maxQueuedRows' | 'heartbeatMs'> & { writers: Writers; metrics: Metrics; log: Log },
 ): Promise<KafkaIngest> {
   const kafka = new Kafka({
     clientId: options.clientId,
@@ -108,10 +113,27 @@ export async function startKafkaIngest(
     return BigInt(committed) >= BigInt(offset);
   }
 
+  const sink = new KafkaSink(
+    { flushRows: options.flushRows, flushIntervalMs: options.flushIntervalMs, retry: deps.retry },
+    {
+      insert: (stream, bytes, rows) => deps.writers[stream].add(bytes, rows),
+      // Always through the consumer of the moment; the sink never commits for an earlier group generation.
+      commit: async (offsets) => {
+        await consumer?.commitOffsets(offsets);
+      },
+      metrics: deps.metrics,
+      log: deps.log,
+      sleep: deps.sleep,
+    },
+  );
   const handlerDeps: HandlerDeps = {
     ...deps,
+    sink,
     deadLetters,
     streamOf: (topic) => (topic === options.labelsTopic ? 'labels' : 'events'),
+    // Room for a flush being filled while one is inserted; beyond it batch handlers wait.
+    maxQueuedRows: 2 * options.flushRows,
+    heartbeatMs: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
   };
 
   await admin.connect();
@@ -138,7 +160,12 @@ export async function startKafkaIngest(
       deps.log.error({ err: event.payload.error, restart: event.payload.restart }, 'kafka consumer crashed');
       if (!event.payload.restart) scheduleRestart();
     });
+    // kafkajs has no per-partition revocation callback. After any rejoin it
+    // fetches every assigned partition again from its committed offset, so
+    // whatever the sink holds is dropped then, assigned or not.
+    c.on(c.events.REBALANCING, () => sink.revoke());
     c.on(c.events.GROUP_JOIN, () => {
+      sink.revoke();
       state = 'running';
       restartDelay = 1_000;
     });
@@ -157,11 +184,11 @@ export async function startKafkaIngest(
             isActive: () => isRunning() && !isStale() && !stopping,
             isAssigned: () => !isStale(),
             heartbeat,
-            commit: (offset) => c.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset }]),
           },
           handlerDeps,
         );
-        if (outcome === 'committed') resolveOffset(batch.lastOffset());
+        // Fetch on past a handed-off batch: the sink commits it once stored.
+        if (outcome !== 'abandoned') resolveOffset(batch.lastOffset());
       },
     });
   };
@@ -172,6 +199,7 @@ export async function startKafkaIngest(
     deps.metrics.kafkaConsumerRestarts.inc();
     restartTimer = setTimeout(async () => {
       restartTimer = null;
+      sink.revoke();
       try {
         await consumer?.disconnect();
       } catch {
@@ -218,13 +246,27 @@ export async function startKafkaIngest(
       state = 'stopped';
       if (restartTimer) clearTimeout(restartTimer);
       if (lagTimer) clearInterval(lagTimer);
-      // disconnect() lets the batch in hand finish (it is committed or dropped) and leaves the group.
-      const leave = (async () => {
-        await consumer?.disconnect();
-        await producer.disconnect();
-        await admin.disconnect();
-      })();
-      await Promise.race([leave, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+      // Stop fetching, store and commit what the sink holds (kafkajs drops
+      // commits once it is stopping), then leave the group; disconnect() lets
+      // the batch in hand finish, which finds `stopping` and gives it back.
+      // Half the time for each: leaving matters even when the store is away.
+      const within = (work: Promise<unknown>, ms: number) => Promise.race([work, new Promise((r) => setTimeout(r, ms).unref())]);
+      try {
+        consumer?.pause([{ topic: options.eventsTopic }, { topic: options.labelsTopic }]);
+      } catch {
+        // Not running (between restarts): nothing is being fetched.
+      }
+      await within(sink.drain(), timeoutMs / 2);
+      // Whatever could not be stored in time is re-read by the next owner.
+      sink.revoke();
+      await within(
+        (async () => {
+          await consumer?.disconnect();
+          await producer.disconnect();
+          await admin.disconnect();
+        })(),
+        timeoutMs / 2,
+      );
     },
   };
 }

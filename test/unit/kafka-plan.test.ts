@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { validateEvent } from '../../core/event.ts';
 import { createMetrics } from '../../core/metrics.ts';
 import { encodeEvents } from '../../store/events.ts';
-import { InsertBatcher } from '../../ingest/batcher.ts';
 import { inlinePreparer } from '../../ingest/preparer.ts';
 import { handleBatch, type BatchContext, type HandlerDeps } from '../../ingest/kafka/handler.ts';
+import { KafkaSink } from '../../ingest/kafka/sink.ts';
 import { packMessages, unpackMessages } from '../../ingest/kafka/pack.ts';
 import { planFlush, type MessageIn } from '../../ingest/kafka/plan.ts';
 import { event } from '../helpers.ts';
@@ -79,82 +79,116 @@ describe('packMessages', () => {
 });
 
 describe('handleBatch', () => {
-  const deps = (insert: (rows: Uint8Array) => Promise<void>, sendAndCommit: HandlerDeps['deadLetters']['sendAndCommit'] = async () => {}): HandlerDeps => ({
-    streamOf: () => 'events',
-    writers: {
-      events: new InsertBatcher(insert, { maxBatchRows: 1000, maxPendingRows: 1000 }),
-      labels: new InsertBatcher(insert, { maxBatchRows: 1000, maxPendingRows: 1000 }),
-    },
-    deadLetters: { sendAndCommit },
-    preparer: inlinePreparer(),
-    metrics: createMetrics(),
-    limits: () => limits,
-    maxMessageBytes: 10_000,
-    retry: { initialMs: 1, maxMs: 4 },
-    log: { warn: () => {} },
-    sleep: async () => {},
-  });
-  const ctx = (messages: MessageIn[], active = () => true) => {
-    const commits: string[] = [];
-    const c: BatchContext = {
-      topic: 't',
-      partition: 0,
-      messages,
-      isActive: active,
-      isAssigned: active,
-      heartbeat: async () => {},
-      commit: async (o) => void commits.push(o),
+  const deps = (
+    insert: (rows: Uint8Array) => Promise<void>,
+    sendAndCommit: HandlerDeps['deadLetters']['sendAndCommit'] = async () => {},
+    commits: string[] = [],
+    sinkOptions: { flushRows?: number; maxQueuedRows?: number } = {},
+  ): HandlerDeps => {
+    const metrics = createMetrics();
+    const sink = new KafkaSink(
+      { flushRows: sinkOptions.flushRows ?? 1, flushIntervalMs: 1, retry: { initialMs: 1, maxMs: 4 } },
+      {
+        insert: (_stream, rows) => insert(rows),
+        commit: async (offsets) => void commits.push(...offsets.map((o) => o.offset)),
+        metrics,
+        log: { warn: () => {} },
+        sleep: async () => {},
+      },
+    );
+    return {
+      streamOf: () => 'events',
+      sink,
+      deadLetters: { sendAndCommit },
+      preparer: inlinePreparer(),
+      metrics,
+      limits: () => limits,
+      maxMessageBytes: 10_000,
+      maxQueuedRows: sinkOptions.maxQueuedRows ?? 1000,
+      heartbeatMs: 5,
+      retry: { initialMs: 1, maxMs: 4 },
+      log: { warn: () => {} },
+      sleep: async () => {},
     };
-    return { c, commits };
   };
+  const ctx = (messages: MessageIn[], active = () => true, heartbeats: string[] = []): BatchContext => ({
+    topic: 't',
+    partition: 0,
+    messages,
+    isActive: active,
+    isAssigned: active,
+    heartbeat: async () => void heartbeats.push('beat'),
+  });
+  const good = (offset: number, id: string) => msg(offset, JSON.stringify(event({ event_id: id })));
 
-  it('retries a failing store, then stores and commits', async () => {
-    let failures = 3;
+  it('hands a clean batch to the sink and returns before the store answers; the offset follows the rows', async () => {
+    let release!: () => void;
     const inserted: Uint8Array[] = [];
-    const { c, commits } = ctx([msg(0, JSON.stringify(event({ event_id: 'a' })))]);
-    const outcome = await handleBatch(c, deps(async (rows) => {
-      if (failures-- > 0) throw new Error('store down');
+    const commits: string[] = [];
+    const d = deps((rows) => new Promise<void>((r) => {
       inserted.push(rows);
-    }));
-    expect(outcome).toBe('committed');
+      release = r;
+    }), undefined, commits);
+    expect(await handleBatch(ctx([good(0, 'a')]), d)).toBe('handed-off');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(inserted).toHaveLength(1);
+    expect(commits).toEqual([]); // not stored yet, so not committed
+    release();
+    await d.sink.drain();
     expect(inserted).toHaveLength(1);
     expect(commits).toEqual(['1']);
   });
 
-  it('drops a revoked batch without committing', async () => {
-    let active = true;
-    const { c, commits } = ctx([msg(5, JSON.stringify(event({ event_id: 'a' })))], () => active);
-    const outcome = await handleBatch(c, deps(async () => {
-      active = false;
-      throw new Error('store down');
-    }));
-    expect(outcome).toBe('abandoned');
-    expect(commits).toEqual([]);
+  it('waits, with heartbeats, while the sink holds as many rows as it may', async () => {
+    const gates: (() => void)[] = [];
+    const heartbeats: string[] = [];
+    const d = deps(() => new Promise<void>((r) => gates.push(r)), undefined, [], { flushRows: 1, maxQueuedRows: 1 });
+    // The first batch is being inserted; the second then fills the sink, and its handler waits.
+    expect(await handleBatch(ctx([good(0, 'a')]), d)).toBe('handed-off');
+    let second: string | null = null;
+    void handleBatch(ctx([good(1, 'b')], () => true, heartbeats), d).then((o) => (second = o));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(second).toBe(null);
+    expect(heartbeats.length).toBeGreaterThan(0);
+    gates.shift()!(); // the first is stored: the second moves into the next insert, and the sink has room
+    for (let i = 0; i < 200 && second === null; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(second).toBe('handed-off');
+    const drained = d.sink.drain();
+    gates.shift()!();
+    await drained;
+  });
+
+  it('gives a batch back when the consumer stops while it is being planned', async () => {
+    const inserted: Uint8Array[] = [];
+    const d = deps(async (rows) => void inserted.push(rows));
+    expect(await handleBatch(ctx([good(5, 'a')], () => false), d)).toBe('abandoned');
+    await d.sink.drain();
+    expect(inserted).toHaveLength(0);
   });
 
   it('does not commit past a message whose dead letter could not be written', async () => {
     let active = true;
-    const { c, commits } = ctx([msg(7, '{bad')], () => active);
-    const outcome = await handleBatch(c, deps(async () => {}, async () => {
+    const commits: string[] = [];
+    const outcome = await handleBatch(ctx([msg(7, '{bad')], () => active), deps(async () => {}, async () => {
       active = false;
       throw new Error('dlq down');
-    }));
+    }, commits));
     expect(outcome).toBe('abandoned');
     expect(commits).toEqual([]);
   });
 
-  it('commits a batch with dead letters only together with them, after its rows', async () => {
+  it('commits a batch with dead letters only together with them, after its rows and every earlier batch', async () => {
     const order: string[] = [];
-    const { c, commits } = ctx([msg(3, JSON.stringify(event({ event_id: 'a' }))), msg(4, '{bad')]);
-    const outcome = await handleBatch(
-      c,
-      deps(
-        async () => void order.push('rows'),
-        async (_source, letters, offset) => void order.push(`letters ${letters.length} + offset ${offset}`),
-      ),
+    const commits: string[] = [];
+    const d = deps(
+      async (rows) => void order.push(`rows ${Buffer.from(rows).length > 0}`),
+      async (_source, letters, offset) => void order.push(`letters ${letters.length} + offset ${offset} after commits ${commits.join(',')}`),
+      commits,
+      { flushRows: 1000 },
     );
-    expect(outcome).toBe('committed');
-    expect(order).toEqual(['rows', 'letters 1 + offset 5']);
-    expect(commits).toEqual([]); // the offset went with the letters, not through a plain commit
+    expect(await handleBatch(ctx([good(1, 'a'), good(2, 'b')]), d)).toBe('handed-off');
+    expect(await handleBatch(ctx([good(3, 'c'), msg(4, '{bad')]), d)).toBe('committed');
+    expect(order).toEqual(['rows true', 'letters 1 + offset 5 after commits 3']);
+    expect(commits).toEqual(['3']); // the batch's own offset went with the letters, not through a plain commit
   });
 });

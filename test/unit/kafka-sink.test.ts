@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../core/metrics.ts';
+import { commitsFor, flushDue, KafkaSink, type SinkEntry, type TopicPartitionOffset } from '../../ingest/kafka/sink.ts';
+
+/** A stand-in store and broker: inserts finish when the test says so, commits are recorded. */
+function harness(options: { flushRows?: number; flushIntervalMs?: number } = {}) {
+  const log: string[] = [];
+  const gates: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  const metrics = createMetrics();
+  const sink = new KafkaSink(
+    { flushRows: options.flushRows ?? 100, flushIntervalMs: options.flushIntervalMs ?? 60_000, retry: { initialMs: 1, maxMs: 2 } },
+    {
+      insert: (_stream, bytes) =>
+        new Promise<void>((resolve, reject) => {
+          log.push(`insert ${Buffer.from(bytes).toString()}`);
+          gates.push({ resolve, reject });
+        }),
+      commit: async (offsets: TopicPartitionOffset[]) => void log.push(`commit ${offsets.map((o) => `${o.partition}@${o.offset}`).join(' ')}`),
+      metrics,
+      log: { warn: () => {} },
+      sleep: async () => {},
+    },
+  );
+  const until = async (check: () => boolean) => {
+    const deadline = performance.now() + 2_000;
+    while (!check() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    expect(check()).toBe(true);
+  };
+  return {
+    sink,
+    log,
+    metrics,
+    until,
+    release: () => gates.shift()!.resolve(),
+    fail: () => gates.shift()!.reject(new Error('store down')),
+    get inFlight() {
+      return gates.length;
+    },
+  };
+}
+
+const entry = (partition: number, text: string, rows: number, commitOffset: string | null): SinkEntry => ({
+  topic: 't',
+  partition,
+  encoded: Buffer.from(text),
+  rows,
+  commitOffset,
+});
+
+describe('KafkaSink', () => {
+  it('stores batches of several partitions in one insert, then commits the last offset of each', async () => {
+    const h = harness({ flushRows: 100 });
+    const outcomes = [
+      h.sink.submit('events', entry(0, 'a', 40, '11')),
+      h.sink.submit('events', entry(1, 'b', 30, '21')),
+      h.sink.submit('events', entry(0, 'c', 30, '15')), // 100 rows waiting: a flush is due
+    ];
+    await h.until(() => h.inFlight === 1);
+    expect(h.log).toEqual(['insert abc']);
+    expect(h.sink.queuedRows('events')).toBe(0);
+    h.release();
+    expect(await Promise.all(outcomes)).toEqual(['stored', 'stored', 'stored']);
+    expect(h.log).toEqual(['insert abc', 'commit 0@15 1@21']);
+    expect(await h.metrics.kafkaRows.get()).toMatchObject({ values: [{ value: 100 }] });
+  });
+
+  it('waits for rows or time: under flushRows it flushes once the oldest row has waited the interval', async () => {
+    const h = harness({ flushRows: 1000, flushIntervalMs: 30 });
+    const started = performance.now();
+    const stored = h.sink.submit('events', entry(0, 'a', 5, '1'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(h.log).toEqual([]); // neither enough rows nor old enough yet
+    await h.until(() => h.inFlight === 1);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(29);
+    h.release();
+    expect(await stored).toBe('stored');
+  });
+
+  it('takes what waited during an insert into the next one, and never inserts past a failed one', async () => {
+    const h = harness({ flushRows: 10 });
+    const first = h.sink.submit('events', entry(0, 'a', 10, '1'));
+    await h.until(() => h.inFlight === 1);
+    const later = [h.sink.submit('events', entry(0, 'b', 6, '2')), h.sink.submit('events', entry(1, 'c', 4, '7'))];
+    expect(h.sink.queuedRows('events')).toBe(10);
+    h.fail(); // the store is away: the same rows again, before anything after them
+    await h.until(() => h.inFlight === 1);
+    expect(h.log).toEqual(['insert a', 'insert a']);
+    expect(await h.metrics.kafkaPaused.get()).toMatchObject({ values: [{ labels: { topic: 't', partition: '0' }, value: 1 }] });
+    h.release();
+    expect(await first).toBe('stored');
+    expect((await h.metrics.kafkaPaused.get()).values[0].value).toBe(0);
+    // b and c waited meanwhile, enough rows for the next insert together.
+    await h.until(() => h.inFlight === 1);
+    h.release();
+    expect(await Promise.all(later)).toEqual(['stored', 'stored']);
+    expect(h.log).toEqual(['insert a', 'insert a', 'commit 0@1', 'insert bc', 'commit 0@2 1@7']);
+  });
+
+  it('on revoke drops the rows not yet inserted and commits nothing for the insert in flight', async () => {
+    const h = harness({ flushRows: 10 });
+    const inFlight = h.sink.submit('events', entry(0, 'a', 10, '1'));
+    await h.until(() => h.inFlight === 1);
+    const queued = h.sink.submit('events', entry(0, 'b', 3, '2'));
+    h.sink.revoke();
+    expect(await queued).toBe('dropped');
+    expect(h.sink.queuedRows('events')).toBe(0);
+    h.release();
+    expect(await inFlight).toBe('dropped');
+    // A new generation starts clean: its rows are stored and committed as usual.
+    const next = h.sink.submit('events', entry(0, 'c', 10, '1'));
+    await h.until(() => h.inFlight === 1);
+    h.release();
+    expect(await next).toBe('stored');
+    expect(h.log).toEqual(['insert a', 'insert c', 'commit 0@1']);
+  });
+
+  it('stops retrying rows that were revoked while the store was away', async () => {
+    const h = harness({ flushRows: 1 });
+    const stored = h.sink.submit('events', entry(0, 'a', 1, '1'));
+    await h.until(() => h.inFlight === 1);
+    h.fail();
+    await h.until(() => h.inFlight === 1);
+    h.sink.revoke();
+    h.fail();
+    expect(await stored).toBe('dropped');
+    expect(h.log).toEqual(['insert a', 'insert a']);
+    expect((await h.metrics.kafkaPaused.get()).values[0].value).toBe(0);
+  });
+
+  it('settles an urgent entry (its caller commits it) after the commits queued before it, and does not commit it', async () => {
+    const h = harness({ flushRows: 1000 });
+    void h.sink.submit('events', entry(0, 'a', 5, '3'));
+    const urgent = h.sink.submit('events', entry(0, 'b', 2, null), true);
+    await h.until(() => h.inFlight === 1);
+    h.release();
+    expect(await urgent).toBe('stored');
+    expect(h.log).toEqual(['insert ab', 'commit 0@3']);
+  });
+
+  it('drain stores and commits everything waiting, however few rows', async () => {
+    const h = harness({ flushRows: 1000 });
+    void h.sink.submit('events', entry(2, 'a', 1, '9'));
+    void h.sink.submit('labels', entry(3, 'b', 0, '4')); // nothing to store, an offset to move
+    const drained = h.sink.drain();
+    await h.until(() => h.inFlight === 1);
+    h.release();
+    await drained;
+    expect(h.log).toEqual(['insert a', 'commit 3@4', 'commit 2@9']);
+  });
+});
+
+describe('commitsFor', () => {
+  it('takes the highest offset per partition, beyond 2^53, skipping entries committed elsewhere', () => {
+    expect(
+      commitsFor([entry(0, '', 1, '9007199254740993'), entry(0, '', 1, '9007199254740995'), entry(1, '', 1, '10'), entry(1, '', 1, '9'), entry(2, '', 1, null)]),
+    ).toEqual([
+      { topic: 't', partition: 0, offset: '9007199254740995' },
+      { topic: 't', partition: 1, offset: '10' },
+    ]);
+  });
+});
+
+describe('flushDue', () => {
+  const options = { flushRows: 100, flushIntervalMs: 500 };
+  it('flushes on rows, age, an urgent entry or a drain, and not before', () => {
+    expect(flushDue({ rows: 99, urgent: 0, oldestAgeMs: 499 }, options, false)).toBe(false);
+    expect(flushDue({ rows: 100, urgent: 0, oldestAgeMs: 0 }, options, false)).toBe(true);
+    expect(flushDue({ rows: 1, urgent: 0, oldestAgeMs: 500 }, options, false)).toBe(true);
+    expect(flushDue({ rows: 1, urgent: 1, oldestAgeMs: 0 }, options, false)).toBe(true);
+    expect(flushDue({ rows: 1, urgent: 0, oldestAgeMs: 0 }, options, true)).toBe(true);
+  });
+});
