@@ -24,6 +24,8 @@ Commands:
 Demo options:
   --duration S    Stop after S seconds (default: run until Ctrl-C)
   --rate N        Events per second to send (default 2000)
+  --kafka-brokers H:P  Send the traffic through Kafka (topics of its own, deleted at the
+                  end) for the service to consume, instead of over HTTP
 
 Options (each also an environment variable of the same name, e.g. --data-dir = DATA_DIR):
   --port N                    HTTP port (default 8080; the demo picks a free one)
@@ -119,7 +121,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.once('SIGINT', () => process.exit(130));
       });
       const outcome = await runDemo({ env: process.env, flags: args.config, extra: args.extra, out: process.stdout, signal: stop.signal });
-      return outcome.allMatched ? 0 : 1;
+      return outcome.allMatched && outcome.eventsStored === outcome.eventsSent ? 0 : 1;
     }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError || err instanceof RulesError) {

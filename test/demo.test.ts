@@ -23,6 +23,8 @@ describe('npm run demo', () => {
       for (const w of outcome.windows.filter((w) => w.expected.length === 0)) expect(w.flagged).toEqual([]);
       expect(outcome.allMatched).toBe(true);
       expect(outcome.labelsSent).toBeGreaterThan(0);
+      expect(outcome.eventsStored).toBe(outcome.eventsSent);
+      expect(printed).toMatch(/traffic over HTTP/);
       expect(printed).toMatch(/baseline [0-9a-f-]{36} frozen/);
       expect(printed).toMatch(/feature\s+kind\s+method\s+score\s+threshold\s+drifted/);
       expect(printed).toMatch(/credit_score\s+numeric\s+psi\s+[\d.]+\s+0\.0\d+\s+YES/);

@@ -1,4 +1,7 @@
+import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SHIFTED_FEATURES } from '../cli/demo/credit-risk.ts';
+import { runDemo } from '../cli/demo/run.ts';
 import { startService, type Service } from '../cli/service.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
 import { createTopics, produce, readAll, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
@@ -140,4 +143,31 @@ describe('Kafka ingest against a real broker', () => {
       dir.remove();
     }
   }, 300_000);
+
+  it('runs the demo with its traffic through Kafka: every event stored, exactly the shifted features flagged, its topics gone after', async () => {
+    const dir = tempDir();
+    const out = new PassThrough();
+    let printed = '';
+    out.on('data', (chunk) => (printed += chunk));
+    const topicsBefore = new Set(await broker.admin.listTopics());
+    try {
+      const outcome = await runDemo({
+        flags: { DATA_DIR: dir.path, ANALYSIS_WINDOW: '2s', ANALYSIS_GRACE: '1500ms', KAFKA_BROKERS: broker.brokers.join(',') },
+        extra: { duration: '16', rate: '1500' },
+        out,
+        seed: 7,
+      });
+      expect(printed).toMatch(/traffic through Kafka \(driftwatch-demo-[a-z0-9]+\.events\)/);
+      expect(outcome.eventsSent).toBeGreaterThan(10_000);
+      expect(outcome.eventsStored).toBe(outcome.eventsSent);
+      const shifted = outcome.windows.filter((w) => w.expected.length > 0);
+      expect(shifted.length).toBeGreaterThanOrEqual(2);
+      for (const w of shifted) expect(w.flagged).toEqual([...SHIFTED_FEATURES].sort());
+      expect(outcome.allMatched).toBe(true);
+      const left = (await broker.admin.listTopics()).filter((t) => !topicsBefore.has(t) && t.startsWith('driftwatch-demo-'));
+      expect(left).toEqual([]);
+    } finally {
+      dir.remove();
+    }
+  }, 90_000);
 });

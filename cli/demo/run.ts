@@ -6,6 +6,7 @@ import { parseConfig } from '../../core/config.ts';
 import { UsageError } from '../args.ts';
 import { startService } from '../service.ts';
 import { Draw, LABEL_SHARE, makeEvent, makeLabel, MODEL, rng, SHIFTED_FEATURES } from './credit-risk.ts';
+import { httpSender, kafkaSender, type Sender } from './send.ts';
 import { driftTable } from './table.ts';
 
 export interface DemoOptions {
@@ -31,6 +32,8 @@ export interface DemoOutcome {
   allMatched: boolean;
   eventsSent: number;
   labelsSent: number;
+  /** Events the service had stored at the end (all of them, unless the store fell behind). */
+  eventsStored: number;
 }
 
 const MARKER = '.driftwatch-demo';
@@ -49,20 +52,21 @@ function prepareDataDir(dir: string): void {
   writeFileSync(join(path, MARKER), 'made by `driftwatch demo`; wiped at its next run\n');
 }
 
+// The listener goes when the sleep ends: one per tick would pile up on the run's signal.
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((done) => {
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', () => {
+    const wake = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', wake);
       done();
-    });
+    };
+    const timer = setTimeout(wake, ms);
+    signal?.addEventListener('abort', wake, { once: true });
   });
 
-async function post(url: string, body: unknown[]): Promise<void> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
-  const result = (await response.json()) as { rejected: unknown[] };
-  if (result.rejected.length > 0) throw new Error(`demo events rejected: ${JSON.stringify(result.rejected.slice(0, 3))}`);
+async function storedCounts(serviceUrl: string): Promise<{ events: number; labels: number }> {
+  const models = (await (await fetch(`${serviceUrl}/v1/models`)).json()) as { models: { events: number; labels: number }[] };
+  return models.models[0] ?? { events: 0, labels: 0 };
 }
 
 /**
@@ -76,16 +80,33 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const rate = options.extra.rate !== undefined ? Number(options.extra.rate) : 2000;
   if (!(duration > 0)) throw new UsageError('--duration must be a positive number of seconds');
   if (!(rate > 0 && rate <= 200_000)) throw new UsageError('--rate must be between 1 and 200000 events per second');
+  // With --kafka-brokers the traffic goes through Kafka. Unless named, its
+  // topics and group are this run's own: a fresh store must not read an
+  // earlier run's traffic, and the topics are deleted at the end.
+  const run = `driftwatch-demo-${Date.now().toString(36)}`;
+  const viaKafka = Boolean(options.flags.KAFKA_BROKERS);
+  const ownTopics = viaKafka && !options.flags.KAFKA_EVENTS_TOPIC && !options.flags.KAFKA_LABELS_TOPIC && !options.flags.KAFKA_DLQ_TOPIC;
   const config = parseConfig({
     PORT: '0',
     DATA_DIR: './data-demo',
     ANALYSIS_WINDOW: '10s',
     ANALYSIS_GRACE: '1s',
     LOG_LEVEL: 'warn',
+    ...(viaKafka ? { KAFKA_GROUP_ID: run, KAFKA_FLUSH_INTERVAL: '200ms' } : {}),
+    ...(ownTopics ? { KAFKA_EVENTS_TOPIC: `${run}.events`, KAFKA_LABELS_TOPIC: `${run}.labels`, KAFKA_DLQ_TOPIC: `${run}.dlq` } : {}),
     ...options.flags,
   });
   prepareDataDir(config.DATA_DIR);
   const service = await startService(config);
+  let sender: Sender;
+  try {
+    sender = viaKafka
+      ? await kafkaSender(config.KAFKA_BROKERS, { events: config.KAFKA_EVENTS_TOPIC, labels: config.KAFKA_LABELS_TOPIC, dlq: config.KAFKA_DLQ_TOPIC }, ownTopics)
+      : httpSender(service.url);
+  } catch (err) {
+    await service.close();
+    throw err;
+  }
   const windowMs = config.ANALYSIS_WINDOW;
   const draw = new Draw(rng(options.seed ?? Date.now()));
 
@@ -93,11 +114,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   // The reference period: at least REFERENCE_WINDOWS whole windows, ending on a window boundary.
   const shiftAt = (Math.floor(started / windowMs) + REFERENCE_WINDOWS + 1) * windowMs;
   const stopAt = started + duration * 1000;
-  const outcome: DemoOutcome = { windows: [], allMatched: true, eventsSent: 0, labelsSent: 0 };
+  const outcome: DemoOutcome = { windows: [], allMatched: true, eventsSent: 0, labelsSent: 0, eventsStored: 0 };
   let baselineId: string | null = null;
 
   write(`driftwatch demo: model "${MODEL}", ${rate} events/s, analysis window ${windowMs / 1000}s`);
-  write(`API ${service.url} · store ${resolve(config.DATA_DIR)}`);
+  write(`API ${service.url} · store ${resolve(config.DATA_DIR)} · traffic ${sender.via}`);
   write(`reference traffic until ${new Date(shiftAt).toISOString()}, then shifting: ${SHIFTED_FEATURES.join(', ')}`);
   write('');
 
@@ -131,13 +152,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
           pendingLabels.push({ due: ts + 2000 + draw.random() * 6000, label: makeLabel(draw, event) });
         }
       }
-      await post(`${service.url}/v1/events`, events);
+      await sender.events(events);
       outcome.eventsSent += events.length;
 
       const due = pendingLabels.filter((l) => l.due <= tickStart);
       if (due.length > 0) {
         pendingLabels.splice(0, pendingLabels.length, ...pendingLabels.filter((l) => l.due > tickStart));
-        await post(`${service.url}/v1/labels`, due.map((l) => l.label));
+        await sender.labels(due.map((l) => l.label));
         outcome.labelsSent += due.length;
       }
 
@@ -154,8 +175,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       }
 
       if (Date.now() - lastProgress >= 2000) {
-        const models = (await (await fetch(`${service.url}/v1/models`)).json()) as { models: { events: number; labels: number }[] };
-        const stored = models.models[0] ?? { events: 0, labels: 0 };
+        const stored = await storedCounts(service.url);
         const perSecond = ((outcome.eventsSent - sentAtLastProgress) * 1000) / (Date.now() - lastProgress);
         write(
           `t=${Math.round((Date.now() - started) / 1000)}s  sent ${outcome.eventsSent.toLocaleString('en-US')} events (${Math.round(perSecond).toLocaleString('en-US')}/s), ` +
@@ -167,10 +187,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       }
       await sleep(tickMs - (Date.now() - tickStart), options.signal);
     }
+    // Through Kafka the last events are stored a flush later than sent.
+    const deadline = Date.now() + 15_000;
+    while ((outcome.eventsStored = (await storedCounts(service.url)).events) < outcome.eventsSent && Date.now() < deadline) await sleep(200);
   } finally {
     await service.close();
+    await sender.close();
   }
   const matched = outcome.windows.filter((w) => w.matched).length;
   write(`demo finished: ${outcome.windows.length} windows analysed, ${matched} flagged exactly what was shifted`);
+  write(`${outcome.eventsStored.toLocaleString('en-US')} of ${outcome.eventsSent.toLocaleString('en-US')} events sent ${sender.via} stored`);
   return outcome;
 }
