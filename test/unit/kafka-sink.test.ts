@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../core/metrics.ts';
-import { commitsFor, flushDue, KafkaSink, type SinkEntry, type TopicPartitionOffset } from '../../ingest/kafka/sink.ts';
+import { flushDue } from '../../ingest/flusher.ts';
+import { commitsFor, KafkaSink, type SinkEntry, type TopicPartitionOffset } from '../../ingest/kafka/sink.ts';
 
 /** A stand-in store and broker: inserts finish when the test says so, commits are recorded. */
 function harness(options: { flushRows?: number; flushIntervalMs?: number } = {}) {
