@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AlertEngine } from '../alerts/engine.ts';
 import { AlertmanagerClient, WebhookSender } from '../alerts/notify.ts';
@@ -11,6 +12,7 @@ import { tuneHeapForIngest } from '../core/heap.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { startKafkaIngest, type KafkaIngest } from '../ingest/kafka/kafkajs.ts';
 import { createPreparer } from '../ingest/preparer.ts';
+import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
@@ -52,6 +54,29 @@ export async function startService(config: Config, options: ServiceOptions = {})
     maxCategories: config.MAX_CATEGORIES,
   };
   const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS }, metrics);
+  // Logs go through the app's logger once it exists (nothing logs before it does).
+  const log = { warn: (o: object, m: string) => app.log.warn(o, m), error: (o: object, m: string) => app.log.error(o, m) };
+  let journaled: JournaledWriters | null = null;
+  if (config.INGEST_ACK === 'journaled') {
+    try {
+      // What a crash left in the journal is stored before the service listens.
+      journaled = await openJournaled(
+        writers,
+        {
+          dir: config.INGEST_JOURNAL_DIR || join(config.DATA_DIR, 'journal'),
+          segmentBytes: 64 * 1024 * 1024,
+          flushRows: config.INGEST_FLUSH_ROWS,
+          flushIntervalMs: config.INGEST_FLUSH_INTERVAL,
+          retry: { initialMs: 200, maxMs: 5_000 },
+          maxUnstoredRows: config.INGEST_MAX_PENDING_ROWS,
+        },
+        { metrics, log },
+      );
+    } catch (err) {
+      await sql.close();
+      throw err;
+    }
+  }
   const preparer = createPreparer(config.INGEST_WORKERS);
   let kafka: KafkaIngest | null = null;
   const limits = () => ({
@@ -60,8 +85,6 @@ export async function startService(config: Config, options: ServiceOptions = {})
     maxAgeMs: config.MAX_EVENT_AGE,
     maxFutureSkewMs: config.MAX_FUTURE_SKEW,
   });
-  // Logs go through the app's logger once it exists; the scorer only logs after start.
-  const log = { warn: (o: object, m: string) => app.log.warn(o, m), error: (o: object, m: string) => app.log.error(o, m) };
   const scorer = new ShadowScorer(
     { sql, metrics, log },
     {
@@ -90,7 +113,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const app = await buildApp({
     sql,
     metrics,
-    writers,
+    writers: journaled?.writers ?? writers,
     preparer,
     apiKeys: config.API_KEYS,
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -136,6 +159,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   } catch (err) {
     await app.close();
     await alertmanager?.close();
+    await journaled?.close();
+    await preparer.close();
     await sql.close();
     throw err;
   }
@@ -168,6 +193,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       );
     } catch (err) {
       await app.close();
+      await journaled?.close();
       await preparer.close();
       await sql.close();
       throw err;
@@ -196,6 +222,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         await alertmanager?.close();
         await kafka?.stop();
         await app.close();
+        await journaled?.close();
         await flushWriters(writers);
         await preparer.close();
         await sql.close();

@@ -48,6 +48,14 @@ const ConfigSchema = z.object({
   INGEST_MAX_PENDING_ROWS: integer(500_000, 1, 100_000_000),
   // Worker threads that parse, validate and encode request bodies; 0 does it on the event loop.
   INGEST_WORKERS: integer(1, 0, 64),
+  // When POST /v1/events and /v1/labels answer: once the rows are stored
+  // (stored), or once they are in the local journal, stored within
+  // INGEST_FLUSH_INTERVAL in inserts of up to INGEST_FLUSH_ROWS (journaled).
+  INGEST_ACK: z.enum(['stored', 'journaled']).default('stored'),
+  INGEST_FLUSH_ROWS: integer(100_000, 1, 10_000_000),
+  INGEST_FLUSH_INTERVAL: duration('200ms'),
+  // Journal folder; empty means DATA_DIR/journal.
+  INGEST_JOURNAL_DIR: z.string().default(''),
   // Events older than this or further in the future than MAX_FUTURE_SKEW are refused.
   MAX_EVENT_AGE: duration('400d'),
   MAX_FUTURE_SKEW: duration('1h'),

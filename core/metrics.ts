@@ -78,6 +78,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['model'] as const,
       registers: [registry],
     }),
+    ingestUnstoredRows: new Gauge({
+      name: 'driftwatch_ingest_unstored_rows',
+      help: 'Rows acknowledged from the journal but not yet stored, by stream (INGEST_ACK=journaled).',
+      labelNames: ['stream'] as const,
+      registers: [registry],
+    }),
     kafkaMessages: new Counter({
       name: 'driftwatch_kafka_messages_total',
       help: 'Kafka messages consumed, by topic.',

@@ -1,7 +1,7 @@
 import type { EventLimits } from '../core/event.ts';
 import type { Metrics } from '../core/metrics.ts';
-import type { InsertBatcher } from './batcher.ts';
 import type { Prepared, Rejection, Stream } from './prepare.ts';
+import type { Writers } from './writers.ts';
 
 export type { Rejection, Stream } from './prepare.ts';
 
@@ -11,13 +11,14 @@ export interface IngestResult {
 }
 
 export interface IngestDeps {
-  writers: Record<Stream, InsertBatcher>;
+  writers: Writers;
   metrics: Metrics;
   limits: () => EventLimits;
 }
 
 /**
- * Stores a prepared batch's valid rows, resolving once they are stored. A bad
+ * Stores a prepared batch's valid rows, resolving once they are stored (or,
+ * with INGEST_ACK=journaled, in the journal that stores them). A bad
  * item cost only itself (it is in `rejected`); a failing or saturated store
  * throws, so the caller can answer 503 and the sender retry the whole batch
  * (events are idempotent by (model, event_id)).

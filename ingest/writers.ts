@@ -4,10 +4,17 @@ import type { Sql } from '../store/sql.ts';
 import { InsertBatcher, type BatcherOptions } from './batcher.ts';
 import type { Stream } from './ingest.ts';
 
-export type Writers = Record<Stream, InsertBatcher>;
+/** Where a stream's encoded rows go: the store's group commit, or the journal in front of it (ingest/journaled.ts). */
+export interface RowWriter {
+  /** Resolves once the rows are stored (or journaled); BusyError when too many wait. */
+  add(bytes: Uint8Array, rows: number): Promise<void>;
+}
+
+export type Writers = Record<Stream, RowWriter>;
+export type StoreWriters = Record<Stream, InsertBatcher>;
 
 /** One group-commit writer per table, each insert measured. */
-export function createWriters(sql: Sql, options: BatcherOptions, metrics: Metrics): Writers {
+export function createWriters(sql: Sql, options: BatcherOptions, metrics: Metrics): StoreWriters {
   const writer = (table: Stream, columns: readonly string[]) =>
     new InsertBatcher(async (bytes, rows) => {
       const started = performance.now();
@@ -18,6 +25,6 @@ export function createWriters(sql: Sql, options: BatcherOptions, metrics: Metric
   return { events: writer('events', EVENT_COLUMNS), labels: writer('labels', LABEL_COLUMNS) };
 }
 
-export async function flushWriters(writers: Writers): Promise<void> {
+export async function flushWriters(writers: StoreWriters): Promise<void> {
   await Promise.all(Object.values(writers).map((w) => w.flush()));
 }

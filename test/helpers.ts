@@ -64,3 +64,20 @@ export function event(overrides: Record<string, unknown> = {}) {
     ...overrides,
   };
 }
+
+/**
+ * A store whose inserts fail while `down()` says so (queries still answer):
+ * the outage the ingest paths must wait out without losing rows.
+ */
+export function withInsertOutage(down: () => boolean): (sql: Sql) => Sql {
+  const unavailable = () => Promise.reject(new Error('store unavailable (injected)'));
+  return (sql) => ({
+    ...sql,
+    backend: sql.backend,
+    query: (q, p) => sql.query(q, p),
+    command: (q, p) => sql.command(q, p),
+    close: () => sql.close(),
+    insertCompact: (table, columns, rows) => (down() ? unavailable() : sql.insertCompact(table, columns, rows)),
+    insertRowBinary: (table, columns, rows) => (down() ? unavailable() : sql.insertRowBinary(table, columns, rows)),
+  });
+}

@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
-import type { Sql } from '../store/sql.ts';
 import { openStore } from '../store/open.ts';
-import { event, tempDir, testConfig } from './helpers.ts';
+import { event, tempDir, testConfig, withInsertOutage } from './helpers.ts';
 import { createTopics, groupCaughtUp, produce, spawnService, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
 
 const theBroker = useBroker();
@@ -132,15 +131,7 @@ describe('Kafka ingest under faults', () => {
     const topics = await prefilled('outage');
     const dir = tempDir();
     let storeDown = false;
-    const failing = (sql: Sql): Sql => ({
-      ...sql,
-      backend: sql.backend,
-      query: (q, p) => sql.query(q, p),
-      command: (q, p) => sql.command(q, p),
-      close: () => sql.close(),
-      insertCompact: (table, columns, rows) => (storeDown ? Promise.reject(new Error('store unavailable (injected)')) : sql.insertCompact(table, columns, rows)),
-      insertRowBinary: (table, columns, rows) => (storeDown ? Promise.reject(new Error('store unavailable (injected)')) : sql.insertRowBinary(table, columns, rows)),
-    });
+    const failing = withInsertOutage(() => storeDown);
     const service = await startService(
       testConfig({
         ...kafkaEnv(topics, unique('group'), dir.path),

@@ -1,0 +1,92 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startService } from '../cli/service.ts';
+import { event, tempDir, testConfig, withInsertOutage } from './helpers.ts';
+import { spawnService, waitFor } from './kafka-helpers.ts';
+
+/** INGEST_ACK=journaled: 200 once the rows are in the journal on disk; stored by the flusher, and after a crash at the next start. */
+const post = (url: string, body: unknown[]) =>
+  fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const batch = (model: string, from: number, n: number) => Array.from({ length: n }, (_, i) => event({ model, event_id: `${model}-${from + i}`, features: { x: from + i } }));
+const walFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.wal')) : []);
+
+describe('journaled ingest', () => {
+  it('answers once rows are journaled, stores them in large inserts, and leaves no journal behind after a clean stop', async () => {
+    const dir = tempDir();
+    const service = await startService(testConfig({ DATA_DIR: dir.path, INGEST_ACK: 'journaled', INGEST_FLUSH_INTERVAL: '300ms' }), { logger: false });
+    const count = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'j'"))[0].n);
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, r) => post(service.url, batch('j', r * 500, 500))));
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect((await Promise.all(answers.map((a) => a.json()))).every((b) => b.accepted === 500)).toBe(true);
+      await waitFor(async () => (await count()) === 10_000, 20_000, 'the journaled rows to be stored');
+      // 20 requests, far fewer inserts: the flusher took what the journal held.
+      const inserts = (await service.metrics.storeInsertRows.get()).values.find((v) => v.metricName === 'driftwatch_store_insert_rows_count' && v.labels.table === 'events')?.value ?? 0;
+      expect(inserts).toBeLessThan(20);
+      expect(inserts).toBeGreaterThan(0);
+    } finally {
+      await service.close();
+    }
+    expect(walFiles(join(dir.path, 'journal'))).toEqual([]);
+    dir.remove();
+  }, 60_000);
+
+  it('keeps answering while the store is away until the unstored rows reach the limit, then 503, and loses none', async () => {
+    const dir = tempDir();
+    let storeDown = false;
+    const failing = withInsertOutage(() => storeDown);
+    const service = await startService(
+      testConfig({ DATA_DIR: dir.path, INGEST_ACK: 'journaled', INGEST_FLUSH_INTERVAL: '100ms', INGEST_MAX_PENDING_ROWS: '3000' }),
+      { logger: false, wrapSql: failing },
+    );
+    const count = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'down'"))[0].n);
+    try {
+      storeDown = true;
+      const statuses: number[] = [];
+      for (let r = 0; r < 10; r++) {
+        const answer = await post(service.url, batch('down', r * 500, 500));
+        statuses.push(answer.status);
+        if (answer.status === 503) expect((await answer.json()).code).toBe('DW_BUSY');
+      }
+      // 3,000 unstored rows at most: six requests of 500 in, the other four refused.
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 503, 503, 503, 503]);
+      expect(await count()).toBe(0);
+      expect((await (await fetch(`${service.url}/metrics`)).text())).toMatch(/driftwatch_ingest_unstored_rows\{stream="events"\} 3000/);
+      storeDown = false;
+      await waitFor(async () => (await count()) === 3_000, 30_000, 'the journaled rows after the outage');
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 60_000);
+
+  it('stores after a crash what it had acknowledged and not yet stored, before it listens again', async () => {
+    const dir = tempDir();
+    // Flushes that never come by themselves: every acknowledged row is only in the journal when the process dies.
+    const first = await spawnService({ DATA_DIR: dir.path, INGEST_ACK: 'journaled', INGEST_FLUSH_INTERVAL: '1h', INGEST_FLUSH_ROWS: '10000000' });
+    let acknowledged = 0;
+    try {
+      for (let r = 0; r < 8; r++) {
+        const answer = await post(first.url, batch('crash', r * 1000, 1000));
+        expect(answer.status).toBe(200);
+        acknowledged += (await answer.json()).accepted;
+      }
+      expect(await first.events('crash')).toBe(0);
+    } finally {
+      first.child.kill('SIGKILL');
+      await first.exited;
+    }
+    expect(acknowledged).toBe(8000);
+    expect(walFiles(join(dir.path, 'journal')).length).toBeGreaterThan(0);
+    const second = await spawnService({ DATA_DIR: dir.path, INGEST_ACK: 'journaled' });
+    try {
+      expect(await second.events('crash')).toBe(8000);
+      expect(walFiles(join(dir.path, 'journal'))).toEqual([]);
+    } finally {
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    }
+    dir.remove();
+  }, 120_000);
+});
