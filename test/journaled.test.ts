@@ -72,6 +72,12 @@ describe('journaled ingest', () => {
         expect(answer.status).toBe(200);
         acknowledged += (await answer.json()).accepted;
       }
+      const labels = await fetch(`${first.url}/v1/labels`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ model: 'crash', event_id: `crash-${i}`, label: i % 2 }))),
+      });
+      expect(labels.status).toBe(200);
       expect(await first.events('crash')).toBe(0);
     } finally {
       first.child.kill('SIGKILL');
@@ -82,6 +88,8 @@ describe('journaled ingest', () => {
     const second = await spawnService({ DATA_DIR: dir.path, INGEST_ACK: 'journaled' });
     try {
       expect(await second.events('crash')).toBe(8000);
+      const models = (await (await fetch(`${second.url}/v1/models`)).json()) as { models: { model: string; labels: number }[] };
+      expect(models.models.find((m) => m.model === 'crash')?.labels).toBe(300);
       expect(walFiles(join(dir.path, 'journal'))).toEqual([]);
     } finally {
       second.child.kill('SIGTERM');
