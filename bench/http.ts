@@ -27,18 +27,22 @@ export function post(url: string, path: string, body: Buffer | string, agent?: h
 /**
  * Sends pre-serialised event bodies to /v1/events with `concurrency`
  * requests in flight, as fast as the service answers; any answer but 200
- * fails the run. Returns the events accepted and the seconds it took.
+ * fails the run. Returns the events accepted, the seconds it took, and the
+ * requests' round-trip times (ms) at the median and the 99th percentile.
  */
-export async function sendEvents(url: string, bodies: Buffer[], concurrency: number): Promise<{ accepted: number; seconds: number }> {
+export async function sendEvents(url: string, bodies: Buffer[], concurrency: number): Promise<{ accepted: number; seconds: number; p50Ms: number; p99Ms: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   let next = 0;
   let accepted = 0;
+  const latencies: number[] = [];
   const started = performance.now();
   try {
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < bodies.length) {
+          const sent = performance.now();
           const r = await post(url, '/v1/events', bodies[next++], agent);
+          latencies.push(performance.now() - sent);
           if (r.status !== 200) throw new Error(`ingest: ${r.status} ${r.text}`);
           accepted += (JSON.parse(r.text) as { accepted: number }).accepted;
         }
@@ -47,5 +51,7 @@ export async function sendEvents(url: string, bodies: Buffer[], concurrency: num
   } finally {
     agent.destroy();
   }
-  return { accepted, seconds: (performance.now() - started) / 1000 };
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { accepted, seconds: (performance.now() - started) / 1000, p50Ms: at(0.5), p99Ms: at(0.99) };
 }

@@ -103,5 +103,6 @@ console.log(`${fmt(total)} events x 20 features (${(bytes / total).toFixed(0)} b
 for (const r of raw) console.log(`raw store insert, ${fmt(r.size)}-row inserts: ${fmt(r.burst)} events/s to the last insert, ${fmt(r.sustained)} events/s until merges are done`);
 console.log(
   `HTTP ingest into driftwatch serve: ${fmt(httpRate)} events/s (${((httpRate / best) * 100).toFixed(0)}% of the best raw rate to the last insert, ` +
-    `${((httpRate / bestSustained) * 100).toFixed(0)}% of the best until merges are done), all ${fmt(stored)} stored; the last answer after ${answered!.toFixed(2)} s, the last row stored after ${result.seconds.toFixed(2)} s`,
+    `${((httpRate / bestSustained) * 100).toFixed(0)}% of the best until merges are done), all ${fmt(stored)} stored; the last answer after ${answered!.toFixed(2)} s, the last row stored after ${result.seconds.toFixed(2)} s; ` +
+    `request round trip ${result.p50Ms.toFixed(1)} ms at the median, ${result.p99Ms.toFixed(1)} ms at the 99th percentile`,
 );
