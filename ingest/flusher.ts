@@ -70,7 +70,8 @@ export function flushDue(lane: { rows: number; urgent: number; oldestAgeMs: numb
   return draining || lane.urgent > 0 || lane.rows >= options.flushRows || lane.oldestAgeMs >= options.flushIntervalMs;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+// Unref'd: a retry that waits must not keep a stopping process alive (what it holds is re-read or replayed).
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export class Flusher<E extends FlushEntry> {
   private epoch = 0;
