@@ -168,3 +168,38 @@ export async function readSegment(path: string): Promise<{ bytes: Buffer; rows: 
   const { payloads, rows } = readFrames(await readFile(path));
   return { bytes: Buffer.concat(payloads), rows };
 }
+
+/**
+ * Takes the journal folder for this process: two services writing one
+ * folder would interleave their segments. A lock left by a process that is
+ * gone (a crash) is taken over. Returns the release.
+ */
+export async function lockJournal(dir: string): Promise<() => Promise<void>> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => unlink(path).catch(() => {});
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new Error(`journal folder ${dir} is in use by process ${holder}; give each service its own INGEST_JOURNAL_DIR`);
+      }
+      await unlink(path).catch(() => {});
+    }
+  }
+  throw new Error(`could not lock journal folder ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -2,7 +2,7 @@ import { unlink } from 'node:fs/promises';
 import type { Metrics } from '../core/metrics.ts';
 import { BusyError } from './batcher.ts';
 import { Flusher, type FlushEntry, type FlusherOptions } from './flusher.ts';
-import { Journal, leftoverSegments, readSegment } from './journal.ts';
+import { Journal, leftoverSegments, lockJournal, readSegment } from './journal.ts';
 import type { Stream } from './prepare.ts';
 import type { RowWriter, Writers } from './writers.ts';
 
@@ -38,6 +38,7 @@ export interface JournaledWriters {
 const STREAMS: Stream[] = ['events', 'labels'];
 
 export async function openJournaled(store: Writers, options: JournaledOptions, deps: { metrics: Metrics; log: { warn: (obj: object, msg: string) => void } }): Promise<JournaledWriters> {
+  const unlock = await lockJournal(options.dir);
   const replayed = { events: 0, labels: 0 };
   for (const stream of STREAMS) {
     for (const segment of await leftoverSegments(options.dir, stream)) {
@@ -85,6 +86,7 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
       // Stop retrying what could not be stored in time: it stays in the journal for the next start.
       flusher.revoke();
       await Promise.all(STREAMS.map((s) => journals[s].close()));
+      await unlock();
     },
   };
 }

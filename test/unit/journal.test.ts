@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { frameHeader, Journal, readFrames } from '../../ingest/journal.ts';
+import { spawnSync } from 'node:child_process';
+import { frameHeader, Journal, lockJournal, readFrames } from '../../ingest/journal.ts';
 import { tempDir } from '../helpers.ts';
 
 const frame = (text: string, rows: number) => Buffer.concat([frameHeader(Buffer.from(text), rows), Buffer.from(text)]);
@@ -64,6 +65,24 @@ describe('Journal', () => {
       await journal.append(Buffer.alloc(1), 1);
       await journal.close(); // the file work queued so far is done: 8 is gone, 9 and 10 wait to be stored
       expect(readdirSync(dir.path).sort()).toEqual(['events-10.wal', 'events-7.wal', 'events-9.wal']);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('lockJournal', () => {
+  it('refuses a folder another live process holds, and takes over one a dead process left', async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir.path, 'lock'), String(process.ppid));
+      await expect(lockJournal(dir.path)).rejects.toThrow(`in use by process ${process.ppid}`);
+      const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+      writeFileSync(join(dir.path, 'lock'), String(gone));
+      const release = await lockJournal(dir.path);
+      expect(readFileSync(join(dir.path, 'lock'), 'utf8')).toBe(String(process.pid));
+      await release();
+      expect(existsSync(join(dir.path, 'lock'))).toBe(false);
     } finally {
       dir.remove();
     }
