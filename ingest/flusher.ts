@@ -1,3 +1,4 @@
+import { settleWithin } from '../core/within.ts';
 import { planBatch } from './batcher.ts';
 import type { Stream } from './prepare.ts';
 
@@ -142,6 +143,15 @@ export class Flusher<E extends FlushEntry> {
     } finally {
       this.draining = false;
     }
+  }
+
+  /**
+   * A stop: flushes what is queued for up to `ms`, then revokes the rest, so
+   * nothing retries after it (what was not stored is re-read or replayed).
+   */
+  async stop(ms: number): Promise<void> {
+    await settleWithin(this.drain(), ms);
+    this.revoke();
   }
 
   private schedule(lane: Lane<E>): void {

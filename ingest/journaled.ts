@@ -29,8 +29,6 @@ export interface JournaledOptions extends FlusherOptions {
 
 export interface JournaledWriters {
   writers: Writers;
-  /** Rows a previous run left in the journal and this start stored. */
-  replayed: Record<Stream, number>;
   /** Stores what waits and closes the journal; what cannot be stored in `timeoutMs` stays for the next start. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -39,12 +37,10 @@ const STREAMS: Stream[] = ['events', 'labels'];
 
 export async function openJournaled(store: Writers, options: JournaledOptions, deps: { metrics: Metrics; log: { warn: (obj: object, msg: string) => void } }): Promise<JournaledWriters> {
   const unlock = await lockJournal(options.dir);
-  const replayed = { events: 0, labels: 0 };
   for (const stream of STREAMS) {
     for (const segment of await leftoverSegments(options.dir, stream)) {
       const { bytes, rows } = await readSegment(segment.path);
       if (rows > 0) await store[stream].add(bytes, rows);
-      replayed[stream] += rows;
       // Stored (or empty): only now may the segment go.
       await unlink(segment.path);
     }
@@ -78,13 +74,9 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
 
   return {
     writers: { events: writer('events'), labels: writer('labels') },
-    replayed,
     async close(timeoutMs = 10_000) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([flusher.drain(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
-      clearTimeout(timer);
-      // Stop retrying what could not be stored in time: it stays in the journal for the next start.
-      flusher.revoke();
+      // What cannot be stored in time stays in the journal for the next start.
+      await flusher.stop(timeoutMs);
       await Promise.all(STREAMS.map((s) => journals[s].close()));
       await unlock();
     },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import type { Metrics } from '../../core/metrics.ts';
+import { settleWithin } from '../../core/within.ts';
 import type { Writers } from '../writers.ts';
 import { handleBatch, type DeadLetterSink, type HandlerDeps } from './handler.ts';
 import { KafkaSink } from './sink.ts';
@@ -250,16 +251,14 @@ export async function startKafkaIngest(
       // commits once it is stopping), then leave the group; disconnect() lets
       // the batch in hand finish, which finds `stopping` and gives it back.
       // Half the time for each: leaving matters even when the store is away.
-      const within = (work: Promise<unknown>, ms: number) => Promise.race([work, new Promise((r) => setTimeout(r, ms).unref())]);
       try {
         consumer?.pause([{ topic: options.eventsTopic }, { topic: options.labelsTopic }]);
       } catch {
         // Not running (between restarts): nothing is being fetched.
       }
-      await within(sink.drain(), timeoutMs / 2);
       // Whatever could not be stored in time is re-read by the next owner.
-      sink.revoke();
-      await within(
+      await sink.stop(timeoutMs / 2);
+      await settleWithin(
         (async () => {
           await consumer?.disconnect();
           await producer.disconnect();

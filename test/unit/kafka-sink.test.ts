@@ -150,6 +150,22 @@ describe('KafkaSink', () => {
   });
 });
 
+describe('stop', () => {
+  it('waits for a stuck insert only as long as it is given, then drops what it holds and commits nothing', async () => {
+    const h = harness({ flushRows: 1 });
+    const inFlight = h.sink.submit('events', entry(0, 'a', 1, '1'));
+    const queued = h.sink.submit('events', entry(0, 'b', 1, '2'));
+    await h.until(() => h.inFlight === 1);
+    const started = performance.now();
+    await h.sink.stop(30);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(29);
+    expect(await queued).toBe('dropped');
+    h.release(); // the store answers at last: too late to commit
+    expect(await inFlight).toBe('dropped');
+    expect(h.log).toEqual(['insert a']);
+  });
+});
+
 describe('commitsFor', () => {
   it('takes the highest offset per partition, beyond 2^53, skipping entries committed elsewhere', () => {
     expect(
