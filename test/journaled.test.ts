@@ -20,11 +20,16 @@ describe('journaled ingest', () => {
       const answers = await Promise.all(Array.from({ length: 20 }, (_, r) => post(service.url, batch('j', r * 500, 500))));
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
       expect((await Promise.all(answers.map((a) => a.json()))).every((b) => b.accepted === 500)).toBe(true);
-      await waitFor(async () => (await count()) === 10_000, 20_000, 'the journaled rows to be stored');
+      const inserts = async () =>
+        (await service.metrics.storeInsertRows.get()).values.find((v) => v.metricName === 'driftwatch_store_insert_rows_count' && v.labels.table === 'events')?.value ?? 0;
+      const insertedRows = async () =>
+        (await service.metrics.storeInsertRows.get()).values.find((v) => v.metricName === 'driftwatch_store_insert_rows_sum' && v.labels.table === 'events')?.value ?? 0;
+      // The engine can show the rows to a query before the insert's own promise has resolved and been
+      // measured, so wait for the measurement too rather than read it the moment the count is right.
+      await waitFor(async () => (await count()) === 10_000 && (await insertedRows()) === 10_000, 20_000, 'the journaled rows to be stored and measured');
       // 20 requests, far fewer inserts: the flusher took what the journal held.
-      const inserts = (await service.metrics.storeInsertRows.get()).values.find((v) => v.metricName === 'driftwatch_store_insert_rows_count' && v.labels.table === 'events')?.value ?? 0;
-      expect(inserts).toBeLessThan(20);
-      expect(inserts).toBeGreaterThan(0);
+      expect(await inserts()).toBeLessThan(20);
+      expect(await inserts()).toBeGreaterThan(0);
     } finally {
       await service.close();
     }
