@@ -19,7 +19,7 @@ import { testConfig } from '../test/helpers.ts';
 import { spawnService } from '../test/kafka-helpers.ts';
 import { sendEvents } from './http.ts';
 import { scratchDir } from './scratch.ts';
-import { cpuPerEvent, threadTicks } from './threads.ts';
+import { cpuPerEvent, machinePerEvent, machineTicks, threadTicks } from './threads.ts';
 import { makeEvents, makeRows } from './workload.ts';
 
 const [total = 1_000_000, batch = 500, concurrency = 16] = process.argv.slice(2).map(Number);
@@ -76,6 +76,7 @@ try {
   // Warm-up: JIT and first parts, not timed.
   await sendEvents(server.url, [Buffer.from(JSON.stringify(makeEvents(2000, { model: 'warmup', prefix: 'w' })))], concurrency);
   const ticks = threadTicks(server.child.pid!);
+  const machine = machineTicks();
   const started = performance.now();
   result = await sendEvents(server.url, bodies, concurrency);
   // Timed until every event is stored: with INGEST_ACK=journaled the last
@@ -88,7 +89,10 @@ try {
   while ((stored = await storedNow()) < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   answered = result.seconds;
   result.seconds = (performance.now() - started) / 1000;
-  if (process.env.BENCH_BREAKDOWN) console.log(`service: ${cpuPerEvent(ticks, threadTicks(server.child.pid!), total)}`);
+  if (process.env.BENCH_BREAKDOWN) {
+    console.log(`service: ${cpuPerEvent(ticks, threadTicks(server.child.pid!), total)}`);
+    console.log(`${machinePerEvent(machine, machineTicks(), total)} (the sender included)`);
+  }
 } finally {
   server.child.kill('SIGTERM');
   await server.exited;

@@ -14,7 +14,7 @@ import { openStore } from '../store/open.ts';
 import { testConfig } from '../test/helpers.ts';
 import { scratchDir } from './scratch.ts';
 import { createTopics, startBroker, unique } from '../test/kafka-helpers.ts';
-import { cpuPerEvent, threadTicks } from './threads.ts';
+import { cpuPerEvent, machinePerEvent, machineTicks, threadTicks } from './threads.ts';
 import { makeEvents, makeRows } from './workload.ts';
 
 const total = Number(process.argv[2] ?? 1_000_000);
@@ -48,6 +48,7 @@ async function doNothing(topic: string, perMessage: number): Promise<number> {
   const consumer = kafka.consumer({ groupId: unique('noop'), maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 });
   let events = 0;
   const started = performance.now();
+  const machine = machineTicks();
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let done: () => void;
@@ -61,15 +62,22 @@ async function doNothing(topic: string, perMessage: number): Promise<number> {
   });
   await finished;
   const seconds = (performance.now() - started) / 1000;
+  if (process.env.BENCH_BREAKDOWN) console.log(`  do-nothing consumer: ${machinePerEvent(machine, machineTicks(), total)}`);
   await consumer.disconnect();
   return total / seconds;
 }
 
 async function driftwatch(topic: string): Promise<number> {
+  // The labels and dead-letter topics exist beforehand, as they do where
+  // driftwatch is deployed: creating them at start is not consuming.
+  const labels = unique('labels');
+  const dlq = unique('dlq');
+  await createTopics(broker.admin, [labels, dlq], PARTITIONS);
   const started = performance.now();
   const ticks = threadTicks();
+  const machine = machineTicks();
   const service = await startService(
-    testConfig({ DATA_DIR: scratchDir('driftwatch-bench-kafka-'), KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: unique('labels'), KAFKA_DLQ_TOPIC: unique('dlq'), KAFKA_GROUP_ID: unique('dw'), ...tuning }),
+    testConfig({ DATA_DIR: scratchDir('driftwatch-bench-kafka-'), KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: labels, KAFKA_DLQ_TOPIC: dlq, KAFKA_GROUP_ID: unique('dw'), ...tuning }),
     { logger: false },
   );
   try {
@@ -85,6 +93,7 @@ async function driftwatch(topic: string): Promise<number> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const ended = performance.now();
+    const machineEnded = machineTicks();
     const [stored] = await service.sql.query<{ n: number; ids: number }>("SELECT count() AS n, uniqExact(event_id) AS ids FROM events FINAL WHERE model = 'bench'");
     if (Number(stored.n) !== total || Number(stored.ids) !== total) throw new Error(`stored ${stored.n} rows, ${stored.ids} ids; sent ${total}`);
     if (process.env.BENCH_BREAKDOWN) {
@@ -95,6 +104,7 @@ async function driftwatch(topic: string): Promise<number> {
           `then ${fmt(total / ((ended - firstRow) / 1000))} events/s; ${count} inserts of ${fmt(total / Math.max(1, count))} rows on average`,
       );
       console.log(`  ${cpuPerEvent(ticks, threadTicks(), total)} (this process, broker apart)`);
+      console.log(`  driftwatch: ${machinePerEvent(machine, machineEnded, total)}`);
     }
     return total / ((ended - started) / 1000);
   } finally {
