@@ -9,6 +9,7 @@ import type { Preparer } from '../ingest/preparer.ts';
 import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
+import { settleWithin } from '../core/within.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
@@ -21,6 +22,11 @@ export interface AppDeps {
   limits: IngestDeps['limits'];
   writers: Writers;
   preparer: Preparer;
+  /**
+   * Settles once every row acknowledged before the call is stored (journaled
+   * ingest answers before that); absent when a 200 already means stored.
+   */
+  settled?: () => Promise<void>;
   /** Extra readiness checks: each answers null when ready, or why not. */
   readiness?: (() => Promise<string | null>)[];
   apiKeys: readonly string[];
@@ -35,6 +41,9 @@ export interface AppDeps {
   alerts?: AlertEngine;
   logger?: FastifyServerOptions['logger'];
 }
+
+/** Longest a model route waits for acknowledged rows to be stored. */
+const READ_SETTLE_MS = 5_000;
 
 /** The HTTP API, built from its dependencies; it opens nothing itself, so tests can inject() into it. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -69,6 +78,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       message,
     });
   });
+
+  if (deps.settled) {
+    const settled = deps.settled;
+    // A client that sent events and then asks about its model (freeze a
+    // baseline, drift of a window) must see them: journaled ingest answers
+    // before the rows are stored, so model routes first have what was
+    // acknowledged stored now. Bounded: with the store away the read fails
+    // on its own rather than hanging.
+    app.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/v1/models')) await settleWithin(settled(), READ_SETTLE_MS);
+    });
+  }
 
   await app.register(ingestRoutes, {
     deps: { writers: deps.writers, metrics: deps.metrics, limits: deps.limits },

@@ -40,8 +40,9 @@ Options (each also an environment variable of the same name, e.g. --data-dir = D
   --analysis-enabled B        true|false: run the scheduled analysis (default true)
   --api-keys K1,K2            Require Authorization: Bearer <key> on writes
   --body-limit-bytes N        Largest request body (default 8388608)
-  --ingest-ack A              stored (default): answer writes once stored | journaled: once
-                              in the local write-ahead journal (faster; stored within 200ms)
+  --ingest-ack A              journaled: answer writes once in the local write-ahead journal
+                              (stored within 200ms) | stored: once stored (default: journaled
+                              with the embedded store, stored with a ClickHouse server)
   --kafka-brokers H:P,...     Also consume events and labels from Kafka
   --max-features-per-event N  (default 1000)
   --max-event-age D           Refuse older events (default 400d)

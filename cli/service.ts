@@ -114,6 +114,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     sql,
     metrics,
     writers: journaled?.writers ?? writers,
+    settled: journaled?.settled,
     preparer,
     apiKeys: config.API_KEYS,
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -139,6 +140,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       sql,
       metrics,
       log: app.log,
+      settled: journaled?.settled,
       windowJobs: [shadowAnalyzer, { runWindow: async (w, results) => alerts.runWindow(w, { ...results, kafkaLag: await kafkaLag() }) }],
     },
     {

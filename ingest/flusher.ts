@@ -64,11 +64,15 @@ interface Lane<E> {
   running: boolean;
   inFlightRows: number;
   timer: NodeJS.Timeout | null;
+  /** The queue's first entries a reader waits for (`settled`): flushed now, not at the interval. */
+  hurried: number;
+  /** The outcome of the last entry submitted: entries settle in order, so this settles after all of them. */
+  last: Promise<EntryOutcome> | null;
 }
 
-/** Whether a lane flushes now. Pure. */
-export function flushDue(lane: { rows: number; urgent: number; oldestAgeMs: number }, options: Pick<FlusherOptions, 'flushRows' | 'flushIntervalMs'>, draining: boolean): boolean {
-  return draining || lane.urgent > 0 || lane.rows >= options.flushRows || lane.oldestAgeMs >= options.flushIntervalMs;
+/** Whether a lane flushes now; `now`: a drain, or a reader waiting (`settled`). Pure. */
+export function flushDue(lane: { rows: number; urgent: number; oldestAgeMs: number }, options: Pick<FlusherOptions, 'flushRows' | 'flushIntervalMs'>, now: boolean): boolean {
+  return now || lane.urgent > 0 || lane.rows >= options.flushRows || lane.oldestAgeMs >= options.flushIntervalMs;
 }
 
 // Unref'd: a retry that waits must not keep a stopping process alive (what it holds is re-read or replayed).
@@ -86,7 +90,7 @@ export class Flusher<E extends FlushEntry> {
     private readonly options: FlusherOptions,
     private readonly hooks: FlusherHooks<E>,
   ) {
-    const lane = (stream: Stream): Lane<E> => ({ stream, queue: [], rows: 0, urgent: 0, running: false, inFlightRows: 0, timer: null });
+    const lane = (stream: Stream): Lane<E> => ({ stream, queue: [], rows: 0, urgent: 0, running: false, inFlightRows: 0, timer: null, hurried: 0, last: null });
     this.lanes = { events: lane('events'), labels: lane('labels') };
   }
 
@@ -96,12 +100,29 @@ export class Flusher<E extends FlushEntry> {
    */
   submit(stream: Stream, entry: E, urgent = false): Promise<EntryOutcome> {
     const lane = this.lanes[stream];
-    return new Promise<EntryOutcome>((settle) => {
+    const outcome = new Promise<EntryOutcome>((settle) => {
       lane.queue.push({ entry, epoch: this.epoch, at: performance.now(), urgent, settle });
       lane.rows += entry.rows;
       if (urgent) lane.urgent++;
       this.schedule(lane);
     });
+    lane.last = outcome;
+    return outcome;
+  }
+
+  /**
+   * Settles once every entry submitted before the call is stored (or was
+   * dropped), flushing the waiting ones now instead of at the interval: a
+   * reader that must see what was acknowledged before it waits for this.
+   */
+  async settled(): Promise<void> {
+    const waits: Promise<EntryOutcome>[] = [];
+    for (const lane of Object.values(this.lanes)) {
+      if (lane.last) waits.push(lane.last);
+      lane.hurried = lane.queue.length;
+      this.schedule(lane);
+    }
+    await Promise.all(waits);
   }
 
   /** Rows waiting for a flush (the insert in flight apart). */
@@ -126,6 +147,7 @@ export class Flusher<E extends FlushEntry> {
       const dropped = lane.queue.splice(0);
       lane.rows = 0;
       lane.urgent = 0;
+      lane.hurried = 0;
       if (lane.timer) clearTimeout(lane.timer);
       lane.timer = null;
       for (const q of dropped) q.settle('dropped');
@@ -157,7 +179,7 @@ export class Flusher<E extends FlushEntry> {
   private schedule(lane: Lane<E>): void {
     if (lane.running || lane.queue.length === 0) return;
     const age = performance.now() - lane.queue[0].at;
-    if (flushDue({ rows: lane.rows, urgent: lane.urgent, oldestAgeMs: age }, this.options, this.draining)) {
+    if (flushDue({ rows: lane.rows, urgent: lane.urgent, oldestAgeMs: age }, this.options, this.draining || lane.hurried > 0)) {
       if (lane.timer) clearTimeout(lane.timer);
       lane.timer = null;
       void this.run(lane);
@@ -176,13 +198,14 @@ export class Flusher<E extends FlushEntry> {
       do {
         const take = planBatch(lane.queue.map((q) => q.entry.rows), this.options.flushRows);
         const group = lane.queue.splice(0, take);
+        lane.hurried = Math.max(0, lane.hurried - take);
         for (const q of group) {
           lane.rows -= q.entry.rows;
           if (q.urgent) lane.urgent--;
         }
         await this.flush(lane, group);
         this.notify();
-      } while (lane.queue.length > 0 && flushDue({ rows: lane.rows, urgent: lane.urgent, oldestAgeMs: performance.now() - lane.queue[0].at }, this.options, this.draining));
+      } while (lane.queue.length > 0 && flushDue({ rows: lane.rows, urgent: lane.urgent, oldestAgeMs: performance.now() - lane.queue[0].at }, this.options, this.draining || lane.hurried > 0));
     } finally {
       lane.running = false;
     }

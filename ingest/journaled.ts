@@ -29,6 +29,8 @@ export interface JournaledOptions extends FlusherOptions {
 
 export interface JournaledWriters {
   writers: Writers;
+  /** Settles once every row acknowledged before the call is stored: what reads wait for. */
+  settled(): Promise<void>;
   /** Stores what waits and closes the journal; what cannot be stored in `timeoutMs` stays for the next start. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -74,6 +76,7 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
 
   return {
     writers: { events: writer('events'), labels: writer('labels') },
+    settled: () => flusher.settled(),
     async close(timeoutMs = 10_000) {
       // What cannot be stored in time stays in the journal for the next start.
       await flusher.stop(timeoutMs);

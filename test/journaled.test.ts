@@ -37,6 +37,34 @@ describe('journaled ingest', () => {
     dir.remove();
   }, 60_000);
 
+  it('lets a client read its own writes: model routes first store what was acknowledged before them', async () => {
+    const dir = tempDir();
+    // Flushes that never come by themselves: only a read can make the rows go in.
+    const service = await startService(testConfig({ DATA_DIR: dir.path, INGEST_ACK: 'journaled', INGEST_FLUSH_INTERVAL: '1h' }), { logger: false });
+    const stored = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'ryw'"))[0].n);
+    try {
+      const now = Date.now();
+      const body = Array.from({ length: 600 }, (_, i) => event({ model: 'ryw', event_id: `ryw-${i}`, timestamp: now - 60_000 + i, features: { x: i } }));
+      expect((await post(service.url, body)).status).toBe(200);
+      // Routes that do not read a model leave the rows where they are.
+      expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+      expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/driftwatch_ingest_unstored_rows\{stream="events"\} 600\n/);
+      expect(await stored()).toBe(0);
+      // A baseline frozen right after the 200 holds every event sent.
+      const created = await fetch(`${service.url}/v1/models/ryw/baselines`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ from: now - 120_000, to: now }),
+      });
+      expect(created.status).toBe(201);
+      expect((await created.json()).n_events).toBe(600);
+      expect(await stored()).toBe(600);
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 60_000);
+
   it('keeps answering while the store is away until the unstored rows reach the limit, then 503, and loses none', async () => {
     const dir = tempDir();
     let storeDown = false;
@@ -83,7 +111,10 @@ describe('journaled ingest', () => {
         body: JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ model: 'crash', event_id: `crash-${i}`, label: i % 2 }))),
       });
       expect(labels.status).toBe(200);
-      expect(await first.events('crash')).toBe(0);
+      // All of it acknowledged, none of it stored (the metrics route, unlike model routes, does not make the flusher store first).
+      const metrics = await (await fetch(`${first.url}/metrics`)).text();
+      expect(metrics).toMatch(/driftwatch_ingest_unstored_rows\{stream="events"\} 8000\n/);
+      expect(metrics).toMatch(/driftwatch_ingest_unstored_rows\{stream="labels"\} 300\n/);
     } finally {
       first.child.kill('SIGKILL');
       await first.exited;

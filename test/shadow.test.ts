@@ -3,6 +3,7 @@ import type { ShadowReport } from '../analyzers/shadow/report.ts';
 import { startService, type Service } from '../cli/service.ts';
 import { samplePpm } from '../store/shadow-predictions.ts';
 import { tempDir, testConfig } from './helpers.ts';
+import { waitFor } from './kafka-helpers.ts';
 import { modelBytes, SHADOW_DIR, specs, traffic, type TrafficRow } from './shadow-fixtures.ts';
 
 /**
@@ -263,6 +264,10 @@ describe('sampling, bad events, the live pass and restarts', () => {
   it('the live pass stores shadow predictions next to fresh events without a report', async () => {
     const now = Date.now();
     await send('/v1/events', traffic.slice(0, 50).map((row, i) => logged('credit', `live-${i}`, now - 20_000 + i, row)));
+    // The live pass takes what is stored; a 200 (journaled ingest) can come just before that.
+    const stored = async () =>
+      Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events WHERE model = 'credit' AND startsWith(event_id, 'live-')"))[0].n);
+    await waitFor(async () => (await stored()) === 50, 10_000, 'the live events to be stored');
     await service.shadow.scorer.pass();
     const [row] = await service.sql.query<{ n: number }>(
       `SELECT count() AS n FROM shadow_predictions WHERE model = 'credit' AND shadow = 'logreg' AND startsWith(event_id, 'live-') AND status = 'ok'`,

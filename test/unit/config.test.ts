@@ -14,6 +14,14 @@ describe('parseConfig', () => {
     expect(config.API_KEYS).toEqual([]);
   });
 
+  it('answers writes from the journal with the embedded store and once stored with a server, unless told', () => {
+    expect(parseConfig({}).INGEST_ACK).toBe('journaled');
+    expect(parseConfig({ CLICKHOUSE_URL: 'http://127.0.0.1:8123' }).INGEST_ACK).toBe('stored');
+    expect(parseConfig({ INGEST_ACK: 'stored' }).INGEST_ACK).toBe('stored');
+    expect(parseConfig({ CLICKHOUSE_URL: 'http://127.0.0.1:8123', INGEST_ACK: 'journaled' }).INGEST_ACK).toBe('journaled');
+    expect(() => parseConfig({ INGEST_ACK: 'later' })).toThrow(/INGEST_ACK/);
+  });
+
   it('reads values from the environment', () => {
     const config = parseConfig({ PORT: '9000', ANALYSIS_WINDOW: '30s', API_KEYS: 'a, b,,c', CLICKHOUSE_URL: 'http://127.0.0.1:8123' });
     expect(config.PORT).toBe(9000);
