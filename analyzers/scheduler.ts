@@ -1,6 +1,5 @@
 import { emptyResults, type WindowResults } from '../alerts/signals.ts';
 import type { Metrics } from '../core/metrics.ts';
-import { settleWithin } from '../core/within.ts';
 import { latestBaseline, modelsWithBaselines, segmentBaselines } from '../store/baselines.ts';
 import { saveDriftReport } from '../store/drift-results.ts';
 import { savePerformance } from '../store/performance-results.ts';
@@ -23,7 +22,7 @@ export interface SchedulerDeps {
   metrics: Metrics;
   log: { info: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
   now?: () => number;
-  /** Settles once the rows ingest acknowledged before the call are stored (journaled ingest). */
+  /** Settles once the rows ingest acknowledged before the call are stored (journaled ingest), or after a bounded wait. */
   settled?: () => Promise<void>;
   /**
    * Further per-window work, in order, after drift and performance: shadow
@@ -75,9 +74,8 @@ export class AnalysisScheduler {
 
   /** Analyses one window for every model with a baseline; exposed for tests and the CLI. */
   async runWindow(window: { from: number; to: number }): Promise<DriftReport[]> {
-    // Normally long since true (windows are analysed ANALYSIS_GRACE after they
-    // close); bounded, as the analysis copes with a store that is away.
-    if (this.deps.settled) await settleWithin(this.deps.settled(), 5_000);
+    // Normally long since true: windows are analysed ANALYSIS_GRACE after they close.
+    await this.deps.settled?.();
     const results = emptyResults();
     const reports = results.drift;
     const analysed: Baseline[] = [];

@@ -9,7 +9,6 @@ import type { Preparer } from '../ingest/preparer.ts';
 import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
-import { settleWithin } from '../core/within.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
@@ -24,7 +23,8 @@ export interface AppDeps {
   preparer: Preparer;
   /**
    * Settles once every row acknowledged before the call is stored (journaled
-   * ingest answers before that); absent when a 200 already means stored.
+   * ingest answers before that), or after a bounded wait; absent when a 200
+   * already means stored.
    */
   settled?: () => Promise<void>;
   /** Extra readiness checks: each answers null when ready, or why not. */
@@ -41,9 +41,6 @@ export interface AppDeps {
   alerts?: AlertEngine;
   logger?: FastifyServerOptions['logger'];
 }
-
-/** Longest a model route waits for acknowledged rows to be stored. */
-const READ_SETTLE_MS = 5_000;
 
 /** The HTTP API, built from its dependencies; it opens nothing itself, so tests can inject() into it. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -84,10 +81,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // A client that sent events and then asks about its model (freeze a
     // baseline, drift of a window) must see them: journaled ingest answers
     // before the rows are stored, so model routes first have what was
-    // acknowledged stored now. Bounded: with the store away the read fails
-    // on its own rather than hanging.
+    // acknowledged stored now.
     app.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/v1/models')) await settleWithin(settled(), READ_SETTLE_MS);
+      if (request.url.startsWith('/v1/models')) await settled();
     });
   }
 

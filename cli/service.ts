@@ -10,6 +10,7 @@ import { buildApp } from '../api/app.ts';
 import type { Config } from '../core/config.ts';
 import { tuneHeapForIngest } from '../core/heap.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
+import { settleWithin } from '../core/within.ts';
 import { startKafkaIngest, type KafkaIngest } from '../ingest/kafka/kafkajs.ts';
 import { createPreparer } from '../ingest/preparer.ts';
 import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
@@ -36,6 +37,9 @@ export interface ServiceOptions {
   /** Wraps the store, e.g. to inject faults in tests. */
   wrapSql?: (sql: Sql) => Sql;
 }
+
+/** Longest a read (a model route, an analysed window) waits for acknowledged rows to be stored. */
+const READ_SETTLE_MS = 5_000;
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   tuneHeapForIngest();
@@ -77,6 +81,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
       throw err;
     }
   }
+  // What reads of acknowledged rows wait for (model routes, each analysed
+  // window). Bounded: with the store away a read fails on its own rather
+  // than hanging.
+  const journalStored = journaled?.settled;
+  const settled = journalStored && (() => settleWithin(journalStored(), READ_SETTLE_MS));
   const preparer = createPreparer(config.INGEST_WORKERS);
   let kafka: KafkaIngest | null = null;
   const limits = () => ({
@@ -114,7 +123,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     sql,
     metrics,
     writers: journaled?.writers ?? writers,
-    settled: journaled?.settled,
+    settled,
     preparer,
     apiKeys: config.API_KEYS,
     bodyLimit: config.BODY_LIMIT_BYTES,
@@ -140,7 +149,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       sql,
       metrics,
       log: app.log,
-      settled: journaled?.settled,
+      settled,
       windowJobs: [shadowAnalyzer, { runWindow: async (w, results) => alerts.runWindow(w, { ...results, kafkaLag: await kafkaLag() }) }],
     },
     {

@@ -6,8 +6,9 @@ import { event, tempDir, testConfig, withInsertOutage } from './helpers.ts';
 import { spawnService, waitFor } from './kafka-helpers.ts';
 
 /** INGEST_ACK=journaled: 200 once the rows are in the journal on disk; stored by the flusher, and after a crash at the next start. */
-const post = (url: string, body: unknown[]) =>
-  fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const postJson = (url: string, path: string, body: unknown) =>
+  fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const post = (url: string, body: unknown[]) => postJson(url, '/v1/events', body);
 const batch = (model: string, from: number, n: number) => Array.from({ length: n }, (_, i) => event({ model, event_id: `${model}-${from + i}`, features: { x: from + i } }));
 const walFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.wal')) : []);
 
@@ -51,11 +52,7 @@ describe('journaled ingest', () => {
       expect(await (await fetch(`${service.url}/metrics`)).text()).toMatch(/driftwatch_ingest_unstored_rows\{stream="events"\} 600\n/);
       expect(await stored()).toBe(0);
       // A baseline frozen right after the 200 holds every event sent.
-      const created = await fetch(`${service.url}/v1/models/ryw/baselines`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ from: now - 120_000, to: now }),
-      });
+      const created = await postJson(service.url, '/v1/models/ryw/baselines', { from: now - 120_000, to: now });
       expect(created.status).toBe(201);
       expect((await created.json()).n_events).toBe(600);
       expect(await stored()).toBe(600);
@@ -105,11 +102,7 @@ describe('journaled ingest', () => {
         expect(answer.status).toBe(200);
         acknowledged += (await answer.json()).accepted;
       }
-      const labels = await fetch(`${first.url}/v1/labels`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ model: 'crash', event_id: `crash-${i}`, label: i % 2 }))),
-      });
+      const labels = await postJson(first.url, '/v1/labels', Array.from({ length: 300 }, (_, i) => ({ model: 'crash', event_id: `crash-${i}`, label: i % 2 })));
       expect(labels.status).toBe(200);
       // All of it acknowledged, none of it stored (the metrics route, unlike model routes, does not make the flusher store first).
       const metrics = await (await fetch(`${first.url}/metrics`)).text();
