@@ -51,7 +51,7 @@ export function cpuPerEvent(before: CpuSample, after: CpuSample, events: number)
   const sorted = [...byName].sort((a, b) => b[1] - a[1]);
   const total = after.process - before.process;
   const us = (t: number) => ((t * tickUs) / events).toFixed(1);
-  const named = sorted.filter(([name], i) => !name.startsWith('node#') || i < 4).slice(0, 6);
+  const named = process.env.BENCH_BREAKDOWN === 'all' ? sorted : sorted.filter(([name], i) => !name.startsWith('node#') || i < 4).slice(0, 6);
   const rest = Math.max(0, total - named.reduce((n, [, t]) => n + t, 0));
   return `${us(total)} µs ${KERNEL_ONLY ? 'kernel ' : ''}CPU per event: ${named.map(([name, t]) => `${name} ${us(t)}`).join(', ')}, other threads ${us(rest)}`;
 }
