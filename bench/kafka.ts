@@ -6,9 +6,11 @@
  * message and once with 100-event array messages.
  *
  *   npm run bench:kafka -- [events=1000000]
+ *   BENCH_COMPRESSION=lz4 npm run bench:kafka   # the topic's compression.type: gzip, snappy, lz4 or zstd
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { startService } from '../cli/service.ts';
+import { registerKafkaCodecs } from '../ingest/kafka/codecs.ts';
 import { encodeEvents, EVENT_COLUMNS } from '../store/events.ts';
 import { openStore } from '../store/open.ts';
 import { testConfig } from '../test/helpers.ts';
@@ -22,7 +24,10 @@ const PARTITIONS = 6;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 // The sink's flush settings can be varied from the environment (defaults otherwise).
 const tuning = Object.fromEntries(['KAFKA_FLUSH_ROWS', 'KAFKA_FLUSH_INTERVAL'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+// The broker recompresses every batch to the topic's compression.type (Java's codecs), as a producer would.
+const compression = process.env.BENCH_COMPRESSION ?? 'uncompressed';
 const broker = await startBroker();
+registerKafkaCodecs(); // the do-nothing consumer decodes the same batches
 
 async function fill(topic: string, perMessage: number): Promise<void> {
   const producer = broker.kafka.producer();
@@ -130,11 +135,12 @@ async function rawInsert(): Promise<number> {
 
 try {
   const raw = await rawInsert();
-  console.log(`${fmt(total)} events x 20 features, ${PARTITIONS} partitions`);
+  console.log(`${fmt(total)} events x 20 features, ${PARTITIONS} partitions, ${compression} record batches`);
   console.log(`raw store insert (20,000-row inserts): ${fmt(raw)} events/s`);
   for (const perMessage of [1, 100]) {
     const topic = unique(`bench-${perMessage}`);
-    await createTopics(broker.admin, [topic], PARTITIONS);
+    const configEntries = compression === 'uncompressed' ? [] : [{ name: 'compression.type', value: compression }];
+    await broker.admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, configEntries }] });
     await fill(topic, perMessage);
     const ceiling = await doNothing(topic, perMessage);
     const ours = await driftwatch(topic);

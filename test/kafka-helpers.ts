@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
@@ -34,6 +35,8 @@ export async function startBroker() {
     brokers,
     kafka,
     admin,
+    /** Where the broker keeps its partitions' log segments. */
+    logDir: join(dir.path, 'logs'),
     stopBroker: () => script('stop'),
     startBroker: () => script('start'),
     async close() {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SHIFTED_FEATURES } from '../cli/demo/credit-risk.ts';
@@ -143,6 +145,55 @@ describe('Kafka ingest against a real broker', () => {
       dir.remove();
     }
   }, 300_000);
+
+  // The broker recompresses every batch to a topic's own compression.type
+  // with the Java libraries Java producers use (lz4-java, snappy-java,
+  // zstd-jni), so these are the bytes such a producer would have written.
+  it.each([
+    ['gzip', 1],
+    ['snappy', 2],
+    ['lz4', 3],
+    ['zstd', 4],
+  ] as const)('reads record batches compressed with %s: every event stored once, nothing dead-lettered', async (codec, codecId) => {
+    const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
+    await broker.admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: topics.events, numPartitions: 3, configEntries: [{ name: 'compression.type', value: codec }] },
+        { topic: topics.labels, numPartitions: 3 },
+        { topic: topics.dlq, numPartitions: 3 },
+      ],
+    });
+    const producer = broker.kafka.producer();
+    await producer.connect();
+    const now = Date.now();
+    const single = Array.from({ length: 3000 }, (_, i) => JSON.stringify(event({ model: codec, event_id: `s${i}`, timestamp: now - 1000, features: { x: i, c: `v${i % 7}` } })));
+    const arrays = Array.from({ length: 20 }, (_, a) =>
+      JSON.stringify(Array.from({ length: 50 }, (_, i) => event({ model: codec, event_id: `a${a}-${i}`, timestamp: now - 1000, features: { x: i } }))),
+    );
+    await produce(producer, topics.events, [...single, ...arrays], 3);
+    await producer.disconnect();
+
+    // The batches on disk really are compressed with the codec: the low three
+    // bits of a v2 record batch's attributes (bytes 21-22) name it.
+    const log = readFileSync(join(broker.logDir, `${topics.events}-0`, '00000000000000000000.log'));
+    const codecs = new Set<number>();
+    for (let at = 0; at + 23 <= log.length; at += 12 + log.readInt32BE(at + 8)) codecs.add(log.readInt16BE(at + 21) & 7);
+    expect([...codecs]).toEqual([codecId]);
+
+    const dir = tempDir();
+    const service = await serviceFor(topics, dir.path);
+    try {
+      await waitFor(async () => (await counts(service, codec)).rows >= 4000, 60_000, `${codec} rows`);
+      expect(await counts(service, codec)).toEqual({ rows: 4000, ids: 4000, raw: 4000 });
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      expect(metrics).not.toMatch(/driftwatch_kafka_dead_letters_total\{[^}]*\} [1-9]/);
+      expect((await (await fetch(`${service.url}/readyz`)).json()).status).toBe('ready');
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 120_000);
 
   it('runs the demo with its traffic through Kafka: every event stored, exactly the shifted features flagged, its topics gone after', async () => {
     const dir = tempDir();

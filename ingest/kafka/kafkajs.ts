@@ -3,6 +3,7 @@ import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafka
 import type { Metrics } from '../../core/metrics.ts';
 import { settleWithin } from '../../core/within.ts';
 import type { Writers } from '../writers.ts';
+import { registerKafkaCodecs } from './codecs.ts';
 import { handleBatch, type DeadLetterSink, type HandlerDeps } from './handler.ts';
 import { KafkaSink } from './sink.ts';
 
@@ -41,6 +42,7 @@ export async function startKafkaIngest(
   options: KafkaIngestOptions,
   deps: Omit<HandlerDeps, 'deadLetters' | 'streamOf' | 'log' | 'sink' | 'maxQueuedRows' | 'heartbeatMs'> & { writers: Writers; metrics: Metrics; log: Log },
 ): Promise<KafkaIngest> {
+  registerKafkaCodecs();
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
