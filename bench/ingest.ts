@@ -13,6 +13,7 @@
  * is the same kind of rows, validated and encoded beforehand, inserted straight
  * into a store in this process.
  */
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 import { encodeEvents, EVENT_COLUMNS } from '../store/events.ts';
@@ -66,8 +67,14 @@ async function rawInsertRates(): Promise<{ size: number; burst: number; sustaine
 const raw = await rawInsertRates();
 const events = makeEvents(total, { model: 'http' });
 const bodies: Buffer[] = [];
+// BENCH_ENCODING=gzip|deflate|br: bodies compressed beforehand, as a sender that compresses would send them.
+const encoding = process.env.BENCH_ENCODING;
+const packers: Record<string, (b: Buffer) => Buffer> = { gzip: gzipSync, deflate: deflateSync, br: brotliCompressSync };
+if (encoding && !packers[encoding]) throw new Error(`BENCH_ENCODING: one of ${Object.keys(packers).join(', ')}`);
 for (let i = 0; i < total; i += batch) bodies.push(Buffer.from(JSON.stringify(events.slice(i, i + batch))));
 const bytes = bodies.reduce((a, b) => a + b.length, 0);
+if (encoding) for (let i = 0; i < bodies.length; i++) bodies[i] = packers[encoding](bodies[i]);
+const sentBytes = bodies.reduce((a, b) => a + b.length, 0);
 
 const server = await spawnService({ DATA_DIR: scratchDir('driftwatch-bench-http-'), BODY_LIMIT_BYTES: String(64 << 20) });
 let result;
@@ -79,7 +86,7 @@ try {
   const ticks = threadTicks(server.child.pid!);
   const machine = machineTicks();
   const started = performance.now();
-  result = await sendEvents(server.url, bodies, concurrency);
+  result = await sendEvents(server.url, bodies, concurrency, encoding);
   // Timed until every event is stored: journaled, the last answers come
   // before the last flush (with INGEST_ACK=stored, after it). Progress from
   // /metrics: a model route would have the flusher store at once what waits.
@@ -107,7 +114,10 @@ const httpRate = total / result.seconds;
 const best = Math.max(...raw.map((r) => r.burst));
 const bestSustained = Math.max(...raw.map((r) => r.sustained));
 const ack = process.env.INGEST_ACK ?? 'journaled';
-console.log(`${fmt(total)} events x 20 features (${(bytes / total).toFixed(0)} bytes each as JSON), ${batch} per request, ${concurrency} requests in flight, INGEST_ACK=${ack}`);
+console.log(
+  `${fmt(total)} events x 20 features (${(bytes / total).toFixed(0)} bytes each as JSON${encoding ? `, ${(sentBytes / total).toFixed(0)} sent with ${encoding}` : ''}), ` +
+    `${batch} per request, ${concurrency} requests in flight, INGEST_ACK=${ack}`,
+);
 for (const r of raw) console.log(`raw store insert, ${fmt(r.size)}-row inserts: ${fmt(r.burst)} events/s to the last insert, ${fmt(r.sustained)} events/s until merges are done`);
 console.log(
   `HTTP ingest into driftwatch serve: ${fmt(httpRate)} events/s (${((httpRate / best) * 100).toFixed(0)}% of the best raw rate to the last insert, ` +

@@ -1,3 +1,4 @@
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
@@ -157,6 +158,55 @@ describe('POST /v1/labels', () => {
     expect(response.json()).toEqual({ accepted: 2, rejected: [{ index: 1, reason: 'label must be a number or a string' }] });
     const [count] = await sql.query<{ n: number }>("SELECT count() AS n FROM labels FINAL WHERE model = 'labelled'");
     expect(Number(count.n)).toBe(2);
+  });
+});
+
+describe('compressed bodies (Content-Encoding)', () => {
+  const postPacked = (payload: Buffer, encoding: string, contentType = 'application/x-ndjson') =>
+    app.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': contentType, 'content-encoding': encoding }, payload });
+  const ndjson = (model: string, n: number) =>
+    Array.from({ length: n }, (_, i) => JSON.stringify(event({ model, event_id: `${model}-${i}`, features: { income: i, region: 'eu' } }))).join('\n');
+
+  it.each([
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['br', brotliCompressSync],
+  ] as const)('stores a %s body as if it had come plain', async (encoding, pack) => {
+    const model = `packed-${encoding}`;
+    const plain = Buffer.from(ndjson(model, 300) + '\n{"event_id": "no-model"}');
+    const packed = pack(plain);
+    expect(packed.length).toBeLessThan(plain.length / 4);
+    const response = await postPacked(packed, encoding);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ accepted: 300, rejected: [{ index: 300, reason: expect.stringMatching(/model/) }] });
+    expect(await storedIds(model)).toHaveLength(300);
+  });
+
+  it('answers 400 for a body that is not what its Content-Encoding says, and stores none of it', async () => {
+    const packed = gzipSync(Buffer.from(ndjson('packed-broken', 50)));
+    const truncated = await postPacked(packed.subarray(0, packed.length - 20), 'gzip');
+    expect(truncated.statusCode).toBe(400);
+    expect(truncated.json().code).toBe('FST_CP_ERR_INVALID_CONTENT');
+    const plain = await postPacked(Buffer.from(ndjson('packed-broken', 50)), 'gzip');
+    expect(plain.statusCode).toBe(400);
+    expect(await storedIds('packed-broken')).toEqual([]);
+  });
+
+  it('answers 415 with the reason for an encoding it does not decode', async () => {
+    const response = await postPacked(Buffer.from(ndjson('packed-lzw', 5)), 'compress');
+    expect(response.statusCode).toBe(415);
+    expect(response.json()).toMatchObject({ code: 'FST_CP_ERR_INVALID_CONTENT_ENCODING', message: expect.stringMatching(/compress/) });
+    expect(await storedIds('packed-lzw')).toEqual([]);
+  });
+
+  it('answers 413 for a small body that inflates past the body limit', async () => {
+    // 32 gzip members of 8 MB of spaces each: 256 MB inflated from a few hundred KB.
+    const member = gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x20));
+    const bomb = Buffer.concat(Array.from({ length: 32 }, () => member));
+    expect(bomb.length).toBeLessThan(testConfig({}).BODY_LIMIT_BYTES / 4);
+    const response = await postPacked(bomb, 'gzip', 'application/json');
+    expect(response.statusCode).toBe(413);
+    expect(response.json().code).toBe('FST_ERR_CTP_BODY_TOO_LARGE');
   });
 });
 

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
 import { event, tempDir, testConfig, withInsertOutage } from './helpers.ts';
@@ -9,16 +10,18 @@ import { spawnService, waitFor } from './kafka-helpers.ts';
 const postJson = (url: string, path: string, body: unknown) =>
   fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const post = (url: string, body: unknown[]) => postJson(url, '/v1/events', body);
+const postGzip = (url: string, body: unknown[]) =>
+  fetch(`${url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(body)) });
 const batch = (model: string, from: number, n: number) => Array.from({ length: n }, (_, i) => event({ model, event_id: `${model}-${from + i}`, features: { x: from + i } }));
 const walFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.wal')) : []);
 
 describe('journaled ingest', () => {
-  it('answers once rows are journaled, stores them in large inserts, and leaves no journal behind after a clean stop', async () => {
+  it('answers once rows are journaled (gzip bodies too), stores them in large inserts, and leaves no journal behind after a clean stop', async () => {
     const dir = tempDir();
     const service = await startService(testConfig({ DATA_DIR: dir.path, INGEST_ACK: 'journaled', INGEST_FLUSH_INTERVAL: '300ms' }), { logger: false });
     const count = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'j'"))[0].n);
     try {
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, r) => post(service.url, batch('j', r * 500, 500))));
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, r) => (r % 5 === 0 ? postGzip : post)(service.url, batch('j', r * 500, 500))));
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
       expect((await Promise.all(answers.map((a) => a.json()))).every((b) => b.accepted === 500)).toBe(true);
       const inserts = async () =>

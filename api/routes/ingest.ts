@@ -1,3 +1,4 @@
+import compress from '@fastify/compress';
 import type { FastifyInstance } from 'fastify';
 import { BusyError } from '../../ingest/batcher.ts';
 import type { BodyFormat } from '../../ingest/body.ts';
@@ -22,6 +23,12 @@ const NDJSON = /^application\/(x-)?ndjson/i;
  * schema documents the items but does not gate the request on them.
  */
 export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOptions): Promise<void> {
+  // Senders may compress bodies (Content-Encoding: gzip, deflate or br):
+  // events of repeated feature names shrink 5-10x on the wire. Decoding is a
+  // zlib stream in libuv's pool, and the body limit below counts decoded
+  // bytes, so a small body that inflates past it is refused with 413 as soon
+  // as it does, not held in memory. Answers are not compressed: they are small.
+  await app.register(compress, { globalCompression: false, globalDecompression: true, requestEncodings: ['gzip', 'deflate', 'br'] });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', 'application/x-ndjson', 'application/ndjson'],
@@ -41,7 +48,7 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
           tags: ['ingest'],
           consumes: ['application/json', 'application/x-ndjson'],
           body: { type: 'array', items: itemSchema },
-          response: { 200: IngestResponse, 400: ErrorResponse, 401: ErrorResponse, 413: ErrorResponse, 503: ErrorResponse },
+          response: { 200: IngestResponse, 400: ErrorResponse, 401: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse },
         },
       },
       async (request, reply) => {
