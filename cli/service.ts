@@ -12,6 +12,7 @@ import { tuneHeapForIngest } from '../core/heap.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { settleWithin } from '../core/within.ts';
 import { startKafkaIngest, type KafkaIngest } from '../ingest/kafka/kafkajs.ts';
+import { kafkaSecurity } from '../ingest/kafka/security.ts';
 import { createPreparer } from '../ingest/preparer.ts';
 import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
@@ -191,6 +192,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
           sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
           flushRows: config.KAFKA_FLUSH_ROWS,
           flushIntervalMs: config.KAFKA_FLUSH_INTERVAL,
+          security: kafkaSecurity(config),
         },
         {
           writers,

@@ -80,6 +80,13 @@ const ConfigFields = z.object({
   KAFKA_FLUSH_INTERVAL: duration('500ms'),
   // How soon the group notices a dead consumer (broker minimum: 6s) and hands its partitions on.
   KAFKA_SESSION_TIMEOUT: duration('30s'),
+  // TLS to the brokers, verified against the system's CAs or KAFKA_SSL_CA_FILE (PEM).
+  KAFKA_SSL: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  // SASL authentication; the password travels in clear without KAFKA_SSL with plain.
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
   PSI_BINS: integer(10, 2, 100),
   // How a feature's PSI is judged: "calibrated" to the window's size (beyond what noise gives with
   // probability DRIFT_ALPHA, and at least PSI_MIN_EFFECT), or "fixed" at PSI_THRESHOLD.
@@ -128,7 +135,16 @@ export function ingestAckFor(config: { INGEST_ACK?: 'stored' | 'journaled'; CLIC
   return config.INGEST_ACK ?? (config.CLICKHOUSE_URL ? 'stored' : 'journaled');
 }
 
-const ConfigSchema = ConfigFields.transform((fields) => ({ ...fields, INGEST_ACK: ingestAckFor(fields) }));
+const ConfigSchema = ConfigFields.superRefine((fields, ctx) => {
+  const problem = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+  if (fields.KAFKA_SSL_CA_FILE && !fields.KAFKA_SSL) problem('KAFKA_SSL_CA_FILE', 'set KAFKA_SSL=true as well: a CA is only used for TLS');
+  if (fields.KAFKA_SASL_MECHANISM) {
+    if (!fields.KAFKA_SASL_USERNAME) problem('KAFKA_SASL_USERNAME', `required with KAFKA_SASL_MECHANISM=${fields.KAFKA_SASL_MECHANISM}`);
+    if (!fields.KAFKA_SASL_PASSWORD) problem('KAFKA_SASL_PASSWORD', `required with KAFKA_SASL_MECHANISM=${fields.KAFKA_SASL_MECHANISM}`);
+  } else if (fields.KAFKA_SASL_USERNAME || fields.KAFKA_SASL_PASSWORD) {
+    problem('KAFKA_SASL_MECHANISM', 'required when a SASL username or password is set: plain, scram-sha-256 or scram-sha-512');
+  }
+}).transform((fields) => ({ ...fields, INGEST_ACK: ingestAckFor(fields) }));
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigInput = Partial<Record<keyof z.input<typeof ConfigFields>, string>>;

@@ -4,7 +4,12 @@
 #   scripts/kafka.sh start|stop|status
 #
 # Environment: KAFKA_PORT (default 9092), KAFKA_CONTROLLER_PORT (default port+1),
-# KAFKA_DATA_DIR (default .cache/kafka/data-$KAFKA_PORT). The broker and its
+# KAFKA_DATA_DIR (default .cache/kafka/data-$KAFKA_PORT). With KAFKA_SECURE_PORT
+# set, a second listener there speaks SASL_SSL (PLAIN, SCRAM-SHA-256 and
+# SCRAM-SHA-512 for the users in KAFKA_SASL_USERS, "name:password,..."; default
+# driftwatch:driftwatch-secret) with a self-signed certificate for 127.0.0.1
+# made on first start; its PEM is $KAFKA_DATA_DIR/tls/ca.pem, the file to give
+# clients as their CA (driftwatch: KAFKA_SSL_CA_FILE). The broker and its
 # dependencies come from Maven Central (official Apache artifacts, fetched once
 # with Maven into the git-ignored .cache/kafka/libs).
 set -euo pipefail
@@ -13,6 +18,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 port="${KAFKA_PORT:-9092}"
 controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 data="${KAFKA_DATA_DIR:-$root/.cache/kafka/data-$port}"
+secure_port="${KAFKA_SECURE_PORT:-}"
+sasl_users="${KAFKA_SASL_USERS:-driftwatch:driftwatch-secret}"
 libs="$root/.cache/kafka/libs"
 pidfile="$data/broker.pid"
 
@@ -28,21 +35,51 @@ fetch() {
   flock -u 9
 }
 
+# The SASL_SSL listener's certificate and settings, appended to server.properties.
+secure_listener() {
+  local tls="$data/tls" pass="driftwatch-test-keystore"
+  if [ ! -f "$tls/broker.p12" ]; then
+    mkdir -p "$tls"
+    keytool -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 30 -dname "CN=127.0.0.1" \
+      -ext "SAN=IP:127.0.0.1,DNS:localhost" -keystore "$tls/broker.p12" -storetype PKCS12 \
+      -storepass "$pass" -keypass "$pass" > "$data/keytool.log" 2>&1
+    keytool -exportcert -rfc -alias broker -keystore "$tls/broker.p12" -storepass "$pass" -file "$tls/ca.pem" >> "$data/keytool.log" 2>&1
+  fi
+  local plain_users="" user
+  for user in ${sasl_users//,/ }; do plain_users="$plain_users user_${user%%:*}=\"${user#*:}\""; done
+  cat >> "$data/server.properties" <<PROPS
+listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.secure.ssl.keystore.location=$tls/broker.p12
+listener.name.secure.ssl.keystore.type=PKCS12
+listener.name.secure.ssl.keystore.password=$pass
+listener.name.secure.ssl.key.password=$pass
+PROPS
+}
+
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 start() {
   if running; then echo "kafka already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return 0; fi
   fetch
   mkdir -p "$data/logs"
+  local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port"
+  local advertised="PLAINTEXT://127.0.0.1:$port"
+  if [ -n "$secure_port" ]; then
+    listeners="$listeners,SECURE://127.0.0.1:$secure_port"
+    advertised="$advertised,SECURE://127.0.0.1:$secure_port"
+  fi
   cat > "$data/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL
 log.dirs=$data/logs
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -62,8 +99,16 @@ appender.stdout.layout.type=PatternLayout
 appender.stdout.layout.pattern=[%d] %p %m (%c)%n
 LOG
   local java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC "-Dlog4j2.configurationFile=$data/log4j2.properties" -cp "$libs/*")
+  local scram=()
+  if [ -n "$secure_port" ]; then
+    secure_listener
+    local user
+    for user in ${sasl_users//,/ }; do
+      scram+=(--add-scram "SCRAM-SHA-256=[name=${user%%:*},password=${user#*:}]" --add-scram "SCRAM-SHA-512=[name=${user%%:*},password=${user#*:}]")
+    done
+  fi
   if [ ! -f "$data/logs/meta.properties" ]; then
-    java "${java_opts[@]}" kafka.tools.StorageTool format -t "$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid)" -c "$data/server.properties" > "$data/format.log" 2>&1
+    java "${java_opts[@]}" kafka.tools.StorageTool format -t "$(java "${java_opts[@]}" kafka.tools.StorageTool random-uuid)" -c "$data/server.properties" "${scram[@]}" > "$data/format.log" 2>&1
   fi
   nohup java "${java_opts[@]}" kafka.Kafka "$data/server.properties" > "$data/broker.log" 2>&1 &
   echo $! > "$pidfile"

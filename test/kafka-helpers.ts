@@ -20,11 +20,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A real single-node Apache Kafka broker on free loopback ports, through scripts/kafka.sh. */
-export async function startBroker() {
+/**
+ * A real single-node Apache Kafka broker on free loopback ports, through
+ * scripts/kafka.sh. With `secure`, also a SASL_SSL listener (`secureBrokers`)
+ * for the users given, its self-signed certificate's PEM at `caFile`.
+ */
+export async function startBroker(options: { secure?: { users: Record<string, string> } } = {}) {
   const dir = tempDir('driftwatch-kafka-');
   const port = await freePort();
-  const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(await freePort()), KAFKA_DATA_DIR: dir.path };
+  const securePort = options.secure ? await freePort() : 0;
+  const env = {
+    ...process.env,
+    KAFKA_PORT: String(port),
+    KAFKA_CONTROLLER_PORT: String(await freePort()),
+    KAFKA_DATA_DIR: dir.path,
+    ...(options.secure
+      ? { KAFKA_SECURE_PORT: String(securePort), KAFKA_SASL_USERS: Object.entries(options.secure.users).map(([u, p]) => `${u}:${p}`).join(',') }
+      : {}),
+  };
   const script = (command: string) => run('bash', [SCRIPT, command], { env, timeout: 300_000 });
   await script('start');
   const brokers = [`127.0.0.1:${port}`];
@@ -37,6 +50,8 @@ export async function startBroker() {
     admin,
     /** Where the broker keeps its partitions' log segments. */
     logDir: join(dir.path, 'logs'),
+    secureBrokers: options.secure ? [`127.0.0.1:${securePort}`] : [],
+    caFile: join(dir.path, 'tls', 'ca.pem'),
     stopBroker: () => script('stop'),
     startBroker: () => script('start'),
     async close() {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type Producer, type SASLOptions } from 'kafkajs';
 import type { Metrics } from '../../core/metrics.ts';
 import { settleWithin } from '../../core/within.ts';
 import type { Writers } from '../writers.ts';
@@ -27,6 +27,13 @@ export interface KafkaIngestOptions {
   /** A flush of buffered rows starts at this many rows or when the oldest has waited this long. */
   flushRows: number;
   flushIntervalMs: number;
+  security: KafkaSecurity;
+}
+
+/** How to reach secured brokers: TLS (verified against `ca`, PEM, or the system's CAs) and SASL. */
+export interface KafkaSecurity {
+  tls: false | { ca?: string };
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 }
 
 export type ConsumerState = 'starting' | 'running' | 'restarting' | 'stopped';
@@ -47,6 +54,9 @@ export async function startKafkaIngest(
     clientId: options.clientId,
     brokers: options.brokers,
     logLevel: logLevel.NOTHING,
+    ssl: options.security.tls === false ? false : options.security.tls.ca ? { ca: [options.security.tls.ca] } : true,
+    // kafkajs types SASL options as a union per mechanism; ours is one shape with the same fields.
+    sasl: options.security.sasl as SASLOptions | undefined,
     // Keep trying to reach brokers for a long while before kafkajs gives up (and CRASH restarts it).
     retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 12 },
   });
@@ -139,13 +149,20 @@ export async function startKafkaIngest(
     heartbeatMs: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
   };
 
-  await admin.connect();
-  const existing = new Set(await admin.listTopics());
-  const missing = [options.eventsTopic, options.labelsTopic, options.dlqTopic].filter((t) => !existing.has(t));
-  if (missing.length > 0) {
-    await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: options.topicPartitions })) });
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = [options.eventsTopic, options.labelsTopic, options.dlqTopic].filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: options.topicPartitions })) });
+    }
+    await producer.connect();
+  } catch (err) {
+    // Refused credentials, an untrusted certificate, no broker: start-up fails
+    // with kafkajs' reason, and leaves no connection behind.
+    await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+    throw err;
   }
-  await producer.connect();
 
   const run = async (): Promise<void> => {
     const c = kafka.consumer({

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../core/config.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { parseArgs } from '../../cli/args.ts';
+import { kafkaSecurity } from '../../ingest/kafka/security.ts';
 
 describe('parseConfig', () => {
   it('has explicit defaults for everything', () => {
@@ -71,5 +72,29 @@ describe('parseArgs', () => {
   it('refuses unknown flags and flags without values', () => {
     expect(() => parseArgs(['serve', '--nope', '1'], [])).toThrow(/unknown option --nope/);
     expect(() => parseArgs(['serve', '--port'], [])).toThrow(/--port needs a value/);
+  });
+});
+
+describe('Kafka security settings', () => {
+  it('names the setting that is missing or contradicts another', () => {
+    expect(() => parseConfig({ KAFKA_SSL_CA_FILE: '/tmp/ca.pem' })).toThrow(/KAFKA_SSL_CA_FILE: set KAFKA_SSL=true/);
+    expect(() => parseConfig({ KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_SASL_USERNAME: 'u' })).toThrow(/KAFKA_SASL_PASSWORD: required with KAFKA_SASL_MECHANISM=scram-sha-256/);
+    expect(() => parseConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'p' })).toThrow(/KAFKA_SASL_USERNAME: required/);
+    expect(() => parseConfig({ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })).toThrow(/KAFKA_SASL_MECHANISM: required/);
+    expect(() => parseConfig({ KAFKA_SASL_MECHANISM: 'gssapi', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })).toThrow(/KAFKA_SASL_MECHANISM/);
+  });
+
+  it('reads the CA file once, refusing one that cannot be read or holds no certificate', () => {
+    const config = parseConfig({ KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: '/etc/ca.pem', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    expect(kafkaSecurity(config, () => pem)).toEqual({ tls: { ca: pem }, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } });
+    expect(kafkaSecurity(parseConfig({}), () => pem)).toEqual({ tls: false, sasl: undefined });
+    expect(kafkaSecurity(parseConfig({ KAFKA_SSL: 'true' }), () => pem)).toEqual({ tls: {}, sasl: undefined });
+    const missing = () => {
+      throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+    };
+    expect(() => kafkaSecurity(config, missing)).toThrow(ConfigError);
+    expect(() => kafkaSecurity(config, missing)).toThrow(/KAFKA_SSL_CA_FILE: cannot read \/etc\/ca.pem \(ENOENT\)/);
+    expect(() => kafkaSecurity(config, () => 'not a certificate')).toThrow(/KAFKA_SSL_CA_FILE: \/etc\/ca.pem holds no PEM certificate/);
   });
 });
