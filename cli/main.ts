@@ -6,7 +6,7 @@ import { loadRules, RulesError } from '../alerts/rules.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { runDemo } from './demo/run.ts';
-import { startService } from './service.ts';
+import { StartError, startService } from './service.ts';
 
 const HELP = `driftwatch: monitoring and drift detection for machine-learning models
 
@@ -131,6 +131,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof ConfigError || err instanceof UsageError || err instanceof RulesError) {
       process.stderr.write(`driftwatch: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof StartError) {
+      process.stderr.write(`driftwatch: ${err.message}\n`);
+      return 1;
     }
     throw err;
   }

@@ -32,6 +32,11 @@ export interface Service {
   close(): Promise<void>;
 }
 
+/** A part of the service that could not start for a reason outside it (a broker refusing its credentials): said in one line, no stack. */
+export class StartError extends Error {
+  override name = 'StartError';
+}
+
 /** The composition root: opens the store, builds the API and the scheduler from config, and starts them. */
 export interface ServiceOptions {
   logger?: boolean | object;
@@ -209,7 +214,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       await journaled?.close();
       await preparer.close();
       await sql.close();
-      throw err;
+      throw new StartError(`cannot start Kafka ingest from ${config.KAFKA_BROKERS.join(',')}: ${(err as Error).message}`, { cause: err });
     }
   }
   if (config.ANALYSIS_ENABLED) {

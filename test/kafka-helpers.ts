@@ -129,7 +129,7 @@ export async function spawnService(env: Record<string, string>) {
   let url: string | undefined;
   while (!url && Date.now() < deadline) {
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-    if (child.exitCode !== null) throw new Error(`service exited: ${out.slice(-2000)}`);
+    if (child.exitCode !== null) throw new Error(`service exited (${child.exitCode}): ${out.slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   if (!url) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
-import { createTopics, groupCaughtUp, produce, readAll, startBroker, unique, waitFor, type Broker } from './kafka-helpers.ts';
+import { createTopics, groupCaughtUp, produce, readAll, spawnService, startBroker, unique, waitFor, type Broker } from './kafka-helpers.ts';
 
 /**
  * Secured brokers, as production clusters are: the broker's SASL_SSL listener
@@ -71,6 +71,18 @@ describe('Kafka ingest from a broker that requires TLS and SASL', () => {
       { logger: false },
     );
     await expect(start).rejects.toThrow(/authentication failed/i);
+    // The command says so in one line and exits 1, for a supervisor to see.
+    const serve = spawnService({
+      DATA_DIR: dir.path,
+      KAFKA_BROKERS: broker.secureBrokers.join(','),
+      KAFKA_SSL: 'true',
+      KAFKA_SSL_CA_FILE: broker.caFile,
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'driftwatch',
+      KAFKA_SASL_PASSWORD: 'not-the-password',
+    });
+    await expect(serve).rejects.toThrow(/service exited \(1\):[\s\S]*\ndriftwatch: cannot start Kafka ingest from 127\.0\.0\.1:\d+: SASL SCRAM SHA512 authentication failed/);
+    await expect(serve).rejects.not.toThrow(/\n\s+at /);
     dir.remove();
   }, 60_000);
 });

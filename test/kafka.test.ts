@@ -82,6 +82,9 @@ describe('Kafka ingest against a real broker', () => {
       await service.close();
       dir.remove();
     }
+    // Closing left the group (not merely dropped the connection), so a successor gets the partitions at once.
+    const [group] = (await broker.admin.describeGroups([groupId])).groups;
+    expect({ state: group.state, members: group.members.length }).toEqual({ state: 'Empty', members: 0 });
   }, 300_000);
 
   it('dead-letters exactly the bad messages, with their bytes and why, and stores the rest', async () => {

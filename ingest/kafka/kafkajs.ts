@@ -169,6 +169,12 @@ export async function startKafkaIngest(
       groupId: options.groupId,
       maxBytesPerPartition: options.maxBytesPerPartition,
       maxBytes: options.maxBytesPerPartition * Math.max(1, options.partitionsConsumedConcurrently),
+      // How long the broker holds a fetch open when it has nothing new (the
+      // answer comes as soon as it has). disconnect() waits for the fetch in
+      // flight, so kafkajs' 5 s default made every stop take 4.4-4.9 s, close
+      // to the 5 s stop() allows for leaving the group. Idle, this is two
+      // empty fetches a second per broker.
+      maxWaitTimeInMs: 500,
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
       allowAutoTopicCreation: false,
