@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { BaselineOptions } from '../analyzers/baseline.ts';
@@ -51,6 +52,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   });
 
+  // Answers of 1 KiB or more are compressed for clients that accept it:
+  // Prometheus scrapes /metrics with gzip, and reports and histories run to
+  // hundreds of KB. Request bodies are decompressed on the ingest routes
+  // alone (their `decompress` option), in these encodings.
+  await app.register(compress, { globalCompression: true, globalDecompression: false, threshold: 1024, requestEncodings: ['gzip', 'deflate', 'br'] });
   await app.register(swagger, {
     openapi: {
       info: {

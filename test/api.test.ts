@@ -1,4 +1,4 @@
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
@@ -471,6 +471,12 @@ describe('operations', () => {
     expect((await app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready' });
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.headers['content-type']).toMatch(/text\/plain/);
+    expect(metrics.headers['content-encoding']).toBeUndefined();
+    // As Prometheus scrapes: gzip when asked, the same text inside.
+    const zipped = await app.inject({ method: 'GET', url: '/metrics', headers: { 'accept-encoding': 'gzip' } });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.rawPayload.length).toBeLessThan(metrics.rawPayload.length / 3);
+    expect(gunzipSync(zipped.rawPayload).toString()).toMatch(/driftwatch_ingest_items_total\{stream="events",source="http",outcome="accepted"\} \d+/);
     expect(metrics.body).toMatch(/driftwatch_ingest_items_total\{stream="events",source="http",outcome="accepted"\} \d+/);
     expect(metrics.body).toMatch(/driftwatch_ingest_rejected_total\{stream="events",reason="timestamp_out_of_range"\} \d+/);
   });

@@ -1,4 +1,3 @@
-import compress from '@fastify/compress';
 import type { FastifyInstance } from 'fastify';
 import { BusyError } from '../../ingest/batcher.ts';
 import type { BodyFormat } from '../../ingest/body.ts';
@@ -23,12 +22,6 @@ const NDJSON = /^application\/(x-)?ndjson/i;
  * schema documents the items but does not gate the request on them.
  */
 export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOptions): Promise<void> {
-  // Senders may compress bodies (Content-Encoding: gzip, deflate or br):
-  // events of repeated feature names shrink 5-10x on the wire. Decoding is a
-  // zlib stream in libuv's pool, and the body limit below counts decoded
-  // bytes, so a small body that inflates past it is refused with 413 as soon
-  // as it does, not held in memory. Answers are not compressed: they are small.
-  await app.register(compress, { globalCompression: false, globalDecompression: true, requestEncodings: ['gzip', 'deflate', 'br'] });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', 'application/x-ndjson', 'application/ndjson'],
@@ -41,6 +34,12 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
       `/v1/${stream}`,
       {
         onRequest: requireApiKey(options.apiKeys),
+        // Senders may compress bodies (Content-Encoding: gzip, deflate or br;
+        // api/app.ts): events of repeated feature names shrink 5x on the wire.
+        // Decoding is a zlib stream in libuv's pool, and the body limit counts
+        // decoded bytes, so a small body that inflates past it is refused with
+        // 413 as soon as it does, not held in memory.
+        decompress: {},
         // Items are checked one by one by the contract; the schema is for the docs.
         validatorCompiler: () => () => true,
         schema: {
