@@ -83,6 +83,9 @@ const ConfigFields = z.object({
   // TLS to the brokers, verified against the system's CAs or KAFKA_SSL_CA_FILE (PEM).
   KAFKA_SSL: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   KAFKA_SSL_CA_FILE: z.string().min(1).optional(),
+  // A client certificate and its key (PEM) for brokers that require one (mutual TLS).
+  KAFKA_SSL_CERT_FILE: z.string().min(1).optional(),
+  KAFKA_SSL_KEY_FILE: z.string().min(1).optional(),
   // SASL authentication; the password travels in clear without KAFKA_SSL with plain.
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().min(1).optional(),
@@ -137,7 +140,12 @@ export function ingestAckFor(config: { INGEST_ACK?: 'stored' | 'journaled'; CLIC
 
 const ConfigSchema = ConfigFields.superRefine((fields, ctx) => {
   const problem = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
-  if (fields.KAFKA_SSL_CA_FILE && !fields.KAFKA_SSL) problem('KAFKA_SSL_CA_FILE', 'set KAFKA_SSL=true as well: a CA is only used for TLS');
+  for (const key of ['KAFKA_SSL_CA_FILE', 'KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE'] as const) {
+    if (fields[key] && !fields.KAFKA_SSL) problem(key, 'set KAFKA_SSL=true as well: it is only used for TLS');
+  }
+  if (Boolean(fields.KAFKA_SSL_CERT_FILE) !== Boolean(fields.KAFKA_SSL_KEY_FILE)) {
+    problem(fields.KAFKA_SSL_CERT_FILE ? 'KAFKA_SSL_KEY_FILE' : 'KAFKA_SSL_CERT_FILE', 'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
+  }
   if (fields.KAFKA_SASL_MECHANISM) {
     if (!fields.KAFKA_SASL_USERNAME) problem('KAFKA_SASL_USERNAME', `required with KAFKA_SASL_MECHANISM=${fields.KAFKA_SASL_MECHANISM}`);
     if (!fields.KAFKA_SASL_PASSWORD) problem('KAFKA_SASL_PASSWORD', `required with KAFKA_SASL_MECHANISM=${fields.KAFKA_SASL_MECHANISM}`);

@@ -9,7 +9,10 @@
 # SCRAM-SHA-512 for the users in KAFKA_SASL_USERS, "name:password,..."; default
 # driftwatch:driftwatch-secret) with a self-signed certificate for 127.0.0.1
 # made on first start; its PEM is $KAFKA_DATA_DIR/tls/ca.pem, the file to give
-# clients as their CA (driftwatch: KAFKA_SSL_CA_FILE). The broker and its
+# clients as their CA (driftwatch: KAFKA_SSL_CA_FILE). With KAFKA_MTLS_PORT
+# set as well, a third listener there speaks TLS and requires a client
+# certificate: the one made at $KAFKA_DATA_DIR/tls/client.pem (key in
+# client-key.pem, by openssl) is the one it trusts. The broker and its
 # dependencies come from Maven Central (official Apache artifacts, fetched once
 # with Maven into the git-ignored .cache/kafka/libs).
 set -euo pipefail
@@ -19,6 +22,7 @@ port="${KAFKA_PORT:-9092}"
 controller_port="${KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 data="${KAFKA_DATA_DIR:-$root/.cache/kafka/data-$port}"
 secure_port="${KAFKA_SECURE_PORT:-}"
+mtls_port="${KAFKA_MTLS_PORT:-}"
 sasl_users="${KAFKA_SASL_USERS:-driftwatch:driftwatch-secret}"
 libs="$root/.cache/kafka/libs"
 pidfile="$data/broker.pid"
@@ -57,6 +61,23 @@ listener.name.secure.ssl.keystore.type=PKCS12
 listener.name.secure.ssl.keystore.password=$pass
 listener.name.secure.ssl.key.password=$pass
 PROPS
+  [ -n "$mtls_port" ] || return 0
+  if [ ! -f "$tls/truststore.p12" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=driftwatch-client" \
+      -keyout "$tls/client-key.pem" -out "$tls/client.pem" >> "$data/keytool.log" 2>&1
+    keytool -importcert -noprompt -alias client -file "$tls/client.pem" -keystore "$tls/truststore.p12" \
+      -storetype PKCS12 -storepass "$pass" >> "$data/keytool.log" 2>&1
+  fi
+  cat >> "$data/server.properties" <<PROPS
+listener.name.mtls.ssl.client.auth=required
+listener.name.mtls.ssl.keystore.location=$tls/broker.p12
+listener.name.mtls.ssl.keystore.type=PKCS12
+listener.name.mtls.ssl.keystore.password=$pass
+listener.name.mtls.ssl.key.password=$pass
+listener.name.mtls.ssl.truststore.location=$tls/truststore.p12
+listener.name.mtls.ssl.truststore.type=PKCS12
+listener.name.mtls.ssl.truststore.password=$pass
+PROPS
 }
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
@@ -70,6 +91,10 @@ start() {
   if [ -n "$secure_port" ]; then
     listeners="$listeners,SECURE://127.0.0.1:$secure_port"
     advertised="$advertised,SECURE://127.0.0.1:$secure_port"
+    if [ -n "$mtls_port" ]; then
+      listeners="$listeners,MTLS://127.0.0.1:$mtls_port"
+      advertised="$advertised,MTLS://127.0.0.1:$mtls_port"
+    fi
   fi
   cat > "$data/server.properties" <<PROPS
 process.roles=broker,controller
@@ -79,7 +104,7 @@ listeners=$listeners
 advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL,MTLS:SSL
 log.dirs=$data/logs
 num.partitions=1
 offsets.topic.replication.factor=1

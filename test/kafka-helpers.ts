@@ -23,19 +23,21 @@ export async function freePort(): Promise<number> {
 /**
  * A real single-node Apache Kafka broker on free loopback ports, through
  * scripts/kafka.sh. With `secure`, also a SASL_SSL listener (`secureBrokers`)
- * for the users given, its self-signed certificate's PEM at `caFile`.
+ * for the users given, its self-signed certificate's PEM at `caFile`, and a
+ * TLS listener that requires a client certificate (`mtlsBrokers`).
  */
 export async function startBroker(options: { secure?: { users: Record<string, string> } } = {}) {
   const dir = tempDir('driftwatch-kafka-');
   const port = await freePort();
   const securePort = options.secure ? await freePort() : 0;
+  const mtlsPort = options.secure ? await freePort() : 0;
   const env = {
     ...process.env,
     KAFKA_PORT: String(port),
     KAFKA_CONTROLLER_PORT: String(await freePort()),
     KAFKA_DATA_DIR: dir.path,
     ...(options.secure
-      ? { KAFKA_SECURE_PORT: String(securePort), KAFKA_SASL_USERS: Object.entries(options.secure.users).map(([u, p]) => `${u}:${p}`).join(',') }
+      ? { KAFKA_SECURE_PORT: String(securePort), KAFKA_MTLS_PORT: String(mtlsPort), KAFKA_SASL_USERS: Object.entries(options.secure.users).map(([u, p]) => `${u}:${p}`).join(',') }
       : {}),
   };
   const script = (command: string) => run('bash', [SCRIPT, command], { env, timeout: 300_000 });
@@ -51,7 +53,11 @@ export async function startBroker(options: { secure?: { users: Record<string, st
     /** Where the broker keeps its partitions' log segments. */
     logDir: join(dir.path, 'logs'),
     secureBrokers: options.secure ? [`127.0.0.1:${securePort}`] : [],
+    /** A TLS listener that requires the client certificate at `clientCertFile` (key: `clientKeyFile`). */
+    mtlsBrokers: options.secure ? [`127.0.0.1:${mtlsPort}`] : [],
     caFile: join(dir.path, 'tls', 'ca.pem'),
+    clientCertFile: join(dir.path, 'tls', 'client.pem'),
+    clientKeyFile: join(dir.path, 'tls', 'client-key.pem'),
     stopBroker: () => script('stop'),
     startBroker: () => script('start'),
     async close() {

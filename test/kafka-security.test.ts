@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
@@ -56,6 +58,45 @@ describe('Kafka ingest from a broker that requires TLS and SASL', () => {
       expect(dead.map((d) => d.headers['driftwatch-reason-code'])).toEqual(['invalid_json']);
       await waitFor(() => groupCaughtUp(broker, groupId, topics.events), 30_000, 'offsets committed over SASL_SSL');
       expect((await (await fetch(`${service.url}/readyz`)).json()).status).toBe('ready');
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 120_000);
+
+  it('consumes from a listener that requires a client certificate (mutual TLS)', async () => {
+    // The listener really refuses a client without one.
+    const anonymous = new Kafka({ clientId: 'anonymous', brokers: broker.mtlsBrokers, logLevel: logLevel.NOTHING, ssl: { ca: [readFileSync(broker.caFile, 'utf8')] }, retry: { retries: 0 } }).admin();
+    await expect(anonymous.connect()).rejects.toThrow();
+    await anonymous.disconnect();
+
+    const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
+    await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 3);
+    const producer = broker.kafka.producer();
+    await producer.connect();
+    const now = Date.now();
+    await produce(producer, topics.events, Array.from({ length: 2000 }, (_, i) => JSON.stringify(event({ model: 'mtls', event_id: `m${i}`, timestamp: now - 1000 }))), 3);
+    await producer.disconnect();
+    const dir = tempDir();
+    const service = await startService(
+      testConfig({
+        DATA_DIR: dir.path,
+        KAFKA_BROKERS: broker.mtlsBrokers.join(','),
+        KAFKA_EVENTS_TOPIC: topics.events,
+        KAFKA_LABELS_TOPIC: topics.labels,
+        KAFKA_DLQ_TOPIC: topics.dlq,
+        KAFKA_GROUP_ID: unique('group'),
+        KAFKA_SSL: 'true',
+        KAFKA_SSL_CA_FILE: broker.caFile,
+        KAFKA_SSL_CERT_FILE: broker.clientCertFile,
+        KAFKA_SSL_KEY_FILE: broker.clientKeyFile,
+      }),
+      { logger: false },
+    );
+    try {
+      const stored = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'mtls'"))[0].n);
+      await waitFor(async () => (await stored()) >= 2000, 60_000, 'rows over mutual TLS');
+      expect(await stored()).toBe(2000);
     } finally {
       await service.close();
       dir.remove();

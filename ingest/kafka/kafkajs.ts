@@ -30,9 +30,9 @@ export interface KafkaIngestOptions {
   security: KafkaSecurity;
 }
 
-/** How to reach secured brokers: TLS (verified against `ca`, PEM, or the system's CAs) and SASL. */
+/** How to reach secured brokers: TLS (verified against `ca`, PEM, or the system's CAs; with a client certificate when `cert` and `key` are given) and SASL. */
 export interface KafkaSecurity {
-  tls: false | { ca?: string };
+  tls: false | { ca?: string; cert?: string; key?: string };
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
 }
 
@@ -54,7 +54,7 @@ export async function startKafkaIngest(
     clientId: options.clientId,
     brokers: options.brokers,
     logLevel: logLevel.NOTHING,
-    ssl: options.security.tls === false ? false : options.security.tls.ca ? { ca: [options.security.tls.ca] } : true,
+    ssl: options.security.tls === false ? false : Object.keys(options.security.tls).length > 0 ? options.security.tls : true,
     // kafkajs types SASL options as a union per mechanism; ours is one shape with the same fields.
     sasl: options.security.sasl as SASLOptions | undefined,
     // Keep trying to reach brokers for a long while before kafkajs gives up (and CRASH restarts it).

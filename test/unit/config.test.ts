@@ -97,4 +97,17 @@ describe('Kafka security settings', () => {
     expect(() => kafkaSecurity(config, missing)).toThrow(/KAFKA_SSL_CA_FILE: cannot read \/etc\/ca.pem \(ENOENT\)/);
     expect(() => kafkaSecurity(config, () => 'not a certificate')).toThrow(/KAFKA_SSL_CA_FILE: \/etc\/ca.pem holds no PEM certificate/);
   });
+
+  it('takes a client certificate only with its key, and reads both', () => {
+    expect(() => parseConfig({ KAFKA_SSL: 'true', KAFKA_SSL_CERT_FILE: '/c.pem' })).toThrow(/KAFKA_SSL_KEY_FILE: a client certificate needs both/);
+    expect(() => parseConfig({ KAFKA_SSL: 'true', KAFKA_SSL_KEY_FILE: '/k.pem' })).toThrow(/KAFKA_SSL_CERT_FILE: a client certificate needs both/);
+    expect(() => parseConfig({ KAFKA_SSL_CERT_FILE: '/c.pem', KAFKA_SSL_KEY_FILE: '/k.pem' })).toThrow(/KAFKA_SSL_CERT_FILE: set KAFKA_SSL=true/);
+    const config = parseConfig({ KAFKA_SSL: 'true', KAFKA_SSL_CERT_FILE: '/c.pem', KAFKA_SSL_KEY_FILE: '/k.pem' });
+    const files: Record<string, string> = {
+      '/c.pem': '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n',
+      '/k.pem': '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n',
+    };
+    expect(kafkaSecurity(config, (path) => files[path])).toEqual({ tls: { cert: files['/c.pem'], key: files['/k.pem'] }, sasl: undefined });
+    expect(() => kafkaSecurity(config, (path) => (path === '/k.pem' ? files['/c.pem'] : files[path]))).toThrow(/KAFKA_SSL_KEY_FILE: \/k.pem holds no PEM private key/);
+  });
 });
