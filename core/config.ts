@@ -22,6 +22,22 @@ const duration = (fallback: string) =>
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
+// Kafka's own rule for topic names.
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const topicList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const topics = text.split(',').map((t) => t.trim()).filter(Boolean);
+      const bad = topics.filter((t) => !TOPIC.test(t));
+      if (topics.length === 0 || bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `expected Kafka topic names (1-249 of A-Z a-z 0-9 . _ -), comma-separated; got "${text}"` });
+        return z.NEVER;
+      }
+      return [...new Set(topics)];
+    });
+
 const ConfigFields = z.object({
   PORT: integer(8080, 0, 65_535),
   // Loopback by default: exposing the API to a network is a deliberate choice.
@@ -65,9 +81,10 @@ const ConfigFields = z.object({
     .string()
     .default('')
     .transform((v) => v.split(',').map((b) => b.trim()).filter(Boolean)),
-  KAFKA_EVENTS_TOPIC: z.string().min(1).default('driftwatch.events'),
-  KAFKA_LABELS_TOPIC: z.string().min(1).default('driftwatch.labels'),
-  KAFKA_DLQ_TOPIC: z.string().min(1).default('driftwatch.events.dlq'),
+  // One topic or several, comma-separated (a topic per model or per team is common).
+  KAFKA_EVENTS_TOPIC: topicList('driftwatch.events'),
+  KAFKA_LABELS_TOPIC: topicList('driftwatch.labels'),
+  KAFKA_DLQ_TOPIC: z.string().regex(TOPIC, 'expected a Kafka topic name: 1-249 of A-Z a-z 0-9 . _ -').default('driftwatch.events.dlq'),
   KAFKA_GROUP_ID: z.string().min(1).default('driftwatch'),
   KAFKA_CLIENT_ID: z.string().min(1).default('driftwatch'),
   KAFKA_MAX_MESSAGE_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -146,6 +163,9 @@ const ConfigSchema = ConfigFields.superRefine((fields, ctx) => {
   if (Boolean(fields.KAFKA_SSL_CERT_FILE) !== Boolean(fields.KAFKA_SSL_KEY_FILE)) {
     problem(fields.KAFKA_SSL_CERT_FILE ? 'KAFKA_SSL_KEY_FILE' : 'KAFKA_SSL_CERT_FILE', 'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
   }
+  const both = fields.KAFKA_EVENTS_TOPIC.filter((t) => fields.KAFKA_LABELS_TOPIC.includes(t) || t === fields.KAFKA_DLQ_TOPIC);
+  if (both.length > 0) problem('KAFKA_EVENTS_TOPIC', `${both.join(', ')} also named as a labels or dead-letter topic`);
+  if (fields.KAFKA_LABELS_TOPIC.includes(fields.KAFKA_DLQ_TOPIC)) problem('KAFKA_LABELS_TOPIC', `${fields.KAFKA_DLQ_TOPIC} is also the dead-letter topic`);
   if (fields.KAFKA_SASL_MECHANISM) {
     if (!fields.KAFKA_SASL_USERNAME) problem('KAFKA_SASL_USERNAME', `required with KAFKA_SASL_MECHANISM=${fields.KAFKA_SASL_MECHANISM}`);
     if (!fields.KAFKA_SASL_PASSWORD) problem('KAFKA_SASL_PASSWORD', `required with KAFKA_SASL_MECHANISM=${fields.KAFKA_SASL_MECHANISM}`);

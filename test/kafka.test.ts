@@ -149,6 +149,48 @@ describe('Kafka ingest against a real broker', () => {
     }
   }, 300_000);
 
+  it('consumes several events and labels topics named in one setting, each message by its own topic', async () => {
+    const names = { events: [unique('events-a'), unique('events-b')], labels: [unique('labels-a'), unique('labels-b')], dlq: unique('dlq') };
+    await createTopics(broker.admin, [...names.events, ...names.labels, names.dlq], 2);
+    const producer = broker.kafka.producer();
+    await producer.connect();
+    const now = Date.now();
+    for (const [i, topic] of names.events.entries()) {
+      const model = `multi-${i}`;
+      await produce(producer, topic, Array.from({ length: 1000 + i * 500 }, (_, n) => JSON.stringify(event({ model, event_id: `${model}-${n}`, timestamp: now - 1000 }))), 2);
+      await produce(producer, names.labels[i], Array.from({ length: 100 }, (_, n) => JSON.stringify({ model, event_id: `${model}-${n}`, label: n % 2 })), 2);
+    }
+    await producer.disconnect();
+    const dir = tempDir();
+    const service = await startService(
+      testConfig({
+        DATA_DIR: dir.path,
+        KAFKA_BROKERS: broker.brokers.join(','),
+        KAFKA_EVENTS_TOPIC: names.events.join(', '),
+        KAFKA_LABELS_TOPIC: names.labels.join(','),
+        KAFKA_DLQ_TOPIC: names.dlq,
+        KAFKA_GROUP_ID: unique('group'),
+      }),
+      { logger: false },
+    );
+    try {
+      const labels = async (model: string) =>
+        Number((await service.sql.query<{ n: number }>('SELECT count() AS n FROM labels FINAL WHERE model = {m:String}', { m: model }))[0].n);
+      await waitFor(async () => (await counts(service, 'multi-1')).rows >= 1500 && (await labels('multi-1')) >= 100 && (await labels('multi-0')) >= 100, 60_000, 'both topics');
+      expect(await counts(service, 'multi-0')).toEqual({ rows: 1000, ids: 1000, raw: 1000 });
+      expect(await counts(service, 'multi-1')).toEqual({ rows: 1500, ids: 1500, raw: 1500 });
+      // Labels read from the labels topics went to the labels table, not the events one.
+      expect([await labels('multi-0'), await labels('multi-1')]).toEqual([100, 100]);
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      for (const [topic, n] of [[names.events[0], 1000], [names.events[1], 1500], [names.labels[0], 100], [names.labels[1], 100]] as const) {
+        expect(metrics).toContain(`driftwatch_kafka_messages_total{topic="${topic}"} ${n}\n`);
+      }
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 120_000);
+
   // The broker recompresses every batch to a topic's own compression.type
   // with the Java libraries Java producers use (lz4-java, snappy-java,
   // zstd-jni), so these are the bytes such a producer would have written.

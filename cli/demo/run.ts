@@ -101,7 +101,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   let sender: Sender;
   try {
     sender = viaKafka
-      ? await kafkaSender(config.KAFKA_BROKERS, { events: config.KAFKA_EVENTS_TOPIC, labels: config.KAFKA_LABELS_TOPIC, dlq: config.KAFKA_DLQ_TOPIC }, ownTopics)
+      ? // With several topics named, the demo's traffic goes to the first of each.
+        await kafkaSender(config.KAFKA_BROKERS, { events: config.KAFKA_EVENTS_TOPIC[0], labels: config.KAFKA_LABELS_TOPIC[0], dlq: config.KAFKA_DLQ_TOPIC }, ownTopics)
       : httpSender(service.url);
   } catch (err) {
     await service.close();

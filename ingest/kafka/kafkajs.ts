@@ -16,8 +16,8 @@ export interface KafkaIngestOptions {
   brokers: string[];
   clientId: string;
   groupId: string;
-  eventsTopic: string;
-  labelsTopic: string;
+  eventsTopics: readonly string[];
+  labelsTopics: readonly string[];
   dlqTopic: string;
   partitionsConsumedConcurrently: number;
   maxBytesPerPartition: number;
@@ -139,11 +139,13 @@ export async function startKafkaIngest(
       sleep: deps.sleep,
     },
   );
+  const labelsTopics = new Set(options.labelsTopics);
+  const consumed = [...options.eventsTopics, ...options.labelsTopics];
   const handlerDeps: HandlerDeps = {
     ...deps,
     sink,
     deadLetters,
-    streamOf: (topic) => (topic === options.labelsTopic ? 'labels' : 'events'),
+    streamOf: (topic) => (labelsTopics.has(topic) ? 'labels' : 'events'),
     // Room for a flush being filled while one is inserted; beyond it batch handlers wait.
     maxQueuedRows: 2 * options.flushRows,
     heartbeatMs: Math.max(500, Math.floor(options.sessionTimeoutMs / 10)),
@@ -152,7 +154,7 @@ export async function startKafkaIngest(
   try {
     await admin.connect();
     const existing = new Set(await admin.listTopics());
-    const missing = [options.eventsTopic, options.labelsTopic, options.dlqTopic].filter((t) => !existing.has(t));
+    const missing = [...consumed, options.dlqTopic].filter((t) => !existing.has(t));
     if (missing.length > 0) {
       await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: options.topicPartitions })) });
     }
@@ -196,7 +198,7 @@ export async function startKafkaIngest(
       restartDelay = 1_000;
     });
     await c.connect();
-    await c.subscribe({ topics: [options.eventsTopic, options.labelsTopic], fromBeginning: true });
+    await c.subscribe({ topics: consumed, fromBeginning: true });
     await c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -243,7 +245,7 @@ export async function startKafkaIngest(
 
   const updateLag = async () => {
     try {
-      for (const topic of [options.eventsTopic, options.labelsTopic]) {
+      for (const topic of consumed) {
         const [ends, committed] = await Promise.all([
           admin.fetchTopicOffsets(topic),
           admin.fetchOffsets({ groupId: options.groupId, topics: [topic] }),
@@ -277,7 +279,7 @@ export async function startKafkaIngest(
       // the batch in hand finish, which finds `stopping` and gives it back.
       // Half the time for each: leaving matters even when the store is away.
       try {
-        consumer?.pause([{ topic: options.eventsTopic }, { topic: options.labelsTopic }]);
+        consumer?.pause(consumed.map((topic) => ({ topic })));
       } catch {
         // Not running (between restarts): nothing is being fetched.
       }

@@ -110,4 +110,16 @@ describe('Kafka security settings', () => {
     expect(kafkaSecurity(config, (path) => files[path])).toEqual({ tls: { cert: files['/c.pem'], key: files['/k.pem'] }, sasl: undefined });
     expect(() => kafkaSecurity(config, (path) => (path === '/k.pem' ? files['/c.pem'] : files[path]))).toThrow(/KAFKA_SSL_KEY_FILE: \/k.pem holds no PEM private key/);
   });
+
+  it('reads comma-separated topic lists and refuses bad names or a topic in two roles', () => {
+    const config = parseConfig({ KAFKA_EVENTS_TOPIC: ' preds.credit , preds.fraud,preds.credit', KAFKA_LABELS_TOPIC: 'labels.all' });
+    expect(config.KAFKA_EVENTS_TOPIC).toEqual(['preds.credit', 'preds.fraud']);
+    expect(config.KAFKA_LABELS_TOPIC).toEqual(['labels.all']);
+    expect(parseConfig({}).KAFKA_EVENTS_TOPIC).toEqual(['driftwatch.events']);
+    expect(() => parseConfig({ KAFKA_EVENTS_TOPIC: 'ok,not ok' })).toThrow(/KAFKA_EVENTS_TOPIC: expected Kafka topic names/);
+    expect(() => parseConfig({ KAFKA_EVENTS_TOPIC: ',' })).toThrow(/KAFKA_EVENTS_TOPIC/);
+    expect(() => parseConfig({ KAFKA_DLQ_TOPIC: 'dlq;drop' })).toThrow(/KAFKA_DLQ_TOPIC/);
+    expect(() => parseConfig({ KAFKA_EVENTS_TOPIC: 'a,b', KAFKA_LABELS_TOPIC: 'b' })).toThrow(/KAFKA_EVENTS_TOPIC: b also named as a labels or dead-letter topic/);
+    expect(() => parseConfig({ KAFKA_LABELS_TOPIC: 'x', KAFKA_DLQ_TOPIC: 'x' })).toThrow(/KAFKA_LABELS_TOPIC: x is also the dead-letter topic/);
+  });
 });
