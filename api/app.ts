@@ -11,6 +11,7 @@ import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
 import { opsRoutes } from './routes/ops.ts';
@@ -80,6 +81,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       error: STATUS_CODES[statusCode] ?? 'Error',
       message,
     });
+  });
+
+  // Any route whose parameters, query or body are validated answers 400 when
+  // they do not match: the OpenAPI document says so for each, so that clients
+  // generated from it (and schemathesis) expect it.
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { params?: unknown; querystring?: unknown; body?: unknown; response?: Record<string, unknown> } | undefined;
+    if (schema?.response && (schema.params || schema.querystring || schema.body) && !schema.response[400]) schema.response[400] = ErrorResponse;
   });
 
   if (deps.settled) {

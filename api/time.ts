@@ -1,9 +1,15 @@
 import { Errors } from './errors.ts';
 
-/** Reads a query-string time: epoch milliseconds or RFC 3339. */
+// What the store's DateTime64(3) columns hold; beyond it a bound value would
+// overflow (and epoch milliseconds past 2^53 cannot even be bound exactly).
+const EARLIEST = Date.UTC(1900, 0, 1);
+const LATEST = Date.UTC(2300, 0, 1) - 1;
+
+/** Reads a query-string time: epoch milliseconds or RFC 3339, between 1900 and 2299. */
 export function parseTime(name: string, text: string): number {
   const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
   if (!Number.isFinite(ms)) throw new Errors.BadRange(`${name} must be epoch milliseconds or RFC 3339, got "${text.slice(0, 40)}"`);
+  if (ms < EARLIEST || ms > LATEST) throw new Errors.BadRange(`${name} must be between 1900-01-01 and 2299-12-31, got "${text.slice(0, 40)}"`);
   return ms;
 }
 

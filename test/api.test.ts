@@ -120,6 +120,12 @@ describe('POST /v1/events', () => {
     expect(response.json()).toMatchObject({ code: 'DW_BAD_BODY', message: expect.stringMatching(reason) });
   });
 
+  it.each(['/v1/events', '/v1/labels'])('answers 400 for a POST to %s with no body at all (found by schemathesis: it was a 500)', async (url) => {
+    const response = await app.inject({ method: 'POST', url });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'DW_BAD_BODY', message: expect.stringMatching(/body is empty/) });
+  });
+
   it('answers 413 for a 10 MB body', async () => {
     const big = '[' + Array.from({ length: 20_000 }, () => JSON.stringify(event({ model: 'big', features: { blob: 'x'.repeat(500) } }))).join(',') + ']';
     expect(big.length).toBeGreaterThan(10_000_000);
@@ -281,6 +287,12 @@ describe('baselines and drift', () => {
     const garbage = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: 'yesterday', to: 'now' } });
     expect(garbage.statusCode).toBe(400);
     expect(garbage.json().message).toMatch(/from must be epoch milliseconds or RFC 3339/);
+    // Found by schemathesis: epoch milliseconds past 2^53 were a 500 (the store refuses to bind them).
+    const huge = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: 33446, to: 4220733147838109184 } });
+    expect(huge.statusCode).toBe(400);
+    expect(huge.json().message).toMatch(/to must be between 1900-01-01 and 2299-12-31/);
+    const drift = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=0&to=99999999999999999` });
+    expect(drift.statusCode).toBe(400);
     const extra = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: 1, to: 2, evil: 1 } });
     expect(extra.statusCode).toBe(400);
   });

@@ -21,6 +21,8 @@ describe('journaled ingest', () => {
     const service = await startService(testConfig({ DATA_DIR: dir.path, INGEST_ACK: 'journaled', INGEST_FLUSH_INTERVAL: '300ms' }), { logger: false });
     const count = async () => Number((await service.sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'j'"))[0].n);
     try {
+      // Through the worker threads too, a body-less POST is the sender's mistake, not a 500.
+      expect((await fetch(`${service.url}/v1/events`, { method: 'POST' })).status).toBe(400);
       const answers = await Promise.all(Array.from({ length: 20 }, (_, r) => (r % 5 === 0 ? postGzip : post)(service.url, batch('j', r * 500, 500))));
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
       expect((await Promise.all(answers.map((a) => a.json()))).every((b) => b.accepted === 500)).toBe(true);

@@ -51,8 +51,11 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
         },
       },
       async (request, reply) => {
+        // No body at all (and so no Content-Type for a parser to match) leaves
+        // request.body undefined; it is a sender's mistake like any bad body.
+        if (!Buffer.isBuffer(request.body)) throw new Errors.BadBody('the body is empty: send a JSON array or NDJSON of items');
         const format: BodyFormat = NDJSON.test(request.headers['content-type'] ?? '') ? 'ndjson' : 'json';
-        const prepared = await options.preparer.prepare(stream, request.body as Buffer, format, options.deps.limits());
+        const prepared = await options.preparer.prepare(stream, request.body, format, options.deps.limits());
         if (!prepared.ok) throw new Errors.BadBody(prepared.reason);
         try {
           return await store(options.deps, stream, prepared.prepared);

@@ -39,7 +39,14 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRouteOptions):
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['ops'], response: { 200: { type: 'string' } } } },
+    {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['ops'],
+        produces: ['text/plain'],
+        response: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
     async (_request, reply) => {
       reply.type(options.metrics.registry.contentType);
       return options.metrics.registry.metrics();
