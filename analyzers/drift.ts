@@ -25,7 +25,8 @@ export interface FeatureDrift {
   /** The method whose score decides `drifted`. */
   method: string;
   score: number | null;
-  threshold: number;
+  /** null without a verdict (no events in the window): there is nothing to calibrate it on. */
+  threshold: number | null;
   drifted: boolean;
   status: FeatureStatus;
   /** Categories seen now that the baseline never saw, with their share of the window (categorical only). */
@@ -102,10 +103,12 @@ function verdict(
   threshold: number,
   nCurrent: number,
   options: DriftOptions,
-): { drifted: boolean; status: FeatureStatus } {
-  if (nCurrent === 0 || score === null) return { drifted: false, status: 'no_data' };
-  if (nCurrent < options.minWindowEvents) return { drifted: false, status: 'insufficient_data' };
-  return { drifted: score >= threshold, status: 'ok' };
+): { threshold: number | null; drifted: boolean; status: FeatureStatus } {
+  // An empty window calibrates to an infinite threshold, which JSON cannot
+  // carry (a report's anyOf schema refused it: a 500 found by schemathesis).
+  if (nCurrent === 0 || score === null) return { threshold: null, drifted: false, status: 'no_data' };
+  if (nCurrent < options.minWindowEvents) return { threshold, drifted: false, status: 'insufficient_data' };
+  return { threshold, drifted: score >= threshold, status: 'ok' };
 }
 
 function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undefined, options: DriftOptions): FeatureDrift {
@@ -136,7 +139,6 @@ function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undef
     metrics,
     method: 'psi',
     score,
-    threshold,
     ...verdict(score, threshold, nCurrent, options),
   };
 }
@@ -181,7 +183,6 @@ function categoricalDrift(ref: CategoricalReference, current: Map<string, number
     metrics,
     method: 'psi',
     score,
-    threshold,
     ...verdict(score, threshold, nCurrent, options),
     new_categories: newCategories.slice(0, 20),
   };

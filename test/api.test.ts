@@ -435,6 +435,28 @@ describe('segments', () => {
     expect(orphan.statusCode).toBe(400);
     expect(orphan.json()).toMatchObject({ code: 'DW_BAD_QUERY', message: expect.stringContaining('segment_by') });
   });
+
+  it('reports a window without events as no_data with no threshold, live and stored (found by schemathesis: it was a 500)', async () => {
+    const model = 'segmented';
+    const [refStart] = segmentedStarts;
+    const window = { from: refStart - 3_600_000, to: refStart - 3_000_000 };
+    const live = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${window.from}&to=${window.to}&segment_by=region` });
+    expect(live.statusCode).toBe(200);
+    const report = live.json();
+    expect(report.n_events).toBe(0);
+    expect(report.prediction).toMatchObject({ status: 'no_data', threshold: null, drifted: false });
+    expect(report.features.length).toBeGreaterThan(0);
+    for (const f of report.features) expect(f).toMatchObject({ status: 'no_data', threshold: null, score: null, drifted: false });
+
+    const scheduler = new AnalysisScheduler(
+      { sql, metrics: createMetrics(), log: { info: () => {}, error: (obj) => console.error(obj) } },
+      { windowMs: 600_000, graceMs: 0, metricsMaxFeatures: 100, performanceRecomputeWindows: 0, psiThreshold: 0.2, minWindowEvents: 10, maxCategories: 100 },
+    );
+    await scheduler.runWindow(window);
+    const history = (await app.inject({ method: 'GET', url: `/v1/models/${model}/drift/history?from=${window.from}&to=${window.to}` })).json();
+    expect(history.windows).toHaveLength(1);
+    expect(history.windows[0].prediction).toMatchObject({ status: 'no_data', threshold: null });
+  });
 });
 
 describe('data quality', () => {
