@@ -7,7 +7,9 @@
  *
  *   npm run bench:kafka -- [events=1000000]
  *   BENCH_COMPRESSION=lz4 npm run bench:kafka   # the topic's compression.type: gzip, snappy, lz4 or zstd
+ *   BENCH_SECURITY=sasl_ssl npm run bench:kafka  # both consumers over TLS with SCRAM-SHA-512 (the topic is filled in plaintext)
  */
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { startService } from '../cli/service.ts';
 import { registerKafkaCodecs } from '../ingest/kafka/codecs.ts';
@@ -26,8 +28,18 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const tuning = Object.fromEntries(['KAFKA_FLUSH_ROWS', 'KAFKA_FLUSH_INTERVAL'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
 // The broker recompresses every batch to the topic's compression.type (Java's codecs), as a producer would.
 const compression = process.env.BENCH_COMPRESSION ?? 'uncompressed';
-const broker = await startBroker();
+const secure = process.env.BENCH_SECURITY === 'sasl_ssl';
+const USER = { name: 'bench', password: 'bench-secret' };
+const broker = await startBroker(secure ? { secure: { users: { [USER.name]: USER.password } } } : {});
 registerKafkaCodecs(); // the do-nothing consumer decodes the same batches
+// Where the two consumers connect, and how.
+const consumeFrom: { brokers: string[]; kafkajs: object; config: Record<string, string> } = secure
+  ? {
+      brokers: broker.secureBrokers,
+      kafkajs: { ssl: { ca: [readFileSync(broker.caFile, 'utf8')] }, sasl: { mechanism: 'scram-sha-512' as const, username: USER.name, password: USER.password } },
+      config: { KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: broker.caFile, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: USER.name, KAFKA_SASL_PASSWORD: USER.password },
+    }
+  : { brokers: broker.brokers, kafkajs: {}, config: {} };
 
 async function fill(topic: string, perMessage: number): Promise<void> {
   const producer = broker.kafka.producer();
@@ -49,7 +61,7 @@ async function fill(topic: string, perMessage: number): Promise<void> {
 
 /** The ceiling: a consumer group that only counts messages' events. */
 async function doNothing(topic: string, perMessage: number): Promise<number> {
-  const kafka = new Kafka({ clientId: 'bench', brokers: broker.brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'bench', brokers: consumeFrom.brokers, logLevel: logLevel.NOTHING, ...consumeFrom.kafkajs });
   const consumer = kafka.consumer({ groupId: unique('noop'), maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 });
   let events = 0;
   const started = performance.now();
@@ -82,7 +94,7 @@ async function driftwatch(topic: string): Promise<number> {
   const ticks = threadTicks();
   const machine = machineTicks();
   const service = await startService(
-    testConfig({ DATA_DIR: scratchDir('driftwatch-bench-kafka-'), KAFKA_BROKERS: broker.brokers.join(','), KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: labels, KAFKA_DLQ_TOPIC: dlq, KAFKA_GROUP_ID: unique('dw'), ...tuning }),
+    testConfig({ DATA_DIR: scratchDir('driftwatch-bench-kafka-'), KAFKA_BROKERS: consumeFrom.brokers.join(','), ...consumeFrom.config, KAFKA_EVENTS_TOPIC: topic, KAFKA_LABELS_TOPIC: labels, KAFKA_DLQ_TOPIC: dlq, KAFKA_GROUP_ID: unique('dw'), ...tuning }),
     { logger: false },
   );
   try {
@@ -135,7 +147,7 @@ async function rawInsert(): Promise<number> {
 
 try {
   const raw = await rawInsert();
-  console.log(`${fmt(total)} events x 20 features, ${PARTITIONS} partitions, ${compression} record batches`);
+  console.log(`${fmt(total)} events x 20 features, ${PARTITIONS} partitions, ${compression} record batches${secure ? ', consumed over SASL_SSL (SCRAM-SHA-512)' : ''}`);
   console.log(`raw store insert (20,000-row inserts): ${fmt(raw)} events/s`);
   for (const perMessage of [1, 100]) {
     const topic = unique(`bench-${perMessage}`);
