@@ -40,6 +40,28 @@ describe('planFlush', () => {
     expect(plan.dead[0].value?.toString()).toBe('{oops');
     expect(JSON.parse(plan.dead[4].value!.toString())).toEqual({ bad: true });
   });
+  it('plans label messages the same way: good labels stored, bad ones dead-lettered one by one', () => {
+    const plan = planFlush(
+      'labels',
+      [
+        msg(5, JSON.stringify({ event_id: 'a', model: 'm', label: 1 })),
+        msg(6, JSON.stringify([{ event_id: 'b', model: 'm', label: 'fraud' }, { event_id: 'c', model: 'm' }])),
+        msg(7, '{"event_id": "d", "model": "m", "label": '),
+        msg(8, JSON.stringify({ event_id: 'e', model: "m'; DROP TABLE labels; --", label: 0 })),
+      ],
+      limits,
+      10_000,
+    );
+    expect(plan.rows).toBe(2);
+    expect(plan.commitOffset).toBe('9');
+    expect(plan.dead.map((d) => [d.offset, d.code, d.index])).toEqual([
+      ['6', 'missing_field', 1],
+      ['7', 'invalid_json', undefined],
+      ['8', 'invalid_name', undefined],
+    ]);
+    expect(JSON.parse(plan.dead[0].value!.toString())).toEqual({ event_id: 'c', model: 'm' });
+  });
+
   it('takes back the elements of an array message already encoded when its end turns out broken', () => {
     const [a, b, c] = [event({ event_id: 'a' }), event({ event_id: 'b' }), event({ event_id: 'c' })];
     const plan = planFlush(
