@@ -7,6 +7,7 @@ import { handleBatch, type BatchContext, type HandlerDeps } from '../../ingest/k
 import { KafkaSink } from '../../ingest/kafka/sink.ts';
 import { packMessages, unpackMessages } from '../../ingest/kafka/pack.ts';
 import { planFlush, type MessageIn } from '../../ingest/kafka/plan.ts';
+import { makeEvents } from '../../bench/workload.ts';
 import { event } from '../helpers.ts';
 
 const limits = { now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
@@ -212,5 +213,108 @@ describe('handleBatch', () => {
     expect(await handleBatch(ctx([good(3, 'c'), msg(4, '{bad')]), d)).toBe('committed');
     expect(order).toEqual(['rows true', 'letters 1 + offset 5 after commits 3']);
     expect(commits).toEqual(['3']); // the batch's own offset went with the letters, not through a plain commit
+  });
+});
+
+describe('planFlush against a plain oracle', () => {
+  /**
+   * What a plan must hold, worked out message by message with JSON.parse and
+   * validateEvent alone: the fast path, array walking and rollback in
+   * EventBatch must not change a single row or dead letter.
+   */
+  function oracle(messages: readonly MessageIn[], max: number) {
+    const rows: ReturnType<typeof validateEvent>[] = [];
+    const dead: [string, string, number | undefined][] = [];
+    for (const m of messages) {
+      if (m.value === null) dead.push([m.offset, 'null_value', undefined]);
+      else if (m.value.length > max) dead.push([m.offset, 'too_large', undefined]);
+      else {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(m.value.toString('utf8'));
+        } catch {
+          dead.push([m.offset, 'invalid_json', undefined]);
+          continue;
+        }
+        const items = Array.isArray(parsed) ? parsed : [parsed];
+        items.forEach((item, i) => {
+          const index = Array.isArray(parsed) ? i : undefined;
+          if (item === null || typeof item !== 'object') {
+            dead.push([m.offset, 'not_an_object', index]);
+            return;
+          }
+          const checked = validateEvent(item, limits);
+          if (checked.ok) rows.push(checked);
+          else dead.push([m.offset, checked.code, index]);
+        });
+      }
+    }
+    return { rows: rows.map((r) => (r.ok ? r.value : null)!), dead };
+  }
+
+  it('matches it on thousands of random batches of good, bad, array and broken messages', () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)];
+    const ts = Date.now() - 60_000;
+    const good = makeEvents(40, { start: ts - 1000 }).map((e) => JSON.stringify(e));
+    const bad = [
+      JSON.stringify(event({ timestamp: Math.floor(ts / 1000) })),
+      JSON.stringify(event({ model: 'bad model' })),
+      JSON.stringify({ event_id: 'x', model: 'm' }),
+      JSON.stringify(event({ features: { nested: { a: 1 } } })),
+      JSON.stringify(event({ latency_ms: -1 })),
+      '{"event_id":"e","model":"m","timestamp":' + ts + ',"features":{"__proto__":1},"prediction":1}',
+      JSON.stringify(event({ features: { city: 'Zürich', 'quote"d': 2 } })),
+      '"just a string"',
+      '42',
+      'null',
+    ];
+    const noise = ['{', '}', '[', ']', ',', ':', '"', '\\', ' ', '\n', '0', '-', 'e', 'x', '\u00e9'];
+    let rows = 0;
+    const codes = new Set<string>();
+    let elementLetters = 0;
+    for (let round = 0; round < 3_000; round++) {
+      const messages: MessageIn[] = [];
+      const n = 1 + Math.floor(random() * 8);
+      for (let i = 0; i < n; i++) {
+        const offset = String(1000 + round * 10 + i);
+        const kind = random();
+        let text: string;
+        if (kind < 0.05) {
+          messages.push({ offset, key: null, value: null });
+          continue;
+        } else if (kind < 0.45) {
+          text = random() < 0.8 ? pick(good) : pick(bad);
+        } else {
+          const items = Array.from({ length: Math.floor(random() * 5) }, () => (random() < 0.7 ? pick(good) : pick(bad)));
+          text = `[${items.join(random() < 0.5 ? ',' : ' , ')}]`;
+        }
+        for (let edits = random() < 0.3 ? 1 + Math.floor(random() * 2) : 0; edits > 0; edits--) {
+          const at = Math.floor(random() * text.length);
+          text = random() < 0.5 ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + pick(noise) + text.slice(at);
+        }
+        messages.push({ offset, key: null, value: Buffer.from(text) });
+      }
+      const max = random() < 0.1 ? 400 : 100_000;
+      const plan = planFlush('events', messages, limits, max);
+      const expected = oracle(messages, max);
+      const context = messages.map((m) => m.value?.toString() ?? null).join(' | ');
+      expect(plan.rows, context).toBe(expected.rows.length);
+      expect(Buffer.from(plan.encoded).equals(Buffer.from(encodeEvents(expected.rows))), context).toBe(true);
+      expect(plan.dead.map((d) => [d.offset, d.code, d.index]), context).toEqual(expected.dead);
+      expect(plan.commitOffset).toBe(String(BigInt(messages[messages.length - 1].offset) + 1n));
+      rows += plan.rows;
+      for (const d of plan.dead) {
+        codes.add(d.code);
+        if (d.index !== undefined) elementLetters++;
+      }
+    }
+    // The batches did reach every kind of outcome.
+    expect(rows).toBeGreaterThan(5_000);
+    expect(elementLetters).toBeGreaterThan(500);
+    expect([...codes].sort()).toEqual(
+      ['invalid_json', 'invalid_name', 'invalid_value', 'missing_field', 'not_an_object', 'null_value', 'timestamp_out_of_range', 'too_large', 'wrong_type'].sort(),
+    );
   });
 });
