@@ -49,8 +49,10 @@ const READ_SETTLE_MS = 5_000;
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   tuneHeapForIngest();
-  // Rules first: a bad rules file stops start-up before anything is opened.
+  // Rules and Kafka's certificate files first: a bad one stops start-up
+  // (as a config error) before anything is opened.
   const rules = loadRules(config.ALERT_RULES_FILE);
+  const kafkaAccess = config.KAFKA_BROKERS.length > 0 ? kafkaSecurity(config) : null;
   const opened = await openStore(config);
   const sql = options.wrapSql ? options.wrapSql(opened) : opened;
   const metrics = createMetrics();
@@ -181,7 +183,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     await sql.close();
     throw err;
   }
-  if (config.KAFKA_BROKERS.length > 0) {
+  if (kafkaAccess) {
     try {
       kafka = await startKafkaIngest(
         {
@@ -197,7 +199,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
           sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
           flushRows: config.KAFKA_FLUSH_ROWS,
           flushIntervalMs: config.KAFKA_FLUSH_INTERVAL,
-          security: kafkaSecurity(config),
+          security: kafkaAccess,
         },
         {
           writers,

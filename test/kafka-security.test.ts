@@ -103,7 +103,7 @@ describe('Kafka ingest from a broker that requires TLS and SASL', () => {
     }
   }, 120_000);
 
-  it('refuses to start with a wrong password, saying authentication failed', async () => {
+  it('refuses to start with a wrong password, saying authentication failed; and with a missing CA file before opening anything', async () => {
     const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
     await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 1);
     const dir = tempDir();
@@ -124,6 +124,9 @@ describe('Kafka ingest from a broker that requires TLS and SASL', () => {
     });
     await expect(serve).rejects.toThrow(/service exited \(1\):[\s\S]*\ndriftwatch: cannot start Kafka ingest from 127\.0\.0\.1:\d+: SASL SCRAM SHA512 authentication failed/);
     await expect(serve).rejects.not.toThrow(/\n\s+at /);
+    // A CA file that is not there is a configuration error, found before anything opens (exit 2).
+    const missingCa = spawnService({ DATA_DIR: dir.path, KAFKA_BROKERS: broker.secureBrokers.join(','), KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: `${dir.path}/nope.pem` });
+    await expect(missingCa).rejects.toThrow(/service exited \(2\):[\s\S]*KAFKA_SSL_CA_FILE: cannot read .*nope\.pem \(ENOENT\)/);
     dir.remove();
   }, 60_000);
 });
