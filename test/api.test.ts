@@ -2,7 +2,7 @@ import { brotliCompressSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
-import { buildApp } from '../api/app.ts';
+import { buildApp, type AppDeps } from '../api/app.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { inlinePreparer } from '../ingest/preparer.ts';
 import { createWriters } from '../ingest/writers.ts';
@@ -15,7 +15,7 @@ let sql: Sql;
 let app: FastifyInstance;
 let secured: FastifyInstance;
 
-async function makeApp(apiKeys: string[] = []) {
+async function makeApp(apiKeys: string[] = [], extra: Partial<AppDeps> = {}) {
   const config = testConfig({ DATA_DIR: dir.path });
   const metrics = createMetrics();
   return buildApp({
@@ -29,6 +29,7 @@ async function makeApp(apiKeys: string[] = []) {
     limits: () => ({ now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 }),
     baseline: { bins: 10, maxCategories: 100, sampleMax: 1_000_000 },
     drift: { psiThreshold: 0.2, minWindowEvents: 10, maxCategories: 100 },
+    ...extra,
   });
 }
 
@@ -533,5 +534,48 @@ describe('operations', () => {
       '/v1/models/{model}/performance/history',
     ]);
     expect(doc.paths['/v1/events'].post.requestBody.content['application/json'].schema.items.required).toContain('event_id');
+  });
+});
+
+describe('request logs', () => {
+  /** An app logging JSON lines at `level` into an array; `writers` replaces the store's. */
+  async function logged(level: string, writers?: AppDeps['writers']) {
+    const lines: { msg: string; level: number; req?: { url: string }; res?: { statusCode: number } }[] = [];
+    const stream = { write: (line: string) => void lines.push(JSON.parse(line)) };
+    const target = await makeApp([], { logger: { level, stream }, ...(writers ? { writers } : {}) });
+    return { target, lines, urls: () => lines.map((l) => l.req?.url ?? l.msg) };
+  }
+
+  it('leaves out a line per ingest request at info, keeps them on other routes and at debug', async () => {
+    const info = await logged('info');
+    try {
+      expect((await postEvents([event({ model: 'logs' })], 'application/json', info.target)).statusCode).toBe(200);
+      expect((await info.target.inject({ method: 'GET', url: '/v1/models' })).statusCode).toBe(200);
+      const requests = info.lines.filter((l) => l.msg === 'incoming request').map((l) => l.req!.url);
+      expect(requests).toEqual(['/v1/models']);
+    } finally {
+      await info.target.close();
+    }
+    const debug = await logged('debug');
+    try {
+      expect((await postEvents([event({ model: 'logs' })], 'application/json', debug.target)).statusCode).toBe(200);
+      expect(debug.lines.filter((l) => l.msg === 'incoming request').map((l) => l.req!.url)).toEqual(['/v1/events']);
+      expect(debug.lines.some((l) => l.msg === 'request completed' && l.res?.statusCode === 200)).toBe(true);
+    } finally {
+      await debug.target.close();
+    }
+  });
+
+  it('still logs an ingest request the store failed, at info', async () => {
+    const failing = { add: async () => Promise.reject(new Error('store is down')) };
+    const info = await logged('info', { events: failing, labels: failing });
+    try {
+      expect((await postEvents([event({ model: 'logs' })], 'application/json', info.target)).statusCode).toBe(503);
+      const errors = info.lines.filter((l) => l.level >= 50);
+      expect(errors.map((l) => l.msg)).toContain('store insert failed');
+      expect(JSON.stringify(errors)).toContain('store is down');
+    } finally {
+      await info.target.close();
+    }
   });
 });
