@@ -1,3 +1,5 @@
+import { rowPieces, type RowBytes } from '../store/sql.ts';
+
 /**
  * Group commit for inserts. Requests hand in their encoded rows and wait;
  * while one insert is in flight, the rows of every request that arrives
@@ -22,8 +24,8 @@ export interface BatcherOptions {
 }
 
 interface Pending {
-  /** Encoded rows (RowBinary): batches concatenate. */
-  bytes: Uint8Array;
+  /** Encoded rows (RowBinary): batches are their pieces one after another. */
+  bytes: RowBytes;
   rows: number;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -43,7 +45,7 @@ export class InsertBatcher {
   private inFlight: Promise<void> | null = null;
 
   constructor(
-    private readonly insert: (bytes: Uint8Array, rows: number) => Promise<void>,
+    private readonly insert: (bytes: RowBytes, rows: number) => Promise<void>,
     private readonly options: BatcherOptions,
   ) {}
 
@@ -52,7 +54,7 @@ export class InsertBatcher {
     return this.pendingRows;
   }
 
-  add(bytes: Uint8Array, rows: number): Promise<void> {
+  add(bytes: RowBytes, rows: number): Promise<void> {
     if (rows === 0) return Promise.resolve();
     if (this.pendingRows > 0 && this.pendingRows + rows > this.options.maxPendingRows) {
       return Promise.reject(new BusyError(this.pendingRows));
@@ -77,7 +79,7 @@ export class InsertBatcher {
         for (const p of batch) this.pendingRows -= p.rows;
         try {
           const rows = batch.reduce((n, p) => n + p.rows, 0);
-          await this.insert(batch.length === 1 ? batch[0].bytes : Buffer.concat(batch.map((p) => p.bytes)), rows);
+          await this.insert(batch.length === 1 ? batch[0].bytes : batch.flatMap((p) => rowPieces(p.bytes)), rows);
           for (const p of batch) p.resolve();
         } catch (err) {
           for (const p of batch) p.reject(err);

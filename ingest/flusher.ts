@@ -1,5 +1,6 @@
 import { settleWithin } from '../core/within.ts';
 import { planBatch } from './batcher.ts';
+import { rowPieces, type RowBytes } from '../store/sql.ts';
 import type { Stream } from './prepare.ts';
 
 /**
@@ -20,7 +21,7 @@ import type { Stream } from './prepare.ts';
  * - memory is bounded by the caller, who reads `queuedRows` and waits.
  */
 export interface FlushEntry {
-  encoded: Uint8Array;
+  encoded: RowBytes;
   rows: number;
 }
 
@@ -36,7 +37,7 @@ export interface FlusherOptions {
 }
 
 export interface FlusherHooks<E extends FlushEntry> {
-  insert(stream: Stream, bytes: Uint8Array, rows: number): Promise<void>;
+  insert(stream: Stream, bytes: RowBytes, rows: number): Promise<void>;
   /** After a flush is stored, one call at a time in flush order; never for a revoked flush. Should not throw. */
   afterStored(stream: Stream, entries: readonly E[]): Promise<void>;
   /** A flush was inserted, `seconds` after its first attempt. */
@@ -219,7 +220,7 @@ export class Flusher<E extends FlushEntry> {
     const entries = group.map((q) => q.entry);
     const rows = entries.reduce((n, e) => n + e.rows, 0);
     if (rows > 0) {
-      const bytes = entries.length === 1 ? entries[0].encoded : Buffer.concat(entries.filter((e) => e.rows > 0).map((e) => e.encoded));
+      const bytes = entries.length === 1 ? entries[0].encoded : entries.filter((e) => e.rows > 0).flatMap((e) => rowPieces(e.encoded));
       lane.inFlightRows = rows;
       let stored: boolean;
       try {
@@ -245,7 +246,7 @@ export class Flusher<E extends FlushEntry> {
    * the lane is inserted meanwhile, so the stream waits (its callers stop
    * once `queuedRows` is full) instead of skipping ahead of a gap.
    */
-  private async insertUntilStored(stream: Stream, bytes: Uint8Array, rows: number, entries: readonly E[], epoch: number): Promise<boolean> {
+  private async insertUntilStored(stream: Stream, bytes: RowBytes, rows: number, entries: readonly E[], epoch: number): Promise<boolean> {
     const sleep = this.hooks.sleep ?? defaultSleep;
     const started = performance.now();
     let wait = this.options.retry.initialMs;

@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { rowPieces, type RowBytes } from '../store/sql.ts';
 import type { Stream } from './prepare.ts';
 
 /**
@@ -20,11 +21,14 @@ import type { Stream } from './prepare.ts';
  */
 const HEADER_BYTES = 12;
 
-export function frameHeader(payload: Uint8Array, rows: number): Buffer {
+export function frameHeader(payload: RowBytes, rows: number): Buffer {
+  const pieces = rowPieces(payload);
   const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header.writeUInt32LE(payload.length, 0);
+  header.writeUInt32LE(pieces.reduce((n, p) => n + p.byteLength, 0), 0);
   header.writeUInt32LE(rows, 4);
-  header.writeUInt32LE(crc32(payload, crc32(header.subarray(0, 8))), 8);
+  let crc = crc32(header.subarray(0, 8));
+  for (const p of pieces) crc = crc32(p, crc);
+  header.writeUInt32LE(crc, 8);
   return header;
 }
 
@@ -62,7 +66,7 @@ export async function leftoverSegments(dir: string, stream: Stream): Promise<{ n
 
 interface Append {
   header: Buffer;
-  payload: Uint8Array;
+  payload: RowBytes;
   resolve: (segment: number) => void;
   reject: (err: unknown) => void;
 }
@@ -92,7 +96,7 @@ export class Journal {
   }
 
   /** Resolves with the segment that holds the rows, once they are on disk. */
-  append(payload: Uint8Array, rows: number): Promise<number> {
+  append(payload: RowBytes, rows: number): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ header: frameHeader(payload, rows), payload, resolve, reject });
       if (!this.writing) {
@@ -132,7 +136,7 @@ export class Journal {
       const batch = this.queue.splice(0);
       try {
         this.handle ??= await open(this.path(this.segment), 'a');
-        const buffers = batch.flatMap((a) => [a.header, a.payload]);
+        const buffers = batch.flatMap((a) => [a.header, ...rowPieces(a.payload)]);
         const bytes = buffers.reduce((n, b) => n + b.length, 0);
         const { bytesWritten } = await this.handle.writev(buffers);
         if (bytesWritten !== bytes) throw new Error(`journal write was short: ${bytesWritten} of ${bytes} bytes`);

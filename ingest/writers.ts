@@ -1,13 +1,13 @@
 import { EVENT_COLUMNS, LABEL_COLUMNS } from '../store/events.ts';
 import type { Metrics } from '../core/metrics.ts';
-import type { Sql } from '../store/sql.ts';
+import type { RowBytes, Sql } from '../store/sql.ts';
 import { InsertBatcher, type BatcherOptions } from './batcher.ts';
 import type { Stream } from './ingest.ts';
 
 /** Where a stream's encoded rows go: the store's group commit, or the journal in front of it (ingest/journaled.ts). */
 export interface RowWriter {
   /** Resolves once the rows are stored (or journaled); BusyError when too many wait. */
-  add(bytes: Uint8Array, rows: number): Promise<void>;
+  add(bytes: RowBytes, rows: number): Promise<void>;
 }
 
 export type Writers = Record<Stream, RowWriter>;

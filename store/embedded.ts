@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
-import type { Params, Sql } from './sql.ts';
+import { rowPieces, type Params, type RowBytes, type Sql } from './sql.ts';
 
 /**
  * The embedded backend: the real ClickHouse engine inside this process, with
@@ -48,10 +48,10 @@ export function openEmbedded(dataDir: string): Sql {
     async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
       await session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' });
     },
-    async insertRowBinary(table: string, columns: readonly string[], data: Uint8Array): Promise<void> {
+    async insertRowBinary(table: string, columns: readonly string[], data: RowBytes): Promise<void> {
       const file = freeFiles.pop() ?? join(spool, `${spoolFiles++}.bin`);
       try {
-        await writeFile(file, data);
+        await writePieces(file, rowPieces(data));
         // Table and column names are the store's own constants, never input; the path is bound.
         await session.queryBindAsync(`INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, RowBinary)`, { file }, { format: 'Null' });
       } finally {
@@ -63,4 +63,22 @@ export function openEmbedded(dataDir: string): Sql {
       session.close();
     },
   };
+}
+
+/** Writes the pieces into `file` (truncated first) with as few writev calls as the kernel allows. */
+async function writePieces(file: string, pieces: readonly Uint8Array[]): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    let rest = pieces.filter((p) => p.byteLength > 0);
+    while (rest.length > 0) {
+      let { bytesWritten } = await handle.writev(rest as Uint8Array[]);
+      // A short write: go on from the first byte not written.
+      let i = 0;
+      while (i < rest.length && bytesWritten >= rest[i].byteLength) bytesWritten -= rest[i++].byteLength;
+      rest = rest.slice(i);
+      if (rest.length > 0 && bytesWritten > 0) rest = [rest[0].subarray(bytesWritten), ...rest.slice(1)];
+    }
+  } finally {
+    await handle.close();
+  }
 }

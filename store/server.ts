@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import type { Params, Sql } from './sql.ts';
+import { rowPieces, type Params, type RowBytes, type Sql } from './sql.ts';
 
 export interface ServerOptions {
   url: string;
@@ -45,11 +45,11 @@ export async function openServer(options: ServerOptions): Promise<Sql> {
     async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
       await client.insert({ table, columns: [...columns] as [string, ...string[]], values: Readable.from([data]), format: 'JSONCompactEachRow' });
     },
-    async insertRowBinary(table: string, columns: readonly string[], data: Uint8Array): Promise<void> {
+    async insertRowBinary(table: string, columns: readonly string[], data: RowBytes): Promise<void> {
       // Table and column names are the store's own constants, never input.
       const result = await client.exec({
         query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT RowBinary`,
-        values: Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]),
+        values: Readable.from(rowPieces(data).map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))),
       });
       result.stream.resume();
       await new Promise<void>((done, fail) => result.stream.once('end', done).once('error', fail));

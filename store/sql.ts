@@ -6,6 +6,17 @@
  */
 export type Params = Record<string, unknown>;
 
+/**
+ * Encoded rows as they are handed on: one buffer, or pieces to be written
+ * one after another. A flush of a few hundred request batches stays in its
+ * pieces down to the write into the engine: joining them first cost the
+ * event loop a copy of every row (0.15 µs an event) and a fresh 30 MB buffer
+ * per flush for the collector.
+ */
+export type RowBytes = Uint8Array | readonly Uint8Array[];
+
+export const rowPieces = (bytes: RowBytes): readonly Uint8Array[] => (bytes instanceof Uint8Array ? [bytes] : bytes);
+
 export interface Sql {
   readonly backend: 'embedded' | 'server';
   /** Runs a SELECT and returns its rows (JSONEachRow, 64-bit integers as numbers). */
@@ -22,7 +33,7 @@ export interface Sql {
    * Inserts rows encoded as RowBinary (store/rowbinary.ts), values in the
    * order of `columns`: the ingest path, where the engine's parse cost counts.
    */
-  insertRowBinary(table: string, columns: readonly string[], rows: Uint8Array): Promise<void>;
+  insertRowBinary(table: string, columns: readonly string[], rows: RowBytes): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@ import { computeDrift } from '../analyzers/drift.ts';
 import { validateEvent, type EventRow } from '../core/event.ts';
 import { featureInventory } from '../store/aggregates.ts';
 import { getBaseline, latestBaseline } from '../store/baselines.ts';
-import { countEvents, insertEvents, insertLabels, listModels } from '../store/events.ts';
+import { countEvents, encodeEvents, EVENT_COLUMNS, insertEvents, insertLabels, listModels } from '../store/events.ts';
 import { MIGRATIONS, migrate } from '../store/migrations.ts';
 import type { Sql } from '../store/sql.ts';
 import { backends, event, tempDir } from './helpers.ts';
@@ -86,6 +86,23 @@ for (const backend of backends()) {
         { event_id: 'e-ünï-😀', label_num: null, label_cat: 'class ✓', ms: NOW - 1000 },
         { event_id: 'x'.repeat(256), label_num: -2.5, label_cat: null, ms: NOW - 500 },
       ]);
+    });
+
+    it('stores rows handed in as pieces as it stores them in one buffer, row boundaries anywhere, more pieces than one writev takes', async () => {
+      const rows = Array.from({ length: 3000 }, (_, i) => row({ model: 'pieces', event_id: `p-${i}`, timestamp: NOW - 10_000 + i, features: { x: i / 3, c: `k${i % 7}` } }));
+      const whole = Buffer.from(encodeEvents(rows));
+      // Pieces that cut rows (and numbers) in the middle, some empty, 2,000+ of them: IOV_MAX is 1,024.
+      const pieces: Uint8Array[] = [];
+      for (let at = 0, n = 0; at < whole.length; n++) {
+        const size = n % 5 === 0 ? 0 : 1 + ((n * 37) % 97);
+        pieces.push(whole.subarray(at, at + size));
+        at += size;
+      }
+      expect(pieces.length).toBeGreaterThan(2048);
+      await sql.insertRowBinary('events', EVENT_COLUMNS, pieces);
+      const back = await sql.query<{ event_id: string; x: number; c: string }>(`SELECT event_id, num['x'] AS x, cat['c'] AS c FROM events FINAL WHERE model = 'pieces'`);
+      const byId = (list: { event_id: string; x: number; c: string }[]) => [...list].sort((p, q) => p.event_id.localeCompare(q.event_id));
+      expect(byId(back)).toEqual(byId(rows.map((r) => ({ event_id: r.event_id, x: r.num.x, c: r.cat.c }))));
     });
 
     it('bins values against frozen edges exactly as documented, for any number of edges', async () => {

@@ -1,6 +1,7 @@
 import type { Metrics } from '../../core/metrics.ts';
 import { Flusher, type FlushEntry, type FlusherOptions } from '../flusher.ts';
 import type { Stream } from '../prepare.ts';
+import type { RowBytes } from '../../store/sql.ts';
 
 /**
  * The Kafka sink: partition batches hand their rows to a flusher
@@ -27,7 +28,7 @@ export interface SinkEntry extends FlushEntry {
 export type SinkOptions = FlusherOptions;
 
 export interface SinkDeps {
-  insert(stream: Stream, bytes: Uint8Array, rows: number): Promise<void>;
+  insert(stream: Stream, bytes: RowBytes, rows: number): Promise<void>;
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
   metrics: Metrics;
   log: { warn: (obj: object, msg: string) => void };

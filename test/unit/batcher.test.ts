@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BusyError, InsertBatcher, planBatch } from '../../ingest/batcher.ts';
+import { rowPieces, type RowBytes } from '../../store/sql.ts';
+
+const text = (bytes: RowBytes) => Buffer.concat(rowPieces(bytes)).toString();
 
 /** A stand-in store whose inserts finish when the test says so. */
 function gatedStore() {
@@ -8,9 +11,9 @@ function gatedStore() {
   const failures: ((e: Error) => void)[] = [];
   return {
     inserts,
-    insert: (rows: Uint8Array) =>
+    insert: (rows: RowBytes) =>
       new Promise<void>((resolve, reject) => {
-        inserts.push(Buffer.from(rows).toString());
+        inserts.push(text(rows));
         gates.push(resolve);
         failures.push(reject);
       }),

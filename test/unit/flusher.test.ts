@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Flusher, type FlushEntry } from '../../ingest/flusher.ts';
+import { rowPieces, type RowBytes } from '../../store/sql.ts';
+
+const text = (bytes: RowBytes) => Buffer.concat(rowPieces(bytes)).toString();
 
 /** Inserts finish when the test says so; what was inserted and acknowledged is recorded. */
 function harness() {
@@ -10,10 +13,10 @@ function harness() {
     {
       insert: (_stream, bytes) =>
         new Promise<void>((resolve) => {
-          log.push(`insert ${Buffer.from(bytes).toString()}`);
+          log.push(`insert ${text(bytes)}`);
           gates.push(resolve);
         }),
-      afterStored: async (_stream, entries) => void log.push(`stored ${entries.map((e) => Buffer.from(e.encoded).toString()).join('')}`),
+      afterStored: async (_stream, entries) => void log.push(`stored ${entries.map((e) => text(e.encoded)).join('')}`),
     },
   );
   const entry = (text: string): FlushEntry => ({ encoded: Buffer.from(text), rows: 1 });

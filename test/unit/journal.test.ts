@@ -52,6 +52,23 @@ describe('Journal', () => {
     }
   });
 
+  it('frames an append handed in as pieces exactly as the same bytes in one buffer', async () => {
+    const dir = tempDir();
+    try {
+      const journal = await Journal.open(dir.path, 'events', 1024 * 1024);
+      const pieces = ['ab', '', 'cde', 'f'].map((s) => Buffer.from(s));
+      expect(frameHeader(pieces, 3)).toEqual(frameHeader(Buffer.from('abcdef'), 3));
+      const segment = await journal.append(pieces, 3);
+      await journal.append(Buffer.from('gh'), 1);
+      const onDisk = readFrames(readFileSync(join(dir.path, `events-${segment}.wal`)));
+      expect(onDisk.payloads.map(String)).toEqual(['abcdef', 'gh']);
+      expect(onDisk.rows).toBe(4);
+      await journal.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
   it('starts a new segment when one is full, and after leftovers of an earlier run', async () => {
     const dir = tempDir();
     try {

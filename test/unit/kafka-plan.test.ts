@@ -9,6 +9,7 @@ import { packMessages, unpackMessages } from '../../ingest/kafka/pack.ts';
 import { planFlush, type MessageIn } from '../../ingest/kafka/plan.ts';
 import { makeEvents } from '../../bench/workload.ts';
 import { event } from '../helpers.ts';
+import { rowPieces, type RowBytes } from '../../store/sql.ts';
 
 const limits = { now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
 const msg = (offset: number, value: string | null): MessageIn => ({ offset: String(offset), key: null, value: value === null ? null : Buffer.from(value) });
@@ -103,7 +104,7 @@ describe('packMessages', () => {
 
 describe('handleBatch', () => {
   const deps = (
-    insert: (rows: Uint8Array) => Promise<void>,
+    insert: (rows: RowBytes) => Promise<void>,
     sendAndCommit: HandlerDeps['deadLetters']['sendAndCommit'] = async () => {},
     commits: string[] = [],
     sinkOptions: { flushRows?: number; maxQueuedRows?: number } = {},
@@ -146,7 +147,7 @@ describe('handleBatch', () => {
 
   it('hands a clean batch to the sink and returns before the store answers; the offset follows the rows', async () => {
     let release!: () => void;
-    const inserted: Uint8Array[] = [];
+    const inserted: RowBytes[] = [];
     const commits: string[] = [];
     const d = deps((rows) => new Promise<void>((r) => {
       inserted.push(rows);
@@ -182,7 +183,7 @@ describe('handleBatch', () => {
   });
 
   it('gives a batch back when the consumer stops while it is being planned', async () => {
-    const inserted: Uint8Array[] = [];
+    const inserted: RowBytes[] = [];
     const d = deps(async (rows) => void inserted.push(rows));
     expect(await handleBatch(ctx([good(5, 'a')], () => false), d)).toBe('abandoned');
     await d.sink.drain();
@@ -204,7 +205,7 @@ describe('handleBatch', () => {
     const order: string[] = [];
     const commits: string[] = [];
     const d = deps(
-      async (rows) => void order.push(`rows ${Buffer.from(rows).length > 0}`),
+      async (rows) => void order.push(`rows ${Buffer.concat(rowPieces(rows)).length > 0}`),
       async (_source, letters, offset) => void order.push(`letters ${letters.length} + offset ${offset} after commits ${commits.join(',')}`),
       commits,
       { flushRows: 1000 },

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../core/metrics.ts';
 import { flushDue } from '../../ingest/flusher.ts';
 import { commitsFor, KafkaSink, type SinkEntry, type TopicPartitionOffset } from '../../ingest/kafka/sink.ts';
+import { rowPieces, type RowBytes } from '../../store/sql.ts';
+
+const text = (bytes: RowBytes) => Buffer.concat(rowPieces(bytes)).toString();
 
 /** A stand-in store and broker: inserts finish when the test says so, commits are recorded. */
 function harness(options: { flushRows?: number; flushIntervalMs?: number } = {}) {
@@ -13,7 +16,7 @@ function harness(options: { flushRows?: number; flushIntervalMs?: number } = {})
     {
       insert: (_stream, bytes) =>
         new Promise<void>((resolve, reject) => {
-          log.push(`insert ${Buffer.from(bytes).toString()}`);
+          log.push(`insert ${text(bytes)}`);
           gates.push({ resolve, reject });
         }),
       commit: async (offsets: TopicPartitionOffset[]) => void log.push(`commit ${offsets.map((o) => `${o.partition}@${o.offset}`).join(' ')}`),
@@ -207,7 +210,7 @@ describe('KafkaSink under random failures and rebalances', () => {
           insert: async (_stream, bytes) => {
             await new Promise((r) => setImmediate(r));
             if (failing && random() < 0.3) throw new Error('store down');
-            for (const id of Buffer.from(bytes).toString().split(',').filter(Boolean)) stored.add(id);
+            for (const id of text(bytes).split(',').filter(Boolean)) stored.add(id);
           },
           commit: async (offsets) => {
             for (const { partition, offset } of offsets) {
