@@ -13,6 +13,7 @@ import type { PrepareRequest } from './prepare-worker-impl.ts';
  * heavy ingest, and the work overlaps with the store's inserts on another core.
  */
 export interface Preparer {
+  /** `body` is handed over: a worker preparer moves one that owns its ArrayBuffer (ownsBuffer), leaving it empty. */
   prepare(stream: Stream, body: Uint8Array, format: BodyFormat, limits: EventLimits): Promise<PreparedBody>;
   /** The flush plan of one Kafka partition batch (ingest/kafka/plan.ts). */
   planKafka(stream: Stream, messages: readonly MessageIn[], limits: EventLimits, maxMessageBytes: number): Promise<FlushPlan>;
@@ -86,7 +87,8 @@ export function workerPreparer(count: number, youngGenerationMb = 64): Preparer 
   };
 
   return {
-    prepare: (stream, body, format, limits) => call<PreparedBody>({ id: nextId++, kind: 'body', stream, body, format, limits }),
+    prepare: (stream, body, format, limits) =>
+      call<PreparedBody>({ id: nextId++, kind: 'body', stream, body, format, limits }, ownsBuffer(body) ? [body.buffer as ArrayBuffer] : []),
     async planKafka(stream, messages, limits, maxMessageBytes) {
       const packed = packMessages(messages);
       const plan = await call<FlushPlan>({ id: nextId++, kind: 'kafka', stream, messages: packed, limits, maxMessageBytes }, packedTransfer(packed));
@@ -100,6 +102,16 @@ export function workerPreparer(count: number, youngGenerationMb = 64): Preparer 
       waiting.clear();
     },
   };
+}
+
+/**
+ * Whether `bytes` is the whole of its ArrayBuffer, so it can be moved to a
+ * worker rather than copied: request bodies over 4 KiB are (Buffer.concat
+ * gives each its own); a small one is a view into Node's shared pool, which
+ * must stay. The caller hands the body over: it is empty afterwards.
+ */
+export function ownsBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.byteLength > 0;
 }
 
 export function createPreparer(workers: number): Preparer {

@@ -32,6 +32,25 @@ describe('preparing bodies in worker threads', () => {
     expect(result.ok && result.prepared.codes).toEqual(['timestamp_out_of_range', 'missing_field']);
   });
 
+  it('moves a body that owns its buffer to the worker and copies one that shares Node\'s pool', async () => {
+    const items = Array.from({ length: 200 }, (_, i) => event({ event_id: `big-${i}` }));
+    const big = Buffer.concat([body(items)]); // as fastify's body parser builds it: a buffer of its own
+    const copy = Buffer.from(big);
+    expect(big.byteLength).toBeGreaterThan(8192);
+    const moved = await worker.prepare('events', big, 'json', limits);
+    expect(big.byteLength).toBe(0); // handed over, not copied
+    expect(moved).toEqual(await inline.prepare('events', copy, 'json', limits));
+    expect(moved.ok && moved.prepared.accepted).toBe(200);
+
+    const small = Buffer.from(JSON.stringify([event({ event_id: 'small' })]));
+    const neighbour = Buffer.from('pool neighbour');
+    expect(small.buffer).toBe(neighbour.buffer); // both views into the pool
+    const kept = await worker.prepare('events', small, 'json', limits);
+    expect(kept.ok && kept.prepared.accepted).toBe(1);
+    expect(small.byteLength).toBeGreaterThan(0);
+    expect(neighbour.toString()).toBe('pool neighbour');
+  });
+
   it('plans Kafka batches exactly as on the event loop, dead letters and their bytes included', async () => {
     const messages = [
       { offset: '0', key: Buffer.from('k'), value: Buffer.from(JSON.stringify(event({ event_id: 'a' }))) },
@@ -48,11 +67,12 @@ describe('preparing bodies in worker threads', () => {
 
   it('keeps many concurrent requests apart', async () => {
     const bodies = Array.from({ length: 50 }, (_, i) => body(Array.from({ length: i + 1 }, (_, j) => event({ event_id: `${i}-${j}` }))));
+    const copies = bodies.map((b) => Buffer.from(b)); // the large ones are handed over to the worker
     const results = await Promise.all(bodies.map((b) => worker.prepare('events', b, 'json', limits)));
     for (const [i, r] of results.entries()) {
       expect(r.ok && r.prepared.accepted).toBe(i + 1);
       // Each answer holds exactly its own request's rows, byte for byte.
-      const alone = await inline.prepare('events', bodies[i], 'json', limits);
+      const alone = await inline.prepare('events', copies[i], 'json', limits);
       expect(r.ok && Buffer.from(r.prepared.encoded)).toEqual(alone.ok && Buffer.from(alone.prepared.encoded));
     }
   });
