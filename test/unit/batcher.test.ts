@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BusyError, InsertBatcher, planBatch } from '../../ingest/batcher.ts';
-import { rowPieces, type RowBytes } from '../../store/sql.ts';
-
-const text = (bytes: RowBytes) => Buffer.concat(rowPieces(bytes)).toString();
+import type { RowBytes } from '../../store/sql.ts';
+import { rowText as text } from './row-text.ts';
 
 /** A stand-in store whose inserts finish when the test says so. */
 function gatedStore() {

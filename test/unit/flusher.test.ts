@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Flusher, type FlushEntry } from '../../ingest/flusher.ts';
-import { rowPieces, type RowBytes } from '../../store/sql.ts';
-
-const text = (bytes: RowBytes) => Buffer.concat(rowPieces(bytes)).toString();
+import { rowText as text } from './row-text.ts';
 
 /** Inserts finish when the test says so; what was inserted and acknowledged is recorded. */
 function harness() {

@@ -9,7 +9,8 @@ import { packMessages, unpackMessages } from '../../ingest/kafka/pack.ts';
 import { planFlush, type MessageIn } from '../../ingest/kafka/plan.ts';
 import { makeEvents } from '../../bench/workload.ts';
 import { event } from '../helpers.ts';
-import { rowPieces, type RowBytes } from '../../store/sql.ts';
+import type { RowBytes } from '../../store/sql.ts';
+import { rowText } from './row-text.ts';
 
 const limits = { now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 };
 const msg = (offset: number, value: string | null): MessageIn => ({ offset: String(offset), key: null, value: value === null ? null : Buffer.from(value) });
@@ -205,7 +206,7 @@ describe('handleBatch', () => {
     const order: string[] = [];
     const commits: string[] = [];
     const d = deps(
-      async (rows) => void order.push(`rows ${Buffer.concat(rowPieces(rows)).length > 0}`),
+      async (rows) => void order.push(`rows ${rowText(rows).length > 0}`),
       async (_source, letters, offset) => void order.push(`letters ${letters.length} + offset ${offset} after commits ${commits.join(',')}`),
       commits,
       { flushRows: 1000 },

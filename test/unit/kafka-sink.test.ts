@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../core/metrics.ts';
 import { flushDue } from '../../ingest/flusher.ts';
 import { commitsFor, KafkaSink, type SinkEntry, type TopicPartitionOffset } from '../../ingest/kafka/sink.ts';
-import { rowPieces, type RowBytes } from '../../store/sql.ts';
-
-const text = (bytes: RowBytes) => Buffer.concat(rowPieces(bytes)).toString();
+import { rowText as text } from './row-text.ts';
 
 /** A stand-in store and broker: inserts finish when the test says so, commits are recorded. */
 function harness(options: { flushRows?: number; flushIntervalMs?: number } = {}) {
