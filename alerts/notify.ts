@@ -1,4 +1,5 @@
 import type { Metrics } from '../core/metrics.ts';
+import { redactUrl } from './redact.ts';
 import type { Rule } from './rules.ts';
 import { subjectLabel } from './signals.ts';
 import type { SeriesState } from './state.ts';
@@ -221,7 +222,7 @@ export class WebhookSender {
         if (item.attempts >= this.options.maxAttempts) {
           this.queue.shift();
           this.deps.metrics.alertNotifications.inc({ channel: 'webhook', outcome: 'failed' });
-          this.deps.log.warn({ err: (err as Error).message, url: item.url }, 'alert webhook failed; giving up on this notice');
+          this.deps.log.warn({ err: (err as Error).message, url: redactUrl(item.url) }, 'alert webhook failed; giving up on this notice');
           continue;
         }
         this.deps.metrics.alertNotifications.inc({ channel: 'webhook', outcome: 'retried' });

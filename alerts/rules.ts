@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { parseSettingsFile } from '../core/settings-file.ts';
+
+// Selectors are name patterns (core/patterns.ts), as API keys' models are.
+export { matches } from '../core/patterns.ts';
 
 /**
  * Alert rules, written by people in YAML: which results to watch, when a
@@ -110,19 +113,9 @@ export class RulesError extends Error {
 
 /** Parses rules YAML; throws RulesError listing each problem as `path: message` (line numbers for YAML syntax). */
 export function parseRules(text: string, source = 'rules'): Rule[] {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) throw new RulesError(source, doc.errors.map((e) => e.message.split('\n')[0]));
-  const result = FileSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) {
-    throw new RulesError(
-      source,
-      result.error.issues.map((issue) => {
-        const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-        return `${path || '(file)'}: ${issue.message}`;
-      }),
-    );
-  }
-  return result.data.rules.map((r) => ({ ...r, resolve_threshold: r.resolve_threshold ?? r.threshold }));
+  const result = parseSettingsFile(text, FileSchema);
+  if (!result.ok) throw new RulesError(source, result.problems);
+  return result.value.rules.map((r) => ({ ...r, resolve_threshold: r.resolve_threshold ?? r.threshold }));
 }
 
 export const DEFAULT_RULES_PATH = new URL('./default-rules.yaml', import.meta.url);
@@ -137,11 +130,6 @@ export function loadRules(path: string | undefined): Rule[] {
     throw new RulesError(source, [`cannot read the file: ${(err as Error).message}`]);
   }
   return parseRules(text, source);
-}
-
-/** Whether `value` matches a selector entry: "*" anything, "prefix*" a prefix, otherwise exactly. */
-export function matches(patterns: readonly string[], value: string): boolean {
-  return patterns.some((p) => p === '*' || p === value || (p.endsWith('*') && value.startsWith(p.slice(0, -1))));
 }
 
 export function breaches(op: Op, value: number, threshold: number): boolean {

@@ -10,6 +10,9 @@ import type { Preparer } from '../ingest/preparer.ts';
 import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
+import { installAccess } from './access.ts';
+import { installContract } from './contract.ts';
+import { envKeys, type ApiKey } from './keys.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
@@ -31,14 +34,17 @@ export interface AppDeps {
   settled?: () => Promise<void>;
   /** Extra readiness checks: each answers null when ready, or why not. */
   readiness?: (() => Promise<string | null>)[];
-  apiKeys: readonly string[];
+  /** API keys (api/keys.ts); a plain string is a secret with every scope. None: everything is open. */
+  apiKeys: readonly (string | ApiKey)[];
+  /** METRICS_DOCS_ACCESS: whether /metrics and /docs/json stay open when keys are configured (default: they need read). */
+  metricsDocsAccess?: 'read' | 'open';
   bodyLimit: number;
   windowMs: number;
   baseline: BaselineOptions;
   drift: DriftOptions;
   maxSegments?: number;
   /** Shadow re-scoring; its routes are left out without it. */
-  shadow?: Omit<ShadowRouteOptions, 'sql' | 'apiKeys' | 'windowMs'>;
+  shadow?: Omit<ShadowRouteOptions, 'sql' | 'windowMs'>;
   /** The alert engine; its routes are left out without it. */
   alerts?: AlertEngine;
   logger?: FastifyServerOptions['logger'];
@@ -68,7 +74,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
     },
   });
-  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  installContract(app);
+  const keys = [...envKeys(deps.apiKeys.filter((k) => typeof k === 'string')), ...deps.apiKeys.filter((k) => typeof k !== 'string')];
+  installAccess(app, { keys, metricsDocs: deps.metricsDocsAccess ?? 'read', metrics: deps.metrics });
+  app.get('/docs/json', { schema: { hide: true }, config: { scope: 'read', opsRoute: true } }, async () => app.swagger());
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
@@ -105,12 +114,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(ingestRoutes, {
     deps: { writers: deps.writers, metrics: deps.metrics, limits: deps.limits },
     preparer: deps.preparer,
-    apiKeys: deps.apiKeys,
     bodyLimit: deps.bodyLimit,
   });
   const modelOptions = {
     sql: deps.sql,
-    apiKeys: deps.apiKeys,
     windowMs: deps.windowMs,
     baseline: deps.baseline,
     drift: deps.drift,
@@ -118,7 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
   await app.register(modelRoutes, modelOptions);
   await app.register(performanceRoutes, modelOptions);
-  if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, apiKeys: deps.apiKeys, windowMs: deps.windowMs });
+  if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { dashboardFiles } from '../grafana/dashboards.ts';
 import { prometheusRules } from '../alerts/prometheus.ts';
 import { loadRules, RulesError } from '../alerts/rules.ts';
+import { KeysError } from '../api/keys.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { runDemo } from './demo/run.ts';
@@ -38,7 +39,11 @@ Options (each also an environment variable of the same name, e.g. --data-dir = D
   --analysis-window D         Tumbling analysis window, e.g. 30s, 5m, 1h (default 5m; demo 10s)
   --analysis-grace D          Wait after a window closes before analysing it (default 10s; demo 1s)
   --analysis-enabled B        true|false: run the scheduled analysis (default true)
-  --api-keys K1,K2            Require Authorization: Bearer <key> on writes
+  --api-keys K1,K2            Require Authorization: Bearer <key> on every /v1 route; these keys
+                              have every scope (a key may be sha256:<hex digest>)
+  --api-keys-file F           Keys with scopes and models, YAML or JSON (docs/security.md)
+  --metrics-docs-access A     read|open: whether /metrics and /docs/json need a read key when
+                              keys are configured (default read)
   --body-limit-bytes N        Largest request body (default 8388608)
   --ingest-ack A              journaled: answer writes once in the local write-ahead journal
                               (stored within 200ms) | stored: once stored (default: journaled
@@ -128,7 +133,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return outcome.allMatched && outcome.eventsStored === outcome.eventsSent ? 0 : 1;
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError || err instanceof RulesError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof RulesError || err instanceof KeysError) {
       process.stderr.write(`driftwatch: ${err.message}\n`);
       return 2;
     }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { AlertEngine } from '../alerts/engine.ts';
 import { AlertmanagerClient, WebhookSender } from '../alerts/notify.ts';
 import { loadRules } from '../alerts/rules.ts';
+import { loadKeys } from '../api/keys.ts';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
@@ -49,9 +50,10 @@ const READ_SETTLE_MS = 5_000;
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   tuneHeapForIngest();
-  // Rules and Kafka's certificate files first: a bad one stops start-up
+  // Rules, API keys and Kafka's certificate files first: a bad one stops start-up
   // (as a config error) before anything is opened.
   const rules = loadRules(config.ALERT_RULES_FILE);
+  const keys = loadKeys(config);
   const kafkaAccess = config.KAFKA_BROKERS.length > 0 ? kafkaSecurity(config) : null;
   const opened = await openStore(config);
   const sql = options.wrapSql ? options.wrapSql(opened) : opened;
@@ -133,7 +135,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     writers: journaled?.writers ?? writers,
     settled,
     preparer,
-    apiKeys: config.API_KEYS,
+    apiKeys: keys,
+    metricsDocsAccess: config.METRICS_DOCS_ACCESS,
     bodyLimit: config.BODY_LIMIT_BYTES,
     windowMs: config.ANALYSIS_WINDOW,
     limits,

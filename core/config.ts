@@ -139,6 +139,12 @@ const ConfigFields = z.object({
   ALERTMANAGER_URL: z.url().optional(),
   ALERT_RESEND_INTERVAL: duration('1m'),
   ALERT_WEBHOOK_MAX_ATTEMPTS: integer(8, 1, 100),
+  // Access (api/access.ts, docs/security.md): API keys with scopes (ingest,
+  // read, admin) and model patterns, from a YAML or JSON file (API_KEYS holds
+  // keys with every scope); and whether /metrics and /docs/json need a read
+  // key for every model when keys are configured (read) or stay open (open).
+  API_KEYS_FILE: z.string().min(1).optional(),
+  METRICS_DOCS_ACCESS: z.enum(['read', 'open']).default('read'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

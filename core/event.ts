@@ -1,4 +1,5 @@
 import { ok, reject, type Outcome } from './outcome.ts';
+import { matches } from './patterns.ts';
 
 /** Limits the contract is checked against; they come from config. */
 export interface EventLimits {
@@ -6,6 +7,8 @@ export interface EventLimits {
   maxFeatures: number;
   maxAgeMs: number;
   maxFutureSkewMs: number;
+  /** Model name patterns (core/patterns.ts) the sender may write; absent: any model. */
+  models?: readonly string[];
 }
 
 /** A prediction event as stored: features split by kind so each has a typed column. */
@@ -63,12 +66,13 @@ function checkName(kind: string, name: string): string | null {
   return null;
 }
 
-function checkModel(value: unknown): Outcome<string> {
+function checkModel(value: unknown, allowed: readonly string[] | undefined): Outcome<string> {
   if (value === undefined) return reject('missing_field', 'model is required');
   if (typeof value !== 'string') return reject('wrong_type', 'model must be a string');
   if (!MODEL_NAME.test(value)) {
     return reject('invalid_name', `model "${value.slice(0, 40)}" must match ${MODEL_NAME.source}`);
   }
+  if (allowed && !matches(allowed, value)) return reject('model_not_allowed', `this API key may not write model "${value}"`);
   return ok(value);
 }
 
@@ -141,7 +145,7 @@ export function validateEvent(input: unknown, limits: EventLimits): Outcome<Even
 
   const eventId = checkEventId(input.event_id);
   if (!eventId.ok) return eventId;
-  const model = checkModel(input.model);
+  const model = checkModel(input.model, limits.models);
   if (!model.ok) return model;
 
   let modelVersion = '';
@@ -244,7 +248,7 @@ export function validateLabel(input: unknown, limits: EventLimits): Outcome<Labe
   if (!isObject(input)) return reject('not_an_object', 'label must be a JSON object');
   const eventId = checkEventId(input.event_id);
   if (!eventId.ok) return eventId;
-  const model = checkModel(input.model);
+  const model = checkModel(input.model, limits.models);
   if (!model.ok) return model;
   const label = input.label;
   let labelNum: number | null = null;

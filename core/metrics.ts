@@ -179,6 +179,14 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['model'] as const,
       registers: [registry],
     }),
+    // Access (api/access.ts): refused requests, so a client with a wrong or
+    // too narrow key, or someone guessing keys, shows on a dashboard.
+    apiAuthRefused: new Counter({
+      name: 'driftwatch_api_auth_refused_total',
+      help: 'API requests refused by access control, by reason (unauthorized: no or unknown key; scope: the key lacks the route\'s scope; model: the key may not use the model).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     // One series per alert series that is pending or firing; rule names come from the rules file.
     alertState: new Gauge({
       name: 'driftwatch_alert_state',

@@ -11,7 +11,9 @@ export type RejectCode =
   | 'invalid_value'
   | 'invalid_name'
   | 'timestamp_out_of_range'
-  | 'too_many_features';
+  | 'too_many_features'
+  // The API key the items came with may not write this model (api/access.ts).
+  | 'model_not_allowed';
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; code: RejectCode; reason: string };
 

@@ -1,5 +1,6 @@
 import { checkTimestamp, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_TAGS, MAX_VALUE_LENGTH, RESERVED_NAMES, type EventLimits } from '../core/event.ts';
 import type { RowBinaryWriter } from '../store/rowbinary.ts';
+import { matches } from '../core/patterns.ts';
 
 /**
  * The fast path of event ingest: JSON bytes to RowBinary in one pass, with no
@@ -147,6 +148,8 @@ export class FastEventEncoder {
       case Field.Model:
         p = this.string(p);
         if (p === BAIL || !this.modelName(this.s0, this.s1)) return BAIL;
+        // A model the sender's key may not write: the generic path words the refusal.
+        if (limits.models && !matches(limits.models, latin1(this.b, this.s0, this.s1))) return BAIL;
         return this.keep(field, p, Kind.String);
       case Field.ModelVersion:
         if (c === 0x6e) return this.keep(field, this.literal(p, NULL), Kind.Null);

@@ -67,16 +67,21 @@ export async function saveAlertEvents(sql: Sql, events: readonly AlertEvent[]): 
 /** Transitions with windows ending in [from, to), newest first, optionally of one model or into one status. */
 export async function alertHistory(
   sql: Sql,
-  q: { from: number; to: number; model?: string; status?: AlertStatus; limit: number },
+  q: { from: number; to: number; model?: string; status?: AlertStatus; limit: number; models?: readonly string[] },
 ): Promise<AlertEvent[]> {
+  // Model patterns (core/patterns.ts) of a key limited to models, as exact names and prefixes.
+  const patterns = q.models ?? [];
+  const exact = patterns.filter((p) => !p.endsWith('*'));
+  const prefixes = patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
   const rows = await sql.query<Record<string, unknown>>(
     `SELECT toUnixTimestamp64Milli(at) AS at_ms, rule, model, subject, from_status, to_status, value, threshold, severity,
             toUnixTimestamp64Milli(window_start) AS start_ms, toUnixTimestamp64Milli(window_end) AS end_ms
      FROM alert_events FINAL
      WHERE window_end >= ${msParam('from')} AND window_end < ${msParam('to')}
        AND ({model:String} = '' OR model = {model:String}) AND ({status:String} = '' OR to_status = {status:String})
+       AND ({limited:Bool} = false OR has({exact:Array(String)}, model) OR arrayExists(p -> startsWith(model, p), {prefixes:Array(String)}))
      ORDER BY window_end DESC, rule, model, subject LIMIT {limit:UInt32}`,
-    { from: q.from, to: q.to, model: q.model ?? '', status: q.status ?? '', limit: q.limit },
+    { from: q.from, to: q.to, model: q.model ?? '', status: q.status ?? '', limit: q.limit, limited: q.models !== undefined, exact, prefixes },
   );
   return rows.map((r) => ({
     at: Number(r.at_ms),

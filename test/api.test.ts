@@ -235,10 +235,11 @@ describe('API keys', () => {
     expect(baseline.statusCode).toBe(401);
     expect(await storedIds('secured')).toEqual([]);
   });
-  it('accepts writes with any configured key and leaves reads open', async () => {
+  it('accepts writes with any configured key, and needs one for reads too (API_KEYS keys have every scope)', async () => {
     expect((await post('Bearer s3cret')).statusCode).toBe(200);
     expect((await post('bearer other-key')).statusCode).toBe(200);
-    expect((await secured.inject({ method: 'GET', url: '/v1/models' })).statusCode).toBe(200);
+    expect((await secured.inject({ method: 'GET', url: '/v1/models' })).statusCode).toBe(401);
+    expect((await secured.inject({ method: 'GET', url: '/v1/models', headers: { authorization: 'Bearer other-key' } })).statusCode).toBe(200);
     expect(await storedIds('secured')).toHaveLength(2);
   });
 });

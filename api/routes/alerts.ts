@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { AlertEngine } from '../../alerts/engine.ts';
 import type { AlertStatus } from '../../alerts/state.ts';
+import { redactWebhook } from '../../alerts/redact.ts';
+import { overlaps } from '../../core/patterns.ts';
 import { alertHistory } from '../../store/alerts.ts';
 import type { Sql } from '../../store/sql.ts';
+import { mayUse, modelForbidden } from '../access.ts';
 import { ErrorResponse } from '../schemas.ts';
 import { iso, parseHistoryRange } from '../time.ts';
 
@@ -49,6 +52,7 @@ export async function alertRoutes(app: FastifyInstance, options: { sql: Sql; eng
   app.get<{ Querystring: { from?: string; to?: string; model?: string; status?: AlertStatus; limit: number } }>(
     '/v1/alerts',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Alert series that are pending or firing now, and the transitions of windows ending in [from, to), newest first',
         tags: ['alerts'],
@@ -72,10 +76,12 @@ export async function alertRoutes(app: FastifyInstance, options: { sql: Sql; eng
     async (request) => {
       const { model, status, limit } = request.query;
       const range = parseHistoryRange(request.query.from, request.query.to);
-      const history = await alertHistory(options.sql, { ...range, model, status, limit });
+      const { grant } = request;
+      if (model !== undefined && !mayUse(grant, model)) throw modelForbidden(grant, model);
+      const history = await alertHistory(options.sql, { ...range, model, status, limit, models: grant.models });
       const active = options.engine
         .active()
-        .filter((s) => (model === undefined || s.model === model) && s.status !== 'resolved' && (status === undefined || s.status === status));
+        .filter((s) => (model === undefined || s.model === model) && mayUse(grant, s.model) && s.status !== 'resolved' && (status === undefined || s.status === status));
       return {
         active: active.map((s) => ({ ...s, active_since: when(s.active_since), fired_at: when(s.fired_at), resolved_at: when(s.resolved_at), window_end: iso(s.window_end) })),
         history: history.map((e) => ({ ...e, at: iso(e.at), window_start: iso(e.window_start), window_end: iso(e.window_end) })),
@@ -86,12 +92,18 @@ export async function alertRoutes(app: FastifyInstance, options: { sql: Sql; eng
   app.get(
     '/v1/alerts/rules',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'The alert rules in force (ALERT_RULES_FILE, or the shipped defaults)',
         tags: ['alerts'],
         response: { 200: { type: 'object', properties: { rules: { type: 'array', items: { type: 'object', additionalProperties: true } } } } },
       },
     },
-    async () => ({ rules: options.engine.ruleList.map(({ webhook, ...r }) => ({ ...r, webhook: webhook ? { url: webhook.url } : undefined })) }),
+    // A key limited to models sees the rules that can apply to one of them.
+    async (request) => ({
+      rules: options.engine.ruleList
+        .filter((r) => request.grant.models === undefined || overlaps(r.models, request.grant.models))
+        .map(({ webhook, ...r }) => ({ ...r, webhook: webhook ? redactWebhook(webhook) : undefined })),
+    }),
   );
 }

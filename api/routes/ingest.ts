@@ -3,14 +3,14 @@ import { BusyError } from '../../ingest/batcher.ts';
 import type { BodyFormat } from '../../ingest/body.ts';
 import { store, type IngestDeps, type Stream } from '../../ingest/ingest.ts';
 import type { Preparer } from '../../ingest/preparer.ts';
-import { requireApiKey } from '../auth.ts';
+import type { Prepared } from '../../ingest/prepare.ts';
+import { modelForbidden, type Grant } from '../access.ts';
 import { Errors } from '../errors.ts';
 import { ErrorResponse, EventSchema, IngestResponse, LabelSchema } from '../schemas.ts';
 
 export interface IngestRouteOptions {
   deps: IngestDeps;
   preparer: Preparer;
-  apiKeys: readonly string[];
   bodyLimit: number;
 }
 
@@ -47,7 +47,7 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
       `/v1/${stream}`,
       {
         ...(logLevel ? { logLevel } : {}),
-        onRequest: requireApiKey(options.apiKeys),
+        config: { scope: 'ingest' },
         // Senders may compress bodies (Content-Encoding: gzip, deflate or br;
         // api/app.ts): events of repeated feature names shrink 5x on the wire.
         // Decoding is a zlib stream in libuv's pool, and the body limit counts
@@ -61,7 +61,7 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
           tags: ['ingest'],
           consumes: ['application/json', 'application/x-ndjson'],
           body: { type: 'array', items: itemSchema },
-          response: { 200: IngestResponse, 400: ErrorResponse, 401: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse },
+          response: { 200: IngestResponse, 400: ErrorResponse, 413: ErrorResponse, 415: ErrorResponse, 503: ErrorResponse },
         },
       },
       async (request, reply) => {
@@ -69,8 +69,13 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
         // request.body undefined; it is a sender's mistake like any bad body.
         if (!Buffer.isBuffer(request.body)) throw new Errors.BadBody('the body is empty: send a JSON array or NDJSON of items');
         const format: BodyFormat = NDJSON.test(request.headers['content-type'] ?? '') ? 'ndjson' : 'json';
-        const prepared = await options.preparer.prepare(stream, request.body, format, options.deps.limits());
+        // A key limited to models: items of another model are refused by the
+        // contract, and then the whole request is (below).
+        const { models } = request.grant;
+        const limits = models ? { ...options.deps.limits(), models } : options.deps.limits();
+        const prepared = await options.preparer.prepare(stream, request.body, format, limits);
         if (!prepared.ok) throw new Errors.BadBody(prepared.reason);
+        refuseForeignModels(request.grant, prepared.prepared);
         try {
           return await store(options.deps, stream, prepared.prepared);
         } catch (err) {
@@ -83,6 +88,20 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
         }
       },
     );
+
+  /**
+   * A body with an item for a model the key may not write is refused whole,
+   * with 403, and nothing of it is stored: it is a misconfigured sender to
+   * be told loudly, not bad data to be skipped while the rest goes in.
+   */
+  function refuseForeignModels(grant: Grant, prepared: Prepared): void {
+    const i = prepared.codes.indexOf('model_not_allowed');
+    if (i === -1) return;
+    const model = /model "([^"]*)"/.exec(prepared.rejected[i].reason)?.[1] ?? '';
+    const error = modelForbidden(grant, model);
+    error.message += `: item ${prepared.rejected[i].index}; nothing of this request was stored`;
+    throw error;
+  }
 
   route('events', EventSchema, 'Send prediction events: a JSON array or NDJSON, each validated on its own');
   route('labels', LabelSchema, 'Send ground-truth labels for earlier predictions');

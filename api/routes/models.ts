@@ -8,7 +8,7 @@ import { driftHistory } from '../../store/drift-results.ts';
 import { performanceHistory } from '../../store/performance-results.ts';
 import { listModels } from '../../store/events.ts';
 import type { Sql } from '../../store/sql.ts';
-import { requireApiKey } from '../auth.ts';
+import { mayUse } from '../access.ts';
 import { Errors } from '../errors.ts';
 import {
   BaselineRequest,
@@ -26,7 +26,6 @@ import { iso, parseHistoryRange, parseRange, parseTime, windowOut } from '../tim
 
 export interface ModelRouteOptions {
   sql: Sql;
-  apiKeys: readonly string[];
   windowMs: number;
   baseline: BaselineOptions;
   drift: DriftOptions;
@@ -50,6 +49,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
   app.get(
     '/v1/models',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Models with stored events',
         tags: ['models'],
@@ -76,19 +76,19 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         },
       },
     },
-    async () => ({ models: await listModels(sql) }),
+    async (request) => ({ models: (await listModels(sql)).filter((m) => mayUse(request.grant, m.model)) }),
   );
 
   app.post<ModelRequest & { Body: { from: string | number; to: string | number; segment_by?: string } }>(
     '/v1/models/:model/baselines',
     {
-      onRequest: requireApiKey(options.apiKeys),
+      config: { scope: 'admin' },
       schema: {
         summary: 'Freeze a baseline from a time range of stored events',
         tags: ['baselines'],
         params: ModelParams,
         body: BaselineRequest,
-        response: { 201: BaselineResponse, 400: ErrorResponse, 401: ErrorResponse, 422: ErrorResponse },
+        response: { 201: BaselineResponse, 400: ErrorResponse, 422: ErrorResponse },
       },
     },
     async (request, reply) => {
@@ -116,6 +116,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
   app.get<ModelRequest>(
     '/v1/models/:model/baselines',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Baselines of a model, newest first',
         tags: ['baselines'],
@@ -129,6 +130,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
   app.get<ModelRequest & { Params: { model: string; id: string } }>(
     '/v1/models/:model/baselines/:id',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'One baseline with its frozen reference per feature',
         tags: ['baselines'],
@@ -150,6 +152,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
   app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline?: string; segment_by?: string } }>(
     '/v1/models/:model/drift',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Drift of a time window against a baseline, computed now',
         description: 'Defaults: the window is the last ANALYSIS_WINDOW before now; the baseline is the newest.',
@@ -187,6 +190,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
   app.get<RangeRequest & { Querystring: { segment_by?: string; segment?: string } }>(
     '/v1/models/:model/drift/history',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Stored results of the scheduled analysis, newest window first',
         tags: ['drift'],
@@ -215,6 +219,7 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
   app.get<ModelRequest & { Querystring: { from?: string; to?: string } }>(
     '/v1/models/:model/performance',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Performance of a time window with the labels that have arrived, against the newest baseline',
         tags: ['performance'],
@@ -235,6 +240,7 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
   app.get<RangeRequest>(
     '/v1/models/:model/performance/history',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Stored performance of the scheduled windows (recomputed as labels arrive), newest first',
         tags: ['performance'],

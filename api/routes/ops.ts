@@ -12,13 +12,13 @@ const Status = { type: 'object', properties: { status: { type: 'string' }, reaso
 
 /** Liveness, readiness and the Prometheus scrape endpoint. */
 export async function opsRoutes(app: FastifyInstance, options: OpsRouteOptions): Promise<void> {
-  app.get('/healthz', { schema: { summary: 'The process is up', tags: ['ops'], response: { 200: Status } } }, async () => ({
+  app.get('/healthz', { config: { scope: 'open' }, schema: { summary: 'The process is up', tags: ['ops'], response: { 200: Status } } }, async () => ({
     status: 'ok',
   }));
 
   app.get(
     '/readyz',
-    { schema: { summary: 'The store answers queries', tags: ['ops'], response: { 200: Status, 503: Status } } },
+    { config: { scope: 'open' }, schema: { summary: 'The store answers queries', tags: ['ops'], response: { 200: Status, 503: Status } } },
     async (_request, reply) => {
       try {
         await options.sql.query('SELECT 1 AS ok');
@@ -40,6 +40,7 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRouteOptions):
   app.get(
     '/metrics',
     {
+      config: { scope: 'read', allModels: true, opsRoute: true },
       schema: {
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['ops'],

@@ -9,14 +9,12 @@ import type { ShadowSpec } from '../../analyzers/shadow/spec.ts';
 import { deleteShadowModel, getShadowModel, listShadowModels, saveShadowModel, type ShadowRecord } from '../../store/shadow-models.ts';
 import { shadowHistory } from '../../store/shadow-results.ts';
 import type { Sql } from '../../store/sql.ts';
-import { requireApiKey } from '../auth.ts';
 import { Errors } from '../errors.ts';
 import { ErrorResponse, HistoryQuery, ModelParams, ShadowParams, ShadowReport as ShadowReportSchema, ShadowRequest, ShadowSummary } from '../schemas.ts';
 import { iso, parseHistoryRange, parseRange, windowOut } from '../time.ts';
 
 export interface ShadowRouteOptions {
   sql: Sql;
-  apiKeys: readonly string[];
   scorer: ShadowScorer;
   analyzer: ShadowAnalyzer;
   windowMs: number;
@@ -67,7 +65,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
   app.post<{ Params: { model: string }; Body: Body }>(
     '/v1/models/:model/shadow',
     {
-      onRequest: requireApiKey(options.apiKeys),
+      config: { scope: 'admin' },
       // Base64 is 4/3 of the bytes; the mapping itself is small.
       bodyLimit: Math.ceil((options.maxModelBytes * 4) / 3) + 1024 * 1024,
       schema: {
@@ -75,7 +73,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
         tags: ['shadow'],
         params: ModelParams,
         body: ShadowRequest,
-        response: { 201: ShadowSummary, 400: ErrorResponse, 401: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse },
+        response: { 201: ShadowSummary, 400: ErrorResponse, 409: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse },
       },
     },
     async (request, reply) => {
@@ -129,6 +127,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
   app.get<{ Params: { model: string } }>(
     '/v1/models/:model/shadow',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Shadow models registered for a model',
         tags: ['shadow'],
@@ -148,6 +147,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
   app.get<ShadowRequestT>(
     '/v1/models/:model/shadow/:name',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'One shadow model',
         tags: ['shadow'],
@@ -161,12 +161,12 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
   app.delete<ShadowRequestT>(
     '/v1/models/:model/shadow/:name',
     {
-      onRequest: requireApiKey(options.apiKeys),
+      config: { scope: 'admin' },
       schema: {
         summary: 'Stop re-scoring with a shadow model (its stored predictions and reports stay)',
         tags: ['shadow'],
         params: ShadowParams,
-        response: { 204: { type: 'null' }, 401: ErrorResponse, 404: ErrorResponse },
+        response: { 204: { type: 'null' }, 404: ErrorResponse },
       },
     },
     async (request, reply) => {
@@ -181,6 +181,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
   app.get<ShadowRequestT & { Querystring: { from?: string; to?: string } }>(
     '/v1/models/:model/shadow/:name/report',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Compare a shadow model with production over a range, scoring the sampled events it has not scored yet first',
         tags: ['shadow'],
@@ -204,6 +205,7 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
   app.get<ShadowRequestT & { Querystring: { from?: string; to?: string; limit: number } }>(
     '/v1/models/:model/shadow/:name/history',
     {
+      config: { scope: 'read' },
       schema: {
         summary: 'Stored window reports of a shadow model, newest first',
         tags: ['shadow'],
