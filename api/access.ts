@@ -14,8 +14,14 @@ declare module 'fastify' {
      * for every model: forgetting to declare fails closed.
      */
     scope?: Scope | 'open';
-    /** The answer covers every model (/metrics): only a key for all models may call it. */
-    allModels?: boolean;
+    /**
+     * How the route keeps a key limited to models to them, beyond a `:model`
+     * in its path, which is checked here: it filters what it answers by
+     * request.grant (filtered), or checks each item of the body (items).
+     * A route with neither covers every model, and only a key for every
+     * model may call it.
+     */
+    models?: 'filtered' | 'items';
     /** /metrics and /docs/json: open instead with METRICS_DOCS_ACCESS=open. */
     opsRoute?: boolean;
   }
@@ -51,7 +57,8 @@ export interface AccessOptions {
 
 interface RouteAccess {
   scope: Scope | 'open';
-  allModels: boolean;
+  /** path: the :model parameter; filtered or items: the route itself; every: only an unlimited key. */
+  models: 'path' | 'filtered' | 'items' | 'every';
 }
 
 /**
@@ -66,19 +73,22 @@ interface RouteAccess {
 export function installAccess(app: FastifyInstance, options: AccessOptions): void {
   const keys = options.keys.map((k) => ({ ...k, models: k.models.includes('*') ? undefined : k.models }));
   const secured = keys.length > 0;
-  const accessOf = (config: RouteOptions['config'], method: string): RouteAccess => {
+  const accessOf = (config: RouteOptions['config'], method: string, url: string): RouteAccess => {
     const declared = config?.scope ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
     const open = declared === 'open' || (config?.opsRoute === true && options.metricsDocs === 'open');
-    return { scope: open ? 'open' : declared, allModels: config?.scope === undefined || config?.allModels === true };
+    const models = url.includes('/:model') ? 'path' : (config?.models ?? 'every');
+    return { scope: open ? 'open' : declared, models };
   };
 
   // The OpenAPI document says what each route needs (x-scope) and, with keys
   // configured, that it takes a bearer key and may answer 401 and 403.
   app.addHook('onRoute', (route) => {
     const method = Array.isArray(route.method) ? route.method[0] : route.method;
-    const access = accessOf(route.config, method);
+    const access = accessOf(route.config, method, route.url);
+    route.config = { ...route.config, access } as RouteOptions['config'];
     const schema = (route.schema ??= {}) as Record<string, unknown> & { response?: Record<string, unknown> };
     schema['x-scope'] = access.scope;
+    if (access.scope !== 'open') schema['x-models'] = access.models;
     if (!secured) return;
     if (access.scope === 'open') {
       schema.security = [];
@@ -98,7 +108,9 @@ export function installAccess(app: FastifyInstance, options: AccessOptions): voi
     request.grant = OPEN;
     // 404 and 405 answers say nothing a key would protect.
     if (!secured || request.is404) return;
-    const access = accessOf(request.routeOptions.config, request.method);
+    const access = (request.routeOptions.config as { access?: RouteAccess }).access;
+    // A route declared before this was installed: none here, so refuse rather than guess.
+    if (!access) throw new Errors.Forbidden('this route has no access rule (api/access.ts)');
     if (access.scope === 'open') return;
     const key = authenticate(request.headers.authorization);
     if (!key) {
@@ -110,7 +122,7 @@ export function installAccess(app: FastifyInstance, options: AccessOptions): voi
       throw new Errors.Forbidden(`API key "${key.name}" lacks the ${access.scope} scope this route needs (it has ${key.scopes.join(', ')})`);
     }
     const grant: Grant = { key: key.name, models: key.models };
-    if (access.allModels && key.models) {
+    if (access.models === 'every' && key.models) {
       refused('model');
       throw new Errors.Forbidden(`API key "${key.name}" is limited to models ${key.models.join(', ')}; this route covers every model`);
     }

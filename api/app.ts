@@ -77,7 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installContract(app);
   const keys = [...envKeys(deps.apiKeys.filter((k) => typeof k === 'string')), ...deps.apiKeys.filter((k) => typeof k !== 'string')];
   installAccess(app, { keys, metricsDocs: deps.metricsDocsAccess ?? 'read', metrics: deps.metrics });
-  app.get('/docs/json', { schema: { hide: true }, config: { scope: 'read', opsRoute: true } }, async () => app.swagger());
+  app.get('/docs/json', { schema: { hide: true }, config: { scope: 'read', opsRoute: true, models: 'filtered' } }, async () => app.swagger()); // it holds no model data
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;

@@ -52,7 +52,7 @@ export async function alertRoutes(app: FastifyInstance, options: { sql: Sql; eng
   app.get<{ Querystring: { from?: string; to?: string; model?: string; status?: AlertStatus; limit: number } }>(
     '/v1/alerts',
     {
-      config: { scope: 'read' },
+      config: { scope: 'read', models: 'filtered' },
       schema: {
         summary: 'Alert series that are pending or firing now, and the transitions of windows ending in [from, to), newest first',
         tags: ['alerts'],
@@ -92,7 +92,7 @@ export async function alertRoutes(app: FastifyInstance, options: { sql: Sql; eng
   app.get(
     '/v1/alerts/rules',
     {
-      config: { scope: 'read' },
+      config: { scope: 'read', models: 'filtered' },
       schema: {
         summary: 'The alert rules in force (ALERT_RULES_FILE, or the shipped defaults)',
         tags: ['alerts'],

@@ -47,7 +47,7 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
       `/v1/${stream}`,
       {
         ...(logLevel ? { logLevel } : {}),
-        config: { scope: 'ingest' },
+        config: { scope: 'ingest', models: 'items' },
         // Senders may compress bodies (Content-Encoding: gzip, deflate or br;
         // api/app.ts): events of repeated feature names shrink 5x on the wire.
         // Decoding is a zlib stream in libuv's pool, and the body limit counts

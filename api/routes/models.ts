@@ -49,7 +49,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
   app.get(
     '/v1/models',
     {
-      config: { scope: 'read' },
+      config: { scope: 'read', models: 'filtered' },
       schema: {
         summary: 'Models with stored events',
         tags: ['models'],

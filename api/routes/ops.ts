@@ -40,7 +40,7 @@ export async function opsRoutes(app: FastifyInstance, options: OpsRouteOptions):
   app.get(
     '/metrics',
     {
-      config: { scope: 'read', allModels: true, opsRoute: true },
+      config: { scope: 'read', opsRoute: true },
       schema: {
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['ops'],
