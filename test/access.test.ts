@@ -234,3 +234,21 @@ describe('/metrics and /docs/json', () => {
     expect(refused.text).toMatch(/driftwatch_api_auth_refused_total\{reason="scope"\} [1-9]/);
   });
 });
+
+describe('METRICS_DOCS_ACCESS=open, with keys from API_KEYS', () => {
+  it('leaves /metrics and /docs/json open and says so in the document; the rest needs the key, given here by digest', async () => {
+    // One embedded store per process: the service restarts with other settings.
+    await service.close();
+    service = await startService(
+      testConfig({ DATA_DIR: join(dir.path, 'data'), API_KEYS: `sha256:${sha256(SECRET.all)}`, METRICS_DOCS_ACCESS: 'open' }),
+      { logger: false },
+    );
+    expect((await call('GET', '/metrics')).status).toBe(200);
+    const doc = (await call('GET', '/docs/json')).json();
+    expect(doc.paths['/metrics'].get.security).toEqual([]);
+    expect(doc.paths['/v1/models'].get.security).toEqual([{ apiKey: [] }]);
+    expect((await call('GET', '/v1/models')).status).toBe(401);
+    expect((await call('GET', '/v1/models', bearer(SECRET.all))).status).toBe(200);
+    expect((await call('GET', '/v1/models', bearer(SECRET.credit))).status).toBe(401);
+  }, 60_000);
+});
