@@ -181,11 +181,19 @@ export class AnalysisScheduler {
 
   private tick(): void {
     this.running = (async () => {
-      const window = lastClosedWindow(this.now(), this.options.windowMs, this.options.graceMs);
-      // After a stall (a long run, a suspended laptop) only the latest window is analysed.
-      if (window.to > this.lastWindowEnd) {
+      const { windowMs, graceMs } = this.options;
+      // Every window, in order, late if it must be: an analysis that outlasts
+      // windows (a loaded machine, a store away, a suspended laptop) delays
+      // the ones after it and never skips them, so history has no holes.
+      while (this.timer !== null && this.lastWindowEnd < lastClosedWindow(this.now(), windowMs, graceMs).to) {
+        const window = { from: this.lastWindowEnd, to: this.lastWindowEnd + windowMs };
         this.lastWindowEnd = window.to;
-        await this.runWindow(window);
+        try {
+          await this.runWindow(window);
+        } catch (err) {
+          // The model list itself was unreadable (the store away): this window is lost, the next ones are not.
+          this.deps.log.error({ err, window }, 'window analysis failed');
+        }
       }
     })().finally(() => {
       this.running = null;

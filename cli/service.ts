@@ -12,7 +12,7 @@ import type { Config } from '../core/config.ts';
 import { tuneHeapForIngest } from '../core/heap.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { settleWithin } from '../core/within.ts';
-import { startKafkaIngest, type KafkaIngest } from '../ingest/kafka/kafkajs.ts';
+import { startKafkaIngest, type KafkaIngest, type KafkaIngestOptions } from '../ingest/kafka/kafkajs.ts';
 import { kafkaSecurity } from '../ingest/kafka/security.ts';
 import { createPreparer } from '../ingest/preparer.ts';
 import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
@@ -43,6 +43,8 @@ export interface ServiceOptions {
   logger?: boolean | object;
   /** Wraps the store, e.g. to inject faults in tests. */
   wrapSql?: (sql: Sql) => Sql;
+  /** Opens the Kafka client's connections, e.g. to inject faults in tests. */
+  kafkaSocketFactory?: KafkaIngestOptions['socketFactory'];
 }
 
 /** Longest a read (a model route, an analysed window) waits for acknowledged rows to be stored. */
@@ -203,6 +205,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
           flushRows: config.KAFKA_FLUSH_ROWS,
           flushIntervalMs: config.KAFKA_FLUSH_INTERVAL,
           security: kafkaAccess,
+          socketFactory: options.kafkaSocketFactory,
         },
         {
           writers,

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type ISocketFactory, type Producer } from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
 import { tempDir } from './helpers.ts';
 
@@ -89,24 +89,29 @@ export async function produce(producer: Producer, topic: string, values: (string
   }
 }
 
-/** Reads a topic from the beginning until `count` messages arrived (or the deadline passed). */
+/**
+ * Reads a topic from the beginning until `count` messages arrived (or the
+ * deadline passed), each record once: a record delivered to this reader
+ * twice (its own group rebalanced on a busy machine) is still one record,
+ * while one written twice has two offsets and counts twice.
+ */
 export async function readAll(broker: Broker, topic: string, count: number, timeoutMs = 60_000) {
   const consumer = broker.kafka.consumer({ groupId: unique('reader') });
-  const messages: { value: Buffer | null; headers: Record<string, string> }[] = [];
+  const records = new Map<string, { value: Buffer | null; headers: Record<string, string> }>();
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: async ({ partition, message }) => {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(v);
-      messages.push({ value: message.value, headers });
+      records.set(`${partition}:${message.offset}`, { value: message.value, headers });
     },
   });
   const deadline = Date.now() + timeoutMs;
-  while (messages.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-  await new Promise((r) => setTimeout(r, 500)); // anything beyond `count` would show up now
+  while (records.size < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 1_000)); // anything beyond `count` would show up now
   await consumer.disconnect();
-  return messages;
+  return [...records.values()];
 }
 
 export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -169,4 +174,54 @@ export function useBroker(): () => Broker {
     await broker?.close();
   });
   return () => broker!;
+}
+
+/** EndTxn (API key 26) asking to commit: the request a transaction's commit sends. */
+export function isCommit(request: { apiKey: number; apiVersion: number; body: Buffer }): boolean {
+  if (request.apiKey !== 26 || request.apiVersion > 2) return false;
+  // transactional_id (int16 length + bytes), producer_id int64, producer_epoch int16, then the commit flag.
+  return request.body[2 + request.body.readInt16BE(0) + 8 + 2] === 1;
+}
+
+/**
+ * A kafkajs socket factory whose connections lose the broker's answers to the
+ * first `count` requests `lose` picks: the broker does the work, the client
+ * never hears of it and times out, as when the answer is lost on the way.
+ */
+export function losingAnswers(lose: (request: { apiKey: number; apiVersion: number; body: Buffer }) => boolean, count = 1) {
+  let left = count;
+  const factory: ISocketFactory = ({ host, port, onConnect }) => {
+    const socket = connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    const lost = new Set<number>();
+    const write = socket.write.bind(socket) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    // kafkajs writes each request whole: size, api key, version, correlation id, client id, body.
+    socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (left > 0 && Buffer.isBuffer(chunk) && chunk.length >= 14) {
+        const clientIdLength = Math.max(0, chunk.readInt16BE(12));
+        const request = { apiKey: chunk.readInt16BE(4), apiVersion: chunk.readInt16BE(6), body: chunk.subarray(14 + clientIdLength) };
+        if (lose(request)) {
+          left--;
+          lost.add(chunk.readInt32BE(8));
+        }
+      }
+      return write(chunk, ...rest);
+    }) as typeof socket.write;
+    // Answers are size-prefixed frames starting with the correlation id: keep whole frames, drop the lost ones.
+    let pending = Buffer.alloc(0);
+    const emit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
+    socket.emit = ((event: string | symbol, ...args: unknown[]) => {
+      if (event !== 'data' || (lost.size === 0 && pending.length === 0)) return emit(event, ...args);
+      pending = Buffer.concat([pending, args[0] as Buffer]);
+      const kept: Buffer[] = [];
+      while (pending.length >= 8 && pending.length >= 4 + pending.readInt32BE(0)) {
+        const frame = pending.subarray(0, 4 + pending.readInt32BE(0));
+        pending = pending.subarray(frame.length);
+        if (!lost.delete(frame.readInt32BE(4))) kept.push(frame);
+      }
+      return kept.length > 0 ? emit('data', Buffer.concat(kept)) : true;
+    }) as typeof socket.emit;
+    return socket;
+  };
+  return { factory, lost: () => count - left };
 }

@@ -4,9 +4,9 @@ import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SHIFTED_FEATURES } from '../cli/demo/credit-risk.ts';
 import { runDemo } from '../cli/demo/run.ts';
-import { startService, type Service } from '../cli/service.ts';
+import { startService, type Service, type ServiceOptions } from '../cli/service.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
-import { createTopics, produce, readAll, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
+import { createTopics, groupCaughtUp, isCommit, losingAnswers, produce, readAll, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
 
 const theBroker = useBroker();
 let broker: Broker;
@@ -23,7 +23,7 @@ async function counts(service: Service, model: string) {
   return { rows: Number(row.rows), ids: Number(row.ids), raw: Number(row.raw) };
 }
 
-async function serviceFor(topics: { events: string; labels: string; dlq: string }, dataDir: string, groupId = unique('group')) {
+async function serviceFor(topics: { events: string; labels: string; dlq: string }, dataDir: string, groupId = unique('group'), options: ServiceOptions = {}, env: Record<string, string> = {}) {
   return startService(
     testConfig({
       DATA_DIR: dataDir,
@@ -32,8 +32,9 @@ async function serviceFor(topics: { events: string; labels: string; dlq: string 
       KAFKA_LABELS_TOPIC: topics.labels,
       KAFKA_DLQ_TOPIC: topics.dlq,
       KAFKA_GROUP_ID: groupId,
+      ...env,
     }),
-    { logger: false },
+    { logger: false, ...options },
   );
 }
 
@@ -143,6 +144,50 @@ describe('Kafka ingest against a real broker', () => {
       expect(metrics).toMatch(new RegExp(`driftwatch_kafka_dead_letters_total\\{topic="${topics.events}",reason="invalid_json"\\} 40`));
       // The tables survived the SQL in the model name.
       expect((await service.sql.query('EXISTS TABLE events'))[0]).toEqual({ result: 1 });
+    } finally {
+      await service.close();
+      dir.remove();
+    }
+  }, 300_000);
+
+  it('writes each dead letter once when the broker commits a transaction but its answer is lost (the client times out)', async () => {
+    const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
+    const partitions = 2;
+    await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], partitions);
+    const producer = broker.kafka.producer();
+    await producer.connect();
+    const now = Date.now();
+    const values: string[] = [];
+    const bad: string[] = []; // "partition:offset" of each bad message
+    for (let i = 0; i < 3_000; i++) {
+      // produce() puts message j in partition j % 2, where it is the (j / 2)th: its offset in a fresh topic.
+      if (i % 50 === 0) {
+        bad.push(`${values.length % partitions}:${Math.floor(values.length / partitions)}`);
+        values.push(`{"broken": ${i}`);
+      }
+      values.push(JSON.stringify(event({ model: 'lost', event_id: `l${i}`, timestamp: now - 1000 })));
+    }
+    await produce(producer, topics.events, values, partitions);
+    await producer.disconnect();
+
+    // The first commit's answer never comes: the broker has committed, kafkajs times out (after its 30 s request timeout).
+    const lossy = losingAnswers(isCommit);
+    const dir = tempDir();
+    const groupId = unique('group');
+    // A session longer than the lost answer's wait, so the group stays as it is and the retry is what is tested.
+    const service = await serviceFor(topics, dir.path, groupId, { kafkaSocketFactory: lossy.factory }, { KAFKA_SESSION_TIMEOUT: '90s' });
+    try {
+      await waitFor(async () => (await counts(service, 'lost')).rows >= 3_000, 120_000, 'good rows');
+      await waitFor(() => groupCaughtUp(broker, groupId, topics.events), 180_000, 'every offset committed');
+      expect(lossy.lost()).toBe(1);
+      const dead = await readAll(broker, topics.dlq, bad.length, 60_000);
+      const sources = dead.map((d) => `${d.headers['driftwatch-source-partition']}:${d.headers['driftwatch-source-offset']}`);
+      // Each bad message once, by count and by where it came from.
+      expect(sources.length).toBe(bad.length);
+      expect([...sources].sort()).toEqual([...bad].sort());
+      expect((await counts(service, 'lost')).rows).toBe(3_000);
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      expect(metrics).toMatch(new RegExp(`driftwatch_kafka_dead_letters_total\\{topic="${topics.events}",reason="invalid_json"\\} ${bad.length}\n`));
     } finally {
       await service.close();
       dir.remove();

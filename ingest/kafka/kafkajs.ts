@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type ISocketFactory, type Producer, type SASLOptions } from 'kafkajs';
 import type { Metrics } from '../../core/metrics.ts';
 import { settleWithin } from '../../core/within.ts';
 import type { Writers } from '../writers.ts';
@@ -28,6 +28,8 @@ export interface KafkaIngestOptions {
   flushRows: number;
   flushIntervalMs: number;
   security: KafkaSecurity;
+  /** Opens kafkajs' connections instead of its own factory (plain TCP only), e.g. to inject faults in tests. */
+  socketFactory?: ISocketFactory;
 }
 
 /** How to reach secured brokers: TLS (verified against `ca`, PEM, or the system's CAs; with a client certificate when `cert` and `key` are given) and SASL. */
@@ -59,18 +61,24 @@ export async function startKafkaIngest(
     sasl: options.security.sasl as SASLOptions | undefined,
     // Keep trying to reach brokers for a long while before kafkajs gives up (and CRASH restarts it).
     retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 12 },
+    ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
   });
   const admin: Admin = kafka.admin();
   // Transactional, so dead letters and offsets commit together. A fresh id per
   // process: a SIGKILLed process's open transaction then simply times out
   // (after transactionTimeout) instead of fencing its successor.
-  const producer: Producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    transactionalId: `${options.clientId}-${randomUUID()}`,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    transactionTimeout: 10_000,
-  });
+  const transactionalId = `${options.clientId}-${randomUUID()}`;
+  const createProducer = () =>
+    kafka.producer({ allowAutoTopicCreation: false, transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 10_000 });
+  let producer: Producer = createProducer();
+  let producerConnected = false;
+  const connectedProducer = async (): Promise<Producer> => {
+    if (!producerConnected) {
+      await producer.connect();
+      producerConnected = true;
+    }
+    return producer;
+  };
   let transactions: Promise<unknown> = Promise.resolve();
   let consumer: Consumer | null = null;
   let state: ConsumerState = 'starting';
@@ -78,40 +86,56 @@ export async function startKafkaIngest(
   let restartTimer: NodeJS.Timeout | null = null;
   let lagTimer: NodeJS.Timeout | null = null;
   let restartDelay = 1_000;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
 
+  /**
+   * Dead letters are written once (docs/kafka.md): each transaction first adds
+   * the source offset, and only then asks whether that offset is committed
+   * already. The coordinator accepts the offset only once this producer's
+   * previous transaction is complete, offsets included, so the answer counts
+   * every transaction before it: a batch re-read after a rebalance, or a
+   * retry after a commit whose answer was lost, finds its letters out and
+   * sends none.
+   */
   const deadLetters: DeadLetterSink = {
     sendAndCommit(source, letters, offset) {
       // One transaction at a time per producer: partitions take turns.
       const run = transactions.then(async () => {
-        // A retry after a commit whose answer was lost (a timeout under load):
-        // if that commit went through, its letters are out already and
-        // sending them again would duplicate them.
-        if (await committedBeyond(source, offset)) return;
-        const txn = await producer.transaction();
+        const txn = await (await connectedProducer()).transaction();
+        let committing = false;
         try {
+          const offsets = { consumerGroupId: options.groupId, topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset }] }] };
+          await whenPreviousComplete(() => txn.sendOffsets(offsets));
+          if (await committedBeyond(source, offset)) {
+            await txn.abort();
+            return;
+          }
           await txn.send({
             topic: options.dlqTopic,
             acks: -1,
             messages: letters.map((d) => ({
-          key: d.key,
-          value: d.value,
-          headers: {
-            'driftwatch-reason': d.reason,
-            'driftwatch-reason-code': d.code,
-            'driftwatch-source-topic': source.topic,
-            'driftwatch-source-partition': String(source.partition),
-            'driftwatch-source-offset': d.offset,
-              ...(d.index !== undefined ? { 'driftwatch-source-index': String(d.index) } : {}),
-            },
-          })),
+              key: d.key,
+              value: d.value,
+              headers: {
+                'driftwatch-reason': d.reason,
+                'driftwatch-reason-code': d.code,
+                'driftwatch-source-topic': source.topic,
+                'driftwatch-source-partition': String(source.partition),
+                'driftwatch-source-offset': d.offset,
+                ...(d.index !== undefined ? { 'driftwatch-source-index': String(d.index) } : {}),
+              },
+            })),
           });
-          await txn.sendOffsets({
-            consumerGroupId: options.groupId,
-            topics: [{ topic: source.topic, partitions: [{ partition: source.partition, offset }] }],
-          });
+          committing = true;
           await txn.commit();
         } catch (err) {
-          await txn.abort().catch(() => {});
+          const ended = !committing && (await txn.abort().then(() => true, () => false));
+          // The outcome is in doubt (a commit whose answer never came may
+          // have gone through), and kafkajs' transaction state is stuck
+          // after a failed EndTxn: a new producer with the same transactional
+          // id, whose InitProducerId waits for that transaction to complete
+          // (or aborts it), so the retry's check sees how it ended.
+          if (!ended) await renewProducer();
           throw err;
         }
       });
@@ -119,6 +143,23 @@ export async function startKafkaIngest(
       return run;
     },
   };
+  async function renewProducer(): Promise<void> {
+    const old = producer;
+    producer = createProducer();
+    producerConnected = false;
+    await old.disconnect().catch(() => {});
+  }
+  /** Runs `step` again while the coordinator says this producer's previous transaction is still completing. */
+  async function whenPreviousComplete(step: () => Promise<void>): Promise<void> {
+    for (let wait = 10, attempt = 0; ; wait = Math.min(500, wait * 2), attempt++) {
+      try {
+        return await step();
+      } catch (err) {
+        if ((err as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 30) throw err;
+        await sleep(wait);
+      }
+    }
+  }
   /** Whether the group's committed offset for the partition has reached `offset`. */
   async function committedBeyond(source: { topic: string; partition: number }, offset: string): Promise<boolean> {
     const [topic] = await admin.fetchOffsets({ groupId: options.groupId, topics: [source.topic] });
@@ -158,7 +199,7 @@ export async function startKafkaIngest(
     if (missing.length > 0) {
       await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: options.topicPartitions })) });
     }
-    await producer.connect();
+    await connectedProducer();
   } catch (err) {
     // Refused credentials, an untrusted certificate, no broker: start-up fails
     // with kafkajs' reason, and leaves no connection behind.
