@@ -139,6 +139,12 @@ const ConfigFields = z.object({
   ALERTMANAGER_URL: z.url().optional(),
   ALERT_RESEND_INTERVAL: duration('1m'),
   ALERT_WEBHOOK_MAX_ATTEMPTS: integer(8, 1, 100),
+  // Durability and a full disk (docs/operations.md): writes are refused with 503, /readyz is not
+  // ready and start-up stops while the disk of DATA_DIR (or the journal) has less than this free;
+  // the embedded engine itself refuses inserts below half of it.
+  DISK_MIN_FREE_BYTES: integer(512 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+  // How often the free space is measured (between measurements, bytes written are counted as used).
+  DISK_CHECK_INTERVAL: duration('1s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
