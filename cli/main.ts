@@ -77,9 +77,18 @@ async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
   service.app.log.info(`driftwatch listening on ${service.url} (${where})`);
   const shutdown = async (signal: string) => {
     service.app.log.info(`${signal}: shutting down`);
-    const timer = setTimeout(() => process.exit(1), 10_000);
+    const timer = setTimeout(() => {
+      process.stderr.write('driftwatch: did not stop within 10s; what the journal holds is stored at the next start\n');
+      process.exit(1);
+    }, 10_000);
     timer.unref();
-    await service.close();
+    try {
+      await service.close();
+    } catch (err) {
+      // One line, not a stack: what went wrong is the operator's to fix (a full disk, most likely).
+      process.stderr.write(`driftwatch: stopping failed: ${(err as Error).message.split('\n')[0]}; what the journal holds is stored at the next start\n`);
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AlertEngine } from '../alerts/engine.ts';
@@ -9,14 +10,17 @@ import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
 import { buildApp } from '../api/app.ts';
 import type { Config } from '../core/config.ts';
+import { DiskGuard, diskShortage, isDiskFull, type WatchedDir } from '../core/disk.ts';
 import { tuneHeapForIngest } from '../core/heap.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
 import { settleWithin } from '../core/within.ts';
 import { startKafkaIngest, type KafkaIngest, type KafkaIngestOptions } from '../ingest/kafka/kafkajs.ts';
 import { kafkaSecurity } from '../ingest/kafka/security.ts';
 import { createPreparer } from '../ingest/preparer.ts';
+import { guardWriters } from '../ingest/guarded.ts';
 import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
+import { reportDetachedParts } from '../store/detached.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 
@@ -57,7 +61,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const rules = loadRules(config.ALERT_RULES_FILE);
   const keys = loadKeys(config);
   const kafkaAccess = config.KAFKA_BROKERS.length > 0 ? kafkaSecurity(config) : null;
-  const opened = await openStore(config);
+  // Durability and a full disk (docs/operations.md): the folders this process writes, watched for free space.
+  const journalDir = config.INGEST_JOURNAL_DIR || join(config.DATA_DIR, 'journal');
+  const watched: WatchedDir[] = [
+    ...(config.CLICKHOUSE_URL ? [] : [{ name: 'data' as const, path: config.DATA_DIR }]),
+    ...(config.INGEST_ACK === 'journaled' ? [{ name: 'journal' as const, path: journalDir }] : []),
+  ];
+  for (const dir of watched) mkdirSync(dir.path, { recursive: true });
+  const fullDisk = (why: string) =>
+    new StartError(`cannot start: ${why}. Free space there (or lower DISK_MIN_FREE_BYTES) and start again; what the journal in ${journalDir} holds is kept and stored then`);
+  const short = await diskShortage(watched, config.DISK_MIN_FREE_BYTES);
+  if (short) throw fullDisk(short);
+  const opened = await openStore(config).catch((err) => {
+    throw isDiskFull(err) ? fullDisk(`the disk is full (${(err as Error).message.split('\n')[0].slice(0, 200)})`) : err;
+  });
   const sql = options.wrapSql ? options.wrapSql(opened) : opened;
   const metrics = createMetrics();
   const driftOptions = {
@@ -79,7 +96,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       journaled = await openJournaled(
         writers,
         {
-          dir: config.INGEST_JOURNAL_DIR || join(config.DATA_DIR, 'journal'),
+          dir: journalDir,
           segmentBytes: 64 * 1024 * 1024,
           flushRows: config.INGEST_FLUSH_ROWS,
           flushIntervalMs: config.INGEST_FLUSH_INTERVAL,
@@ -90,9 +107,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       );
     } catch (err) {
       await sql.close();
-      throw err;
+      throw isDiskFull(err) ? fullDisk(`the disk is full (${(err as Error).message.split('\n')[0].slice(0, 200)})`) : err;
     }
   }
+  const guard = watched.length > 0 ? new DiskGuard(watched, config.DISK_MIN_FREE_BYTES, { metrics, log: { warn: log.warn, info: (o, m) => app.log.info(o, m) } }) : null;
   // What reads of acknowledged rows wait for (model routes, each analysed
   // window). Bounded: with the store away a read fails on its own rather
   // than hanging.
@@ -134,7 +152,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const app = await buildApp({
     sql,
     metrics,
-    writers: journaled?.writers ?? writers,
+    writers: guard ? guardWriters(journaled?.writers ?? writers, guard) : (journaled?.writers ?? writers),
     settled,
     preparer,
     apiKeys: keys,
@@ -142,7 +160,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
     bodyLimit: config.BODY_LIMIT_BYTES,
     windowMs: config.ANALYSIS_WINDOW,
     limits,
-    readiness: [async () => (kafka && kafka.state() !== 'running' ? `kafka consumer ${kafka.state()}` : null)],
+    readiness: [
+      async () => (kafka && kafka.state() !== 'running' ? `kafka consumer ${kafka.state()}` : null),
+      async () => guard?.problem() ?? null,
+      async () => journaled?.problem() ?? null,
+    ],
     baseline: { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX },
     drift: driftOptions,
     maxSegments: config.MAX_SEGMENTS,
@@ -157,6 +179,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     alerts,
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
+  // Measured before the service listens, then every DISK_CHECK_INTERVAL; and parts the engine set aside at start are said loudly.
+  await guard?.check();
+  guard?.start(config.DISK_CHECK_INTERVAL);
+  await reportDetachedParts(sql, { metrics, log }).catch((err) => log.warn({ err }, 'could not list detached parts'));
   const scheduler = new AnalysisScheduler(
     {
       sql,
@@ -181,6 +207,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     }
     await alerts.start();
   } catch (err) {
+    guard?.stop();
     await app.close();
     await alertmanager?.close();
     await journaled?.close();
@@ -218,6 +245,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         },
       );
     } catch (err) {
+      guard?.stop();
       await app.close();
       await journaled?.close();
       await preparer.close();
@@ -242,6 +270,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     url,
     close() {
       closing ??= (async () => {
+        guard?.stop();
         await scheduler.stop();
         await scorer.stop();
         await webhooks.close();

@@ -145,6 +145,12 @@ const ConfigFields = z.object({
   // key for every model when keys are configured (read) or stay open (open).
   API_KEYS_FILE: z.string().min(1).optional(),
   METRICS_DOCS_ACCESS: z.enum(['read', 'open']).default('read'),
+  // Durability and a full disk (docs/operations.md): writes are refused with 503, /readyz is not
+  // ready and start-up stops while the disk of DATA_DIR (or the journal) has less than this free;
+  // the embedded engine itself refuses inserts below half of it.
+  DISK_MIN_FREE_BYTES: integer(512 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+  // How often the free space is measured (between measurements, bytes written are counted as used).
+  DISK_CHECK_INTERVAL: duration('1s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

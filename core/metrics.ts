@@ -255,6 +255,25 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['model', 'shadow', 'who', 'metric'] as const,
       registers: [registry],
     }),
+    // Durability and a full disk (core/disk.ts, store/detached.ts).
+    diskFreeBytes: new Gauge({
+      name: 'driftwatch_disk_free_bytes',
+      help: 'Free bytes on the filesystem of a watched folder (dir=data|journal), as the free-space guard last measured.',
+      labelNames: ['dir'] as const,
+      registers: [registry],
+    }),
+    ingestRefusedRequests: new Counter({
+      name: 'driftwatch_ingest_refused_requests_total',
+      help: 'Write requests refused with 503 before any row was acknowledged, by stream and reason (disk_full).',
+      labelNames: ['stream', 'reason'] as const,
+      registers: [registry],
+    }),
+    storeDetachedParts: new Gauge({
+      name: 'driftwatch_store_detached_parts',
+      help: "Parts the engine set aside (detached) in the service's tables, by the engine's reason (broken-on-start, broken, unexpected, ...), as found at start.",
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { processAlive } from '../core/process.ts';
 import { rowPieces, type RowBytes } from '../store/sql.ts';
 import type { Stream } from './prepare.ts';
 
@@ -190,20 +191,11 @@ export async function lockJournal(dir: string): Promise<() => Promise<void>> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (holder > 0 && holder !== process.pid && isAlive(holder)) {
+      if (holder > 0 && holder !== process.pid && processAlive(holder)) {
         throw new Error(`journal folder ${dir} is in use by process ${holder}; give each service its own INGEST_JOURNAL_DIR`);
       }
       await unlink(path).catch(() => {});
     }
   }
   throw new Error(`could not lock journal folder ${dir}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

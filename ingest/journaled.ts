@@ -1,5 +1,7 @@
 import { unlink } from 'node:fs/promises';
+import { isDiskFull } from '../core/disk.ts';
 import type { Metrics } from '../core/metrics.ts';
+import { settleWithin } from '../core/within.ts';
 import { BusyError } from './batcher.ts';
 import { Flusher, type FlushEntry, type FlusherOptions } from './flusher.ts';
 import { Journal, leftoverSegments, lockJournal, readSegment } from './journal.ts';
@@ -31,13 +33,19 @@ export interface JournaledWriters {
   writers: Writers;
   /** Settles once every row acknowledged before the call is stored: what reads wait for. */
   settled(): Promise<void>;
-  /** Stores what waits and closes the journal; what cannot be stored in `timeoutMs` stays for the next start. */
+  /** Why acknowledged rows cannot be stored now (inserts failing), or null: a readiness check. */
+  problem(): string | null;
+  /**
+   * Stores what waits and closes the journal; what cannot be stored in
+   * `timeoutMs` (1 s while inserts fail) stays for the next start, said in
+   * one error line.
+   */
   close(timeoutMs?: number): Promise<void>;
 }
 
 const STREAMS: Stream[] = ['events', 'labels'];
 
-export async function openJournaled(store: Writers, options: JournaledOptions, deps: { metrics: Metrics; log: { warn: (obj: object, msg: string) => void } }): Promise<JournaledWriters> {
+export async function openJournaled(store: Writers, options: JournaledOptions, deps: { metrics: Metrics; log: { warn: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void } }): Promise<JournaledWriters> {
   const unlock = await lockJournal(options.dir);
   for (const stream of STREAMS) {
     for (const segment of await leftoverSegments(options.dir, stream)) {
@@ -52,6 +60,8 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
     labels: await Journal.open(options.dir, 'labels', options.segmentBytes),
   };
   const unstored = deps.metrics.ingestUnstoredRows;
+  /** The last insert failure, while the flusher retries it. */
+  let failing: { stream: Stream; since: number; err: unknown } | null = null;
   const flusher = new Flusher<JournalEntry>(options, {
     insert: (stream, bytes, rows) => store[stream].add(bytes, rows),
     async afterStored(stream, entries) {
@@ -59,7 +69,11 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
       unstored.set({ stream }, flusher.unstoredRows(stream));
     },
     failed(stream, _entries, err, attempt) {
+      failing = { stream, since: failing?.since ?? Date.now(), err };
       if (attempt === 0 || attempt % 10 === 0) deps.log.warn({ err, stream, attempt }, 'store write failed; journaled rows wait and are retried');
+    },
+    recovered(stream) {
+      if (failing?.stream === stream) failing = null;
     },
   });
 
@@ -74,14 +88,26 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
     },
   });
 
+  const problem = (): string | null => {
+    if (!failing) return null;
+    const why = isDiskFull(failing.err) ? 'the disk is full' : (failing.err as Error).message.split('\n')[0].slice(0, 200);
+    return `store: ${failing.stream} inserts failing for ${Math.round((Date.now() - failing.since) / 1000)}s (${why}); acknowledged rows wait in the journal`;
+  };
+
   return {
     writers: { events: writer('events'), labels: writer('labels') },
     settled: () => flusher.settled(),
+    problem,
     async close(timeoutMs = 10_000) {
-      // What cannot be stored in time stays in the journal for the next start.
-      await flusher.stop(timeoutMs);
+      // What cannot be stored in time stays in the journal for the next start;
+      // with inserts failing there is no point waiting for them.
+      const why = problem();
+      await settleWithin(flusher.drain(), why ? Math.min(timeoutMs, 1_000) : timeoutMs);
+      const left = STREAMS.reduce((n, s) => n + flusher.unstoredRows(s), 0);
+      flusher.revoke();
       await Promise.all(STREAMS.map((s) => journals[s].close()));
       await unlock();
+      if (left > 0) deps.log.error({ rows: left, dir: options.dir }, `stopped with ${left} acknowledged rows not yet stored (${why ?? 'the store did not take them in time'}): they are kept in the journal in ${options.dir} and stored at the next start`);
     },
   };
 }

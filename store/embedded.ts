@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
+import { processAlive } from '../core/process.ts';
 import { rowPieces, type Params, type RowBytes, type Sql } from './sql.ts';
 
 /**
@@ -10,11 +10,16 @@ import { rowPieces, type Params, type RowBytes, type Sql } from './sql.ts';
  * its tables in `dataDir`. chDB allows one data folder per process, so a
  * second service must reach this one through its API, not its folder.
  */
-export function openEmbedded(dataDir: string): Sql {
+export interface EmbeddedOptions {
+  /** Below this many free bytes the engine refuses inserts (NOT_ENOUGH_SPACE) rather than meet ENOSPC; 0: never. */
+  minFreeBytesToInsert: number;
+}
+
+export function openEmbedded(dataDir: string, options: EmbeddedOptions = { minFreeBytesToInsert: 0 }): Sql {
   const path = resolve(dataDir);
   mkdirSync(path, { recursive: true });
   const session = new Session(path, {
-    connectionArgs: ['--output_format_json_quote_64bit_integers=0'],
+    connectionArgs: ['--output_format_json_quote_64bit_integers=0', `--min_free_disk_bytes_to_perform_insert=${options.minFreeBytesToInsert}`],
   });
 
   // chDB's insert API takes text formats only; binary rows reach the engine
@@ -23,7 +28,10 @@ export function openEmbedded(dataDir: string): Sql {
   // without a journal (this kind of VM's disk) the kernel finds every new
   // inode by scanning past the ones deleted in the last minute or more, so
   // deleted files make later creates (the engine's parts too) cost CPU.
-  const spool = mkdtempSync(join(tmpdir(), 'driftwatch-rows-'));
+  // They live in DATA_DIR, not the system's temp folder: on the disk the
+  // free-space guard watches (a spool file is as large as an insert), and
+  // where the next start finds and removes what a crashed process left.
+  const spool = openSpool(join(path, 'spool'));
   const freeFiles: string[] = [];
   let spoolFiles = 0;
 
@@ -63,6 +71,19 @@ export function openEmbedded(dataDir: string): Sql {
       session.close();
     },
   };
+}
+
+/**
+ * This process's spool folder, `<root>/<pid>-XXXXXX`, after removing the
+ * folders of processes that are gone (a crash leaves its spool behind).
+ */
+function openSpool(root: string): string {
+  mkdirSync(root, { recursive: true });
+  for (const name of readdirSync(root)) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (!(pid > 0 && (pid === process.pid || processAlive(pid)))) rmSync(join(root, name), { recursive: true, force: true });
+  }
+  return mkdtempSync(join(root, `${process.pid}-`));
 }
 
 /** Writes the pieces into `file` (truncated first) with as few writev calls as the kernel allows. */

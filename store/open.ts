@@ -1,4 +1,5 @@
 import type { Config } from '../core/config.ts';
+import { makeTablesDurable } from './durability.ts';
 import { openEmbedded } from './embedded.ts';
 import { migrate } from './migrations.ts';
 import { openServer } from './server.ts';
@@ -6,7 +7,7 @@ import type { Sql } from './sql.ts';
 
 /** Opens the backend the config names (a server when CLICKHOUSE_URL is set) and brings its schema up to date. */
 export async function openStore(
-  config: Pick<Config, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'CLICKHOUSE_DATABASE' | 'DATA_DIR'>,
+  config: Pick<Config, 'CLICKHOUSE_URL' | 'CLICKHOUSE_USER' | 'CLICKHOUSE_PASSWORD' | 'CLICKHOUSE_DATABASE' | 'DATA_DIR' | 'DISK_MIN_FREE_BYTES'>,
 ): Promise<Sql> {
   const sql = config.CLICKHOUSE_URL
     ? await openServer({
@@ -15,9 +16,11 @@ export async function openStore(
         password: config.CLICKHOUSE_PASSWORD,
         database: config.CLICKHOUSE_DATABASE,
       })
-    : openEmbedded(config.DATA_DIR);
+    : // Half the guard's reserve (core/disk.ts): rows acknowledged before the guard refused writes still go in.
+      openEmbedded(config.DATA_DIR, { minFreeBytesToInsert: Math.floor(config.DISK_MIN_FREE_BYTES / 2) });
   try {
     await migrate(sql);
+    if (sql.backend === 'embedded') await makeTablesDurable(sql);
   } catch (err) {
     await sql.close();
     throw err;

@@ -1,4 +1,5 @@
 import type { FastifyInstance, LogLevel } from 'fastify';
+import { DiskFullError } from '../../core/disk.ts';
 import { BusyError } from '../../ingest/batcher.ts';
 import type { BodyFormat } from '../../ingest/body.ts';
 import { store, type IngestDeps, type Stream } from '../../ingest/ingest.ts';
@@ -82,6 +83,12 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestRouteOpt
           if (err instanceof BusyError) {
             reply.header('retry-after', '1');
             throw new Errors.Busy(err.message);
+          }
+          if (err instanceof DiskFullError) {
+            // Nothing of the request was acknowledged: the sender keeps it and retries.
+            options.deps.metrics.ingestRefusedRequests.inc({ stream, reason: 'disk_full' });
+            reply.header('retry-after', '5');
+            throw new Errors.DiskFull(err.message);
           }
           request.log.error({ err }, 'store insert failed');
           throw new Errors.StoreUnavailable((err as Error).message.split('\n')[0].slice(0, 200));
