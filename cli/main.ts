@@ -5,7 +5,7 @@ import { prometheusRules } from '../alerts/prometheus.ts';
 import { loadRules, RulesError } from '../alerts/rules.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
-import { runDemo } from './demo/run.ts';
+import { demoSucceeded, runDemo } from './demo/run.ts';
 import { StartError, startService } from './service.ts';
 
 const HELP = `driftwatch: monitoring and drift detection for machine-learning models
@@ -22,7 +22,9 @@ Commands:
   help            Show this text
 
 Demo options:
-  --duration S    Stop after S seconds (default: run until Ctrl-C)
+  --duration S    Stop after S seconds (default: run until Ctrl-C); at least 41 with the
+                  demo's 10s window (a shorter run is refused, naming its minimum)
+  --keep-data     Keep the demo's store at the end (default: a temp folder, removed)
   --rate N        Events per second to send (default 2000)
   --kafka-brokers H:P  Send the traffic through Kafka (topics of its own, deleted at the
                   end) for the service to consume, instead of over HTTP
@@ -30,7 +32,7 @@ Demo options:
 Options (each also an environment variable of the same name, e.g. --data-dir = DATA_DIR):
   --port N                    HTTP port (default 8080; the demo picks a free one)
   --host H                    Address to listen on (default 127.0.0.1)
-  --data-dir DIR              Embedded store folder (default ./data; the demo uses ./data-demo)
+  --data-dir DIR              Embedded store folder (default ./data; the demo: a temp folder)
   --clickhouse-url URL        Use a ClickHouse server instead of the embedded store
   --clickhouse-user U         (default "default")
   --clickhouse-password P
@@ -84,7 +86,7 @@ async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
 export async function main(argv: readonly string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, ['duration', 'rate', 'out']);
+    args = parseArgs(argv, ['duration', 'rate', 'out'], ['keep-data']);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`driftwatch: ${err.message}\n\n${HELP}`);
@@ -125,7 +127,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.once('SIGINT', () => process.exit(130));
       });
       const outcome = await runDemo({ env: process.env, flags: args.config, extra: args.extra, out: process.stdout, signal: stop.signal });
-      return outcome.allMatched && outcome.eventsStored === outcome.eventsSent ? 0 : 1;
+      return demoSucceeded(outcome) ? 0 : 1;
     }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError || err instanceof RulesError) {
