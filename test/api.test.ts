@@ -546,6 +546,31 @@ describe('operations', () => {
     ]);
     expect(doc.paths['/v1/events'].post.requestBody.content['application/json'].schema.items.required).toContain('event_id');
   });
+
+  it('serves Swagger UI at /docs from its own bundled files, nothing from another host', async () => {
+    const page = await app.inject({ method: 'GET', url: '/docs' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.body).toContain('swagger-ui');
+    const assets = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(assets.length).toBeGreaterThanOrEqual(4);
+    expect(assets.filter((a) => /^(https?:)?\/\//.test(a))).toEqual([]);
+    const base = new URL('http://driftwatch/docs/');
+    const loaded = [];
+    for (const asset of assets) {
+      const path = new URL(asset, base).pathname;
+      const answer = await app.inject({ method: 'GET', url: path });
+      expect(answer.statusCode, path).toBe(200);
+      loaded.push(path);
+    }
+    expect(loaded).toEqual(expect.arrayContaining(['/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-initializer.js']));
+    // The initializer points the UI at the service's own document.
+    const init = await app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+    expect(init.body).toMatch(/json/);
+    expect(init.body).not.toMatch(/https?:\/\/(?!stackoverflow)/);
+    const bundle = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
+    expect(bundle.rawPayload.length).toBeGreaterThan(100_000);
+  });
 });
 
 describe('request logs', () => {
