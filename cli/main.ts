@@ -6,6 +6,7 @@ import { loadRules, RulesError } from '../alerts/rules.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { demoSucceeded, runDemo } from './demo/run.ts';
+import { settingsReport } from './settings.ts';
 import { StartError, startService } from './service.ts';
 
 const HELP = `driftwatch: monitoring and drift detection for machine-learning models
@@ -19,6 +20,8 @@ Commands:
   rules           Write the alert rules (ALERT_RULES_FILE, or the defaults) as a Prometheus
                   alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
   dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana)
+  config          Print every setting with its default and its current value here (from the
+                  environment and flags; secrets masked), then check them: exit 2 if one is bad
   help            Show this text
 
 Demo options:
@@ -65,7 +68,7 @@ Options (each also an environment variable of the same name, e.g. --data-dir = D
   --alert-resend-interval D   Re-post firing alerts this often (default 1m)
   --shadow-sample-share X     Share of events shadow models re-score (default 0.1)
   --shadow-model-dir DIR      Folder model_path registrations may read from (default ./models)
-  (every other setting: see the README's Configuration table)
+  (these are the common ones: "driftwatch config" lists every setting with its default)
 `;
 
 async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
@@ -109,6 +112,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (args.extra.out) writeFileSync(args.extra.out, text);
       else process.stdout.write(text);
       return 0;
+    }
+    if (args.command === 'config') {
+      const report = settingsReport(process.env, args.config);
+      process.stdout.write(report.text);
+      if (report.problems) process.stderr.write(`driftwatch: ${report.problems}\n`);
+      return report.problems ? 2 : 0;
     }
     if (args.command === 'dashboards') {
       const out = args.extra.out ?? 'grafana';

@@ -10,6 +10,36 @@ describe('driftwatch CLI', () => {
     }
   });
 
+  it('config prints every setting with its default and current value, secrets masked, and checks them', async () => {
+    const { CONFIG_KEYS } = await import('../core/config.ts');
+    const cli = run(['config', '--analysis-window', '1m', '--api-keys', 'k3y-one,k3y-two'], {
+      CLICKHOUSE_URL: 'http://reader:pa55word@127.0.0.1:8123',
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_SASL_USERNAME: 'svc',
+      KAFKA_SASL_PASSWORD: 'hunter2-secret',
+    });
+    expect(await cli.exited).toBe(0);
+    const lines = cli.out().trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^setting\s+default\s+current\s+from$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(CONFIG_KEYS);
+    const row = (key: string) => lines.find((l) => l.startsWith(`${key} `))!.split(/\s{2,}/);
+    expect(row('ANALYSIS_WINDOW')).toEqual(['ANALYSIS_WINDOW', '5m', '1m', 'flag']);
+    expect(row('ANALYSIS_GRACE')).toEqual(['ANALYSIS_GRACE', '10s', '10s', 'default']);
+    expect(row('BODY_LIMIT_BYTES')).toEqual(['BODY_LIMIT_BYTES', '8388608', '8388608', 'default']);
+    expect(row('INGEST_ACK').slice(2)).toEqual(['stored', 'default']);
+    expect(row('CLICKHOUSE_URL')).toEqual(['CLICKHOUSE_URL', '(unset)', 'http://reader:********@127.0.0.1:8123', 'env']);
+    expect(row('KAFKA_SASL_PASSWORD').slice(2)).toEqual(['********', 'env']);
+    expect(row('API_KEYS').slice(2)).toEqual(['********', 'flag']);
+    for (const secret of ['pa55word', 'hunter2', 'k3y-']) expect(cli.out()).not.toContain(secret);
+    const bad = run(['config', '--psi-bins', 'many']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.out()).toMatch(/^PSI_BINS\s+10\s+many\s+flag$/m);
+    expect(bad.err()).toMatch(/PSI_BINS:/);
+    const help = run(['--help']);
+    expect(await help.exited).toBe(0);
+    expect(help.out()).toMatch(/config\s+Print every setting with its default and its current value/);
+  });
+
   it('stops at start-up on a bad setting, naming it', async () => {
     const cli = run(['serve'], { ANALYSIS_WINDOW: 'soon' });
     expect(await cli.exited).toBe(2);
