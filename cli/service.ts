@@ -16,6 +16,7 @@ import { kafkaSecurity } from '../ingest/kafka/security.ts';
 import { createPreparer } from '../ingest/preparer.ts';
 import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
+import { StoreOpenError } from '../store/errors.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 
@@ -53,7 +54,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
   // (as a config error) before anything is opened.
   const rules = loadRules(config.ALERT_RULES_FILE);
   const kafkaAccess = config.KAFKA_BROKERS.length > 0 ? kafkaSecurity(config) : null;
-  const opened = await openStore(config);
+  const opened = await openStore(config).catch((err: Error) => {
+    throw err instanceof StoreOpenError ? new StartError(err.message, { cause: err }) : err;
+  });
   const sql = options.wrapSql ? options.wrapSql(opened) : opened;
   const metrics = createMetrics();
   const driftOptions = {
@@ -170,7 +173,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   );
   let url: string;
   try {
-    url = await app.listen({ port: config.PORT, host: config.HOST });
+    url = await app.listen({ port: config.PORT, host: config.HOST }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') {
+        throw new StartError(`port ${config.PORT} on ${config.HOST} is in use by another process: stop it, or pick another port with --port (PORT)`, { cause: err });
+      }
+      if (err.code === 'EADDRNOTAVAIL') throw new StartError(`cannot listen on ${config.HOST}: no such address on this machine; check --host (HOST)`, { cause: err });
+      throw err;
+    });
     if (config.ALERTMANAGER_URL) {
       alertmanager = new AlertmanagerClient(config.ALERTMANAGER_URL, { metrics, log }, { resendMs: config.ALERT_RESEND_INTERVAL, generatorUrl: url, retry });
     }

@@ -109,3 +109,73 @@ describe('driftwatch CLI', () => {
     }
   });
 });
+
+describe('errors a newcomer meets at start-up: one line each, naming the fix', () => {
+  /** Starts `serve` and waits until it listens; returns its URL. */
+  async function serving(args: string[]) {
+    const cli = run(['serve', ...args]);
+    const deadline = Date.now() + 60_000;
+    let url: string | undefined;
+    while (!url && Date.now() < deadline) {
+      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cli.out())?.[1];
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(url, cli.err()).toBeDefined();
+    return cli;
+  }
+
+  it('a port in use', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    const dir = tempDir();
+    try {
+      const cli = run(['serve', '--port', String(port), '--data-dir', dir.path]);
+      expect(await cli.exited).toBe(1);
+      expect(cli.err()).toBe(`driftwatch: port ${port} on 127.0.0.1 is in use by another process: stop it, or pick another port with --port (PORT)\n`);
+    } finally {
+      taken.close();
+      dir.remove();
+    }
+  });
+
+  it('a data folder another process holds', async () => {
+    const dir = tempDir();
+    const first = await serving(['--port', '0', '--data-dir', dir.path]);
+    try {
+      const second = run(['serve', '--port', '0', '--data-dir', dir.path]);
+      expect(await second.exited).toBe(1);
+      expect(second.err()).toBe(
+        `driftwatch: data folder ${dir.path} is in use by another process (pid ${first.child.pid}): stop it, or give this one its own --data-dir (DATA_DIR); ` +
+          'a running service is reached through its API, not its folder\n',
+      );
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.exited;
+      dir.remove();
+    }
+  });
+
+  it('a data folder from a newer schema version', async () => {
+    const { openStore } = await import('../store/open.ts');
+    const { MIGRATIONS } = await import('../store/migrations.ts');
+    const { testConfig } = await import('./helpers.ts');
+    const dir = tempDir();
+    try {
+      // A store a later release migrated further (this test process's one chDB folder).
+      const sql = await openStore(testConfig({ DATA_DIR: dir.path }));
+      const known = Math.max(...MIGRATIONS.map((m) => m.version));
+      await sql.command('INSERT INTO schema_migrations (version, name) VALUES ({v:UInt32}, {n:String})', { v: known + 1, n: 'from the future' });
+      await sql.close();
+      const cli = run(['serve', '--port', '0', '--data-dir', dir.path]);
+      expect(await cli.exited).toBe(1);
+      expect(cli.err()).toBe(
+        `driftwatch: the store was written by a newer driftwatch (schema version ${known + 1}; this one knows up to ${known}): ` +
+          'run the newer version, or point this one at another --data-dir (DATA_DIR) or CLICKHOUSE_DATABASE\n',
+      );
+    } finally {
+      dir.remove();
+    }
+  });
+});
