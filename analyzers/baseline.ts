@@ -53,7 +53,7 @@ export interface Baseline {
   performance?: PerformanceReport | null;
   /** For a segment baseline: which tag value it covers, and the model-wide baseline it was frozen with. */
   segment?: { tag: string; value: string } | null;
-  parent_id?: string | null;
+  parent_baseline_id?: string | null;
 }
 
 export interface BaselineOptions {
@@ -140,7 +140,7 @@ export async function freezeBaseline(sql: Sql, window: Window, options: Baseline
     features,
     performance: await computePerformance(sql, window),
     segment: window.segment ?? null,
-    parent_id: parentId,
+    parent_baseline_id: parentId,
   };
   await saveBaseline(sql, baseline);
   return baseline;

@@ -84,7 +84,7 @@ export const BaselineSummary = {
   type: 'object',
   properties: {
     segment: Segment,
-    parent_id: { type: ['string', 'null'] },
+    parent_baseline_id: { type: ['string', 'null'], description: 'For a segment baseline, the model-wide baseline frozen with it.' },
     baseline_id: { type: 'string', format: 'uuid' },
     model: { type: 'string' },
     created_at: { type: 'string', format: 'date-time' },
@@ -200,7 +200,7 @@ export const DriftQuery = {
   additionalProperties: false,
   properties: {
     ...TimeRange,
-    baseline: { type: 'string', format: 'uuid' },
+    baseline_id: { type: 'string', format: 'uuid' },
     segment_by: { ...TagName, description: "Also report each segment of this tag against its own baseline (frozen with segment_by)." },
   },
 } as const;

@@ -13,8 +13,11 @@ export interface ParsedArgs {
 
 const CONFIG_FLAGS = new Map(CONFIG_KEYS.map((key) => [flagFor(key), key as string]));
 
-/** Splits argv into a command, config flags and the command's own flags (`allowed`). */
-export function parseArgs(argv: readonly string[], allowed: readonly string[]): ParsedArgs {
+/**
+ * Splits argv into a command, config flags and the command's own flags
+ * (`allowed` take a value; `switches` take none and are set to "true").
+ */
+export function parseArgs(argv: readonly string[], allowed: readonly string[], switches: readonly string[] = []): ParsedArgs {
   const out: ParsedArgs = { command: undefined, config: {}, extra: {}, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -29,6 +32,10 @@ export function parseArgs(argv: readonly string[], allowed: readonly string[]): 
     }
     const eq = arg.indexOf('=');
     const flag = eq === -1 ? arg : arg.slice(0, eq);
+    if (eq === -1 && switches.includes(flag.slice(2))) {
+      out.extra[flag.slice(2)] = 'true';
+      continue;
+    }
     let value = eq === -1 ? undefined : arg.slice(eq + 1);
     if (value === undefined) {
       value = argv[i + 1];

@@ -6,7 +6,8 @@ import { loadRules, RulesError } from '../alerts/rules.ts';
 import { KeysError } from '../api/keys.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
-import { runDemo } from './demo/run.ts';
+import { demoSucceeded, runDemo } from './demo/run.ts';
+import { settingsReport } from './settings.ts';
 import { StartError, startService } from './service.ts';
 
 const HELP = `driftwatch: monitoring and drift detection for machine-learning models
@@ -20,10 +21,14 @@ Commands:
   rules           Write the alert rules (ALERT_RULES_FILE, or the defaults) as a Prometheus
                   alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
   dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana)
+  config          Print every setting with its default and its current value here (from the
+                  environment and flags; secrets masked), then check them: exit 2 if one is bad
   help            Show this text
 
 Demo options:
-  --duration S    Stop after S seconds (default: run until Ctrl-C)
+  --duration S    Stop after S seconds (default: run until Ctrl-C); at least 41 with the
+                  demo's 10s window (a shorter run is refused, naming its minimum)
+  --keep-data     Keep the demo's store at the end (default: a temp folder, removed)
   --rate N        Events per second to send (default 2000)
   --kafka-brokers H:P  Send the traffic through Kafka (topics of its own, deleted at the
                   end) for the service to consume, instead of over HTTP
@@ -31,7 +36,7 @@ Demo options:
 Options (each also an environment variable of the same name, e.g. --data-dir = DATA_DIR):
   --port N                    HTTP port (default 8080; the demo picks a free one)
   --host H                    Address to listen on (default 127.0.0.1)
-  --data-dir DIR              Embedded store folder (default ./data; the demo uses ./data-demo)
+  --data-dir DIR              Embedded store folder (default ./data; the demo: a temp folder)
   --clickhouse-url URL        Use a ClickHouse server instead of the embedded store
   --clickhouse-user U         (default "default")
   --clickhouse-password P
@@ -68,7 +73,7 @@ Options (each also an environment variable of the same name, e.g. --data-dir = D
   --alert-resend-interval D   Re-post firing alerts this often (default 1m)
   --shadow-sample-share X     Share of events shadow models re-score (default 0.1)
   --shadow-model-dir DIR      Folder model_path registrations may read from (default ./models)
-  (every other setting: see the README's Configuration table)
+  (these are the common ones: "driftwatch config" lists every setting with its default)
 `;
 
 async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
@@ -98,7 +103,7 @@ async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
 export async function main(argv: readonly string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, ['duration', 'rate', 'out']);
+    args = parseArgs(argv, ['duration', 'rate', 'out'], ['keep-data']);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`driftwatch: ${err.message}\n\n${HELP}`);
@@ -122,6 +127,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       else process.stdout.write(text);
       return 0;
     }
+    if (args.command === 'config') {
+      const report = settingsReport(process.env, args.config);
+      process.stdout.write(report.text);
+      if (report.problems) process.stderr.write(`driftwatch: ${report.problems}\n`);
+      return report.problems ? 2 : 0;
+    }
     if (args.command === 'dashboards') {
       const out = args.extra.out ?? 'grafana';
       for (const [file, text] of Object.entries(dashboardFiles())) {
@@ -139,7 +150,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.once('SIGINT', () => process.exit(130));
       });
       const outcome = await runDemo({ env: process.env, flags: args.config, extra: args.extra, out: process.stdout, signal: stop.signal });
-      return outcome.allMatched && outcome.eventsStored === outcome.eventsSent ? 0 : 1;
+      return demoSucceeded(outcome) ? 0 : 1;
     }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError || err instanceof RulesError || err instanceof KeysError) {

@@ -21,6 +21,7 @@ import { guardWriters } from '../ingest/guarded.ts';
 import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { reportDetachedParts } from '../store/detached.ts';
+import { StoreOpenError } from '../store/errors.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 
@@ -72,8 +73,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     new StartError(`cannot start: ${why}. Free space there (or lower DISK_MIN_FREE_BYTES) and start again; what the journal in ${journalDir} holds is kept and stored then`);
   const short = await diskShortage(watched, config.DISK_MIN_FREE_BYTES);
   if (short) throw fullDisk(short);
-  const opened = await openStore(config).catch((err) => {
-    throw isDiskFull(err) ? fullDisk(`the disk is full (${(err as Error).message.split('\n')[0].slice(0, 200)})`) : err;
+  const opened = await openStore(config).catch((err: Error) => {
+    if (err instanceof StoreOpenError) throw new StartError(err.message, { cause: err });
+    throw isDiskFull(err) ? fullDisk(`the disk is full (${err.message.split('\n')[0].slice(0, 200)})`) : err;
   });
   const sql = options.wrapSql ? options.wrapSql(opened) : opened;
   const metrics = createMetrics();
@@ -201,7 +203,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   );
   let url: string;
   try {
-    url = await app.listen({ port: config.PORT, host: config.HOST });
+    url = await app.listen({ port: config.PORT, host: config.HOST }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') {
+        throw new StartError(`port ${config.PORT} on ${config.HOST} is in use by another process: stop it, or pick another port with --port (PORT)`, { cause: err });
+      }
+      if (err.code === 'EADDRNOTAVAIL') throw new StartError(`cannot listen on ${config.HOST}: no such address on this machine; check --host (HOST)`, { cause: err });
+      throw err;
+    });
     if (config.ALERTMANAGER_URL) {
       alertmanager = new AlertmanagerClient(config.ALERTMANAGER_URL, { metrics, log }, { resendMs: config.ALERT_RESEND_INTERVAL, generatorUrl: url, retry });
     }

@@ -189,6 +189,8 @@ const ConfigSchema = ConfigFields.superRefine((fields, ctx) => {
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigInput = Partial<Record<keyof z.input<typeof ConfigFields>, string>>;
 export const CONFIG_KEYS = Object.keys(ConfigFields.shape) as (keyof Config)[];
+/** Each setting's schema, for `driftwatch config` to read defaults from (they live here only). */
+export const CONFIG_FIELDS = ConfigFields.shape;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -6,7 +6,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * (METRICS_MAX_FEATURES) and reasons come from a fixed list of codes.
  */
 export function createMetrics(registry = new Registry()) {
-  collectDefaultMetrics({ register: registry, prefix: 'driftwatch_process_' });
+  // prom-client's names already start with process_ or nodejs_: the prefix is driftwatch_ alone,
+  // so they read driftwatch_process_cpu_seconds_total, not driftwatch_process_process_...
+  collectDefaultMetrics({ register: registry, prefix: 'driftwatch_' });
   return {
     registry,
     ingestItems: new Counter({

@@ -4,7 +4,8 @@
 #   scripts/kafka.sh start|stop|status
 #
 # Environment: KAFKA_PORT (default 9092), KAFKA_CONTROLLER_PORT (default port+1),
-# KAFKA_DATA_DIR (default .cache/kafka/data-$KAFKA_PORT). With KAFKA_SECURE_PORT
+# KAFKA_DATA_DIR (default .cache/kafka/data-$KAFKA_PORT), KAFKA_LIBS_DIR (the
+# broker's jars, default .cache/kafka/libs). With KAFKA_SECURE_PORT
 # set, a second listener there speaks SASL_SSL (PLAIN, SCRAM-SHA-256 and
 # SCRAM-SHA-512 for the users in KAFKA_SASL_USERS, "name:password,..."; default
 # driftwatch:driftwatch-secret) with a self-signed certificate for 127.0.0.1
@@ -24,15 +25,26 @@ data="${KAFKA_DATA_DIR:-$root/.cache/kafka/data-$port}"
 secure_port="${KAFKA_SECURE_PORT:-}"
 mtls_port="${KAFKA_MTLS_PORT:-}"
 sasl_users="${KAFKA_SASL_USERS:-driftwatch:driftwatch-secret}"
-libs="$root/.cache/kafka/libs"
+libs="${KAFKA_LIBS_DIR:-$root/.cache/kafka/libs}"
 pidfile="$data/broker.pid"
+
+# What the broker needs from the machine, checked before anything starts so
+# that a missing one is one line naming the fix, not a stack of errors.
+need() {
+  command -v "$1" > /dev/null 2>&1 && return 0
+  echo "kafka.sh: $2 is needed and \`$1\` is not on PATH: $3" >&2
+  exit 1
+}
+need_java() { need java "Java 17 or newer (to run the broker)" "install it, e.g. apt-get install openjdk-17-jre-headless"; }
+need_maven() { need mvn "Maven (to fetch the broker from Maven Central, once)" "install it, e.g. apt-get install maven"; }
 
 fetch() {
   mkdir -p "$libs"
   # Test files start brokers in parallel: one fetch at a time, the others wait for it.
-  exec 9>"$root/.cache/kafka/fetch.lock"
+  exec 9>"$libs.lock"
   flock 9
   if [ ! -f "$libs/.complete" ]; then
+    need_maven
     (cd "$root/scripts/kafka" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$libs")
     touch "$libs/.complete"
   fi
@@ -84,6 +96,8 @@ running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 start() {
   if running; then echo "kafka already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; return 0; fi
+  need_java
+  [ -f "$libs/.complete" ] || need_maven
   fetch
   mkdir -p "$data/logs"
   local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port"

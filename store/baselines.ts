@@ -29,7 +29,7 @@ const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
   to: Number(r.to_ms),
   n_events: Number(r.n_events),
   segment: r.segment_tag ? { tag: r.segment_tag, value: r.segment_value } : null,
-  parent_id: r.parent_id || null,
+  parent_baseline_id: r.parent_id || null,
 });
 
 const fromRow = (r: BaselineRow): Baseline => {
@@ -52,7 +52,7 @@ export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
       spec: JSON.stringify({ features: b.features, performance: b.performance ?? null }),
       segment_tag: b.segment?.tag ?? '',
       segment_value: b.segment?.value ?? '',
-      parent: b.parent_id ?? '',
+      parent: b.parent_baseline_id ?? '',
     },
   );
 }

@@ -1,9 +1,37 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
 import { processAlive } from '../core/process.ts';
+import { StoreOpenError } from './errors.ts';
 import { rowPieces, type Params, type RowBytes, type Sql } from './sql.ts';
+
+/** What to tell someone whose data folder another process holds. */
+const inUse = (path: string, pid: string) =>
+  `data folder ${path} is in use by another process${pid ? ` (pid ${pid})` : ''}: stop it, or give this one its own --data-dir (DATA_DIR); ` +
+  'a running service is reached through its API, not its folder';
+
+/**
+ * The engine keeps a `status` file with its pid in a folder it holds (and
+ * locks it). Checked first, so the answer is one line instead of the
+ * engine's own message and stack.
+ */
+function holderOf(path: string): string | null {
+  let status: string;
+  try {
+    status = readFileSync(join(path, 'status'), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(/PID:\s*(\d+)/.exec(status)?.[1]);
+  if (!(pid > 0) || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return String(pid);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? String(pid) : null;
+  }
+}
 
 /**
  * The embedded backend: the real ClickHouse engine inside this process, with
@@ -18,9 +46,18 @@ export interface EmbeddedOptions {
 export function openEmbedded(dataDir: string, options: EmbeddedOptions = { minFreeBytesToInsert: 0 }): Sql {
   const path = resolve(dataDir);
   mkdirSync(path, { recursive: true });
-  const session = new Session(path, {
-    connectionArgs: ['--output_format_json_quote_64bit_integers=0', `--min_free_disk_bytes_to_perform_insert=${options.minFreeBytesToInsert}`],
-  });
+  const holder = holderOf(path);
+  if (holder) throw new StoreOpenError(inUse(path, holder));
+  let session: Session;
+  try {
+    session = new Session(path, {
+      connectionArgs: ['--output_format_json_quote_64bit_integers=0', `--min_free_disk_bytes_to_perform_insert=${options.minFreeBytesToInsert}`],
+    });
+  } catch (err) {
+    // Taken between the check and here.
+    if (/Another server instance in same directory/.test(String((err as Error).cause ?? '') + (err as Error).message)) throw new StoreOpenError(inUse(path, ''), { cause: err });
+    throw err;
+  }
 
   // chDB's insert API takes text formats only; binary rows reach the engine
   // through a file it reads with file(). The files are kept and overwritten,

@@ -1,3 +1,4 @@
+import { StoreOpenError } from './errors.ts';
 import type { Sql } from './sql.ts';
 
 /**
@@ -243,6 +244,16 @@ export async function migrate(sql: Sql, migrations: Migration[] = MIGRATIONS): P
   );
   const done = await sql.query<{ version: number }>('SELECT DISTINCT version FROM schema_migrations');
   const applied = new Set(done.map((r) => Number(r.version)));
+  // A store a newer driftwatch migrated has tables this code does not know
+  // the shape of: refuse rather than write into them (a downgrade is not supported).
+  const known = Math.max(0, ...migrations.map((m) => m.version));
+  const newest = Math.max(0, ...applied);
+  if (newest > known) {
+    throw new StoreOpenError(
+      `the store was written by a newer driftwatch (schema version ${newest}; this one knows up to ${known}): ` +
+        'run the newer version, or point this one at another --data-dir (DATA_DIR) or CLICKHOUSE_DATABASE',
+    );
+  }
   const ran: number[] = [];
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
     if (applied.has(migration.version)) continue;

@@ -343,9 +343,9 @@ describe('baselines and drift', () => {
     expect(report.prediction.metrics.psi).toBeGreaterThan(0.2);
     expect(report.features.map((f: { feature: string }) => f.feature)).not.toContain('@prediction');
 
-    const explicit = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${refStart}&to=${curStart}&baseline=${baseline.baseline_id}` });
+    const explicit = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${refStart}&to=${curStart}&baseline_id=${baseline.baseline_id}` });
     expect(explicit.json().drifted_features).toEqual([]);
-    const missing = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?baseline=00000000-0000-0000-0000-000000000000` });
+    const missing = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?baseline_id=00000000-0000-0000-0000-000000000000` });
     expect(missing.statusCode).toBe(404);
     const listed = await app.inject({ method: 'GET', url: `/v1/models/${model}/baselines` });
     expect(listed.json().baselines.map((b: { baseline_id: string }) => b.baseline_id)).toEqual([baseline.baseline_id]);
@@ -354,7 +354,7 @@ describe('baselines and drift', () => {
   it('validates path and query parameters', async () => {
     expect((await app.inject({ method: 'GET', url: "/v1/models/bad'name/drift" })).statusCode).toBe(400);
     expect((await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=soon` })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?baseline=not-a-uuid` })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?baseline_id=not-a-uuid` })).statusCode).toBe(400);
     expect((await app.inject({ method: 'GET', url: `/v1/models/${model}/drift/history?limit=0` })).statusCode).toBe(400);
   });
 });
@@ -386,6 +386,17 @@ describe('segments', () => {
       ['south', 1000],
       ['east', 500],
     ]);
+    // One name for a baseline's id everywhere: in answers, in the path and in the query.
+    const segmentId = baseline.segments[0].baseline_id;
+    const one = (await app.inject({ method: 'GET', url: `/v1/models/${model}/baselines/${segmentId}` })).json();
+    expect(one).toMatchObject({ baseline_id: segmentId, parent_baseline_id: baseline.baseline_id, segment: { tag: 'region', value: 'north' } });
+    expect(one).not.toHaveProperty('parent_id');
+    expect(baseline.parent_baseline_id).toBeNull();
+    const byId = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${curStart}&to=${curStart + 60_000}&baseline_id=${segmentId}` });
+    expect(byId.json().baseline_id).toBe(segmentId);
+    const oldName = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?baseline=${segmentId}` });
+    expect(oldName.statusCode).toBe(400);
+    expect(oldName.json().message).toMatch(/must NOT have additional properties/);
     const report = (await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=${curStart}&to=${curStart + 60_000}&segment_by=region` })).json();
     expect(report.n_events).toBe(3000);
     const bySegment = Object.fromEntries(report.segments.map((r: { segment: { value: string }; drifted_features: string[]; n_events: number }) => [r.segment.value, r]));
@@ -528,13 +539,38 @@ describe('operations', () => {
       '/v1/labels',
       '/v1/models',
       '/v1/models/{model}/baselines',
-      '/v1/models/{model}/baselines/{id}',
+      '/v1/models/{model}/baselines/{baseline_id}',
       '/v1/models/{model}/drift',
       '/v1/models/{model}/drift/history',
       '/v1/models/{model}/performance',
       '/v1/models/{model}/performance/history',
     ]);
     expect(doc.paths['/v1/events'].post.requestBody.content['application/json'].schema.items.required).toContain('event_id');
+  });
+
+  it('serves Swagger UI at /docs from its own bundled files, nothing from another host', async () => {
+    const page = await app.inject({ method: 'GET', url: '/docs' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.body).toContain('swagger-ui');
+    const assets = [...page.body.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(assets.length).toBeGreaterThanOrEqual(4);
+    expect(assets.filter((a) => /^(https?:)?\/\//.test(a))).toEqual([]);
+    const base = new URL('http://driftwatch/docs/');
+    const loaded = [];
+    for (const asset of assets) {
+      const path = new URL(asset, base).pathname;
+      const answer = await app.inject({ method: 'GET', url: path });
+      expect(answer.statusCode, path).toBe(200);
+      loaded.push(path);
+    }
+    expect(loaded).toEqual(expect.arrayContaining(['/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-initializer.js']));
+    // The initializer points the UI at the service's own document.
+    const init = await app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+    expect(init.body).toMatch(/json/);
+    expect(init.body).not.toMatch(/https?:\/\/(?!stackoverflow)/);
+    const bundle = await app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
+    expect(bundle.rawPayload.length).toBeGreaterThan(100_000);
   });
 });
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,19 @@ import type { Sql } from '../store/sql.ts';
 export function tempDir(prefix = 'driftwatch-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+const CLI = new URL('../cli/driftwatch.mjs', import.meta.url).pathname;
+
+/** Runs the `driftwatch` command as a child process, collecting what it prints. */
+export function runCli(args: string[], env: Record<string, string> = {}, command: string[] = [process.execPath, CLI]) {
+  const child = spawn(command[0], [...command.slice(1), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
 }
 
 export function testConfig(overrides: Record<string, string> = {}): Config {

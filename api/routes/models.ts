@@ -127,8 +127,8 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     async (request) => ({ baselines: (await listBaselines(sql, request.params.model)).map(baselineOut) }),
   );
 
-  app.get<ModelRequest & { Params: { model: string; id: string } }>(
-    '/v1/models/:model/baselines/:id',
+  app.get<ModelRequest & { Params: { model: string; baseline_id: string } }>(
+    '/v1/models/:model/baselines/:baseline_id',
     {
       config: { scope: 'read' },
       schema: {
@@ -136,20 +136,20 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         tags: ['baselines'],
         params: {
           type: 'object',
-          required: ['model', 'id'],
-          properties: { ...ModelParams.properties, id: { type: 'string', format: 'uuid' } },
+          required: ['model', 'baseline_id'],
+          properties: { ...ModelParams.properties, baseline_id: { type: 'string', format: 'uuid' } },
         },
         response: { 200: BaselineResponse, 404: ErrorResponse },
       },
     },
     async (request) => {
-      const baseline = await getBaseline(sql, request.params.model, request.params.id);
-      if (!baseline) throw new Errors.BaselineNotFound(`no baseline ${request.params.id} for model "${request.params.model}"`);
+      const baseline = await getBaseline(sql, request.params.model, request.params.baseline_id);
+      if (!baseline) throw new Errors.BaselineNotFound(`no baseline ${request.params.baseline_id} for model "${request.params.model}"`);
       return baselineOut(baseline);
     },
   );
 
-  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline?: string; segment_by?: string } }>(
+  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline_id?: string; segment_by?: string } }>(
     '/v1/models/:model/drift',
     {
       config: { scope: 'read' },
@@ -165,13 +165,13 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     async (request) => {
       const { model } = request.params;
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
-      const baseline = request.query.baseline
-        ? await getBaseline(sql, model, request.query.baseline)
+      const baseline = request.query.baseline_id
+        ? await getBaseline(sql, model, request.query.baseline_id)
         : await latestBaseline(sql, model);
       if (!baseline) {
         throw new Errors.BaselineNotFound(
-          request.query.baseline
-            ? `no baseline ${request.query.baseline} for model "${model}"`
+          request.query.baseline_id
+            ? `no baseline ${request.query.baseline_id} for model "${model}"`
             : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
         );
       }

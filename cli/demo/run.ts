@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { DriftReport } from '../../analyzers/drift.ts';
@@ -36,8 +37,20 @@ export interface DemoOutcome {
   eventsStored: number;
 }
 
+/** A demo succeeded when it analysed a window, every window flagged what was shifted, and every event was stored. */
+export const demoSucceeded = (o: DemoOutcome) => o.windows.length > 0 && o.allMatched && o.eventsStored === o.eventsSent;
+
 const MARKER = '.driftwatch-demo';
 const REFERENCE_WINDOWS = 2;
+
+/**
+ * The shortest run that analyses a window, in seconds: the reference period
+ * lasts REFERENCE_WINDOWS whole windows after the one the demo starts in (so
+ * up to one more), then the first shifted window must close and its grace pass.
+ */
+export function minimumDuration(windowMs: number, graceMs: number): number {
+  return Math.ceil(((REFERENCE_WINDOWS + 2) * windowMs + graceMs) / 1000);
+}
 
 /** The demo's store starts empty every run; a folder is only wiped if an earlier demo made it. */
 function prepareDataDir(dir: string): void {
@@ -86,9 +99,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   const run = `driftwatch-demo-${Date.now().toString(36)}`;
   const viaKafka = Boolean(options.flags.KAFKA_BROKERS);
   const ownTopics = viaKafka && !options.flags.KAFKA_EVENTS_TOPIC && !options.flags.KAFKA_LABELS_TOPIC && !options.flags.KAFKA_DLQ_TOPIC;
+  const keepData = options.extra['keep-data'] === 'true';
+  // Without --data-dir the store goes in a fresh temp folder; either way it is
+  // removed at the end unless --keep-data asks to look at it afterwards.
+  const dataDir = options.flags.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'driftwatch-demo-'));
   const config = parseConfig({
     PORT: '0',
-    DATA_DIR: './data-demo',
+    DATA_DIR: dataDir,
     ANALYSIS_WINDOW: '10s',
     ANALYSIS_GRACE: '1s',
     LOG_LEVEL: 'warn',
@@ -96,8 +113,25 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     ...(ownTopics ? { KAFKA_EVENTS_TOPIC: `${run}.events`, KAFKA_LABELS_TOPIC: `${run}.labels`, KAFKA_DLQ_TOPIC: `${run}.dlq` } : {}),
     ...options.flags,
   });
+  const minimum = minimumDuration(config.ANALYSIS_WINDOW, config.ANALYSIS_GRACE);
+  if (duration < minimum) {
+    if (!options.flags.DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
+    throw new UsageError(
+      `--duration ${duration} is too short: with a ${config.ANALYSIS_WINDOW / 1000}s analysis window the demo needs at least ${minimum} seconds ` +
+        `(${REFERENCE_WINDOWS} reference windows, then one shifted window closed and analysed)`,
+    );
+  }
   prepareDataDir(config.DATA_DIR);
-  const service = await startService(config);
+  const removeData = () => {
+    if (!keepData) rmSync(resolve(config.DATA_DIR), { recursive: true, force: true });
+  };
+  let service;
+  try {
+    service = await startService(config);
+  } catch (err) {
+    removeData();
+    throw err;
+  }
   let sender: Sender;
   try {
     sender = viaKafka
@@ -106,6 +140,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       : httpSender(service.url);
   } catch (err) {
     await service.close();
+    removeData();
     throw err;
   }
   const windowMs = config.ANALYSIS_WINDOW;
@@ -188,15 +223,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       }
       await sleep(tickMs - (Date.now() - tickStart), options.signal);
     }
+    // The run is long enough for a window to be due (minimumDuration); on a
+    // busy machine its analysis may still be running: wait for it.
+    const analysisDeadline = Date.now() + windowMs + 30_000;
+    while (outcome.windows.length === 0 && !options.signal?.aborted && Date.now() < analysisDeadline) await sleep(200, options.signal);
     // Through Kafka the last events are stored a flush later than sent.
     const deadline = Date.now() + 15_000;
     while ((outcome.eventsStored = (await storedCounts(service.url)).events) < outcome.eventsSent && Date.now() < deadline) await sleep(200);
   } finally {
     await service.close();
     await sender.close();
+    removeData();
   }
   const matched = outcome.windows.filter((w) => w.matched).length;
   write(`demo finished: ${outcome.windows.length} windows analysed, ${matched} flagged exactly what was shifted`);
   write(`${outcome.eventsStored.toLocaleString('en-US')} of ${outcome.eventsSent.toLocaleString('en-US')} events sent ${sender.via} stored`);
+  if (outcome.windows.length === 0) write(`FAILED: no window was analysed; a run needs at least ${minimum} seconds with this analysis window`);
+  write(keepData ? `store kept in ${resolve(config.DATA_DIR)}` : `store ${resolve(config.DATA_DIR)} removed (--keep-data keeps it)`);
   return outcome;
 }
