@@ -71,11 +71,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
   for (const dir of watched) mkdirSync(dir.path, { recursive: true });
   const fullDisk = (why: string) =>
     new StartError(`cannot start: ${why}. Free space there (or lower DISK_MIN_FREE_BYTES) and start again; what the journal in ${journalDir} holds is kept and stored then`);
+  // The disk filling while the store opens or the journal is replayed: the same one line.
+  const startFailure = (err: unknown) => (isDiskFull(err) ? fullDisk(`the disk is full (${(err as Error).message.split('\n')[0].slice(0, 200)})`) : err);
   const short = await diskShortage(watched, config.DISK_MIN_FREE_BYTES);
   if (short) throw fullDisk(short);
-  const opened = await openStore(config).catch((err: Error) => {
+  const opened = await openStore(config).catch((err: unknown) => {
     if (err instanceof StoreOpenError) throw new StartError(err.message, { cause: err });
-    throw isDiskFull(err) ? fullDisk(`the disk is full (${err.message.split('\n')[0].slice(0, 200)})`) : err;
+    throw startFailure(err);
   });
   const sql = options.wrapSql ? options.wrapSql(opened) : opened;
   const metrics = createMetrics();
@@ -109,7 +111,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       );
     } catch (err) {
       await sql.close();
-      throw isDiskFull(err) ? fullDisk(`the disk is full (${(err as Error).message.split('\n')[0].slice(0, 200)})`) : err;
+      throw startFailure(err);
     }
   }
   const guard = watched.length > 0 ? new DiskGuard(watched, config.DISK_MIN_FREE_BYTES, { metrics, log: { warn: log.warn, info: (o, m) => app.log.info(o, m) } }) : null;

@@ -140,7 +140,8 @@ export class Journal {
         const buffers = batch.flatMap((a) => [a.header, ...rowPieces(a.payload)]);
         const bytes = buffers.reduce((n, b) => n + b.length, 0);
         const { bytesWritten } = await this.handle.writev(buffers);
-        if (bytesWritten !== bytes) throw new Error(`journal write was short: ${bytesWritten} of ${bytes} bytes`);
+        // A write to a regular file is short when the filesystem has no more room: said as ENOSPC, which the guard answers 503 DW_DISK_FULL.
+        if (bytesWritten !== bytes) throw Object.assign(new Error(`journal write was short: ${bytesWritten} of ${bytes} bytes (no space left on the disk)`), { code: 'ENOSPC' });
         await this.handle.datasync();
         this.size += bytes;
         const segment = this.segment;

@@ -88,11 +88,9 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
     },
   });
 
-  const problem = (): string | null => {
-    if (!failing) return null;
-    const why = isDiskFull(failing.err) ? 'the disk is full' : (failing.err as Error).message.split('\n')[0].slice(0, 200);
-    return `store: ${failing.stream} inserts failing for ${Math.round((Date.now() - failing.since) / 1000)}s (${why}); acknowledged rows wait in the journal`;
-  };
+  const cause = (err: unknown) => (isDiskFull(err) ? 'the disk is full' : (err as Error).message.split('\n')[0].slice(0, 200));
+  const problem = (): string | null =>
+    failing && `store: ${failing.stream} inserts failing for ${Math.round((Date.now() - failing.since) / 1000)}s (${cause(failing.err)}); acknowledged rows wait in the journal`;
 
   return {
     writers: { events: writer('events'), labels: writer('labels') },
@@ -101,13 +99,13 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
     async close(timeoutMs = 10_000) {
       // What cannot be stored in time stays in the journal for the next start;
       // with inserts failing there is no point waiting for them.
-      const why = problem();
-      await settleWithin(flusher.drain(), why ? Math.min(timeoutMs, 1_000) : timeoutMs);
+      await settleWithin(flusher.drain(), failing ? Math.min(timeoutMs, 1_000) : timeoutMs);
+      const why = failing ? cause(failing.err) : 'the store did not take them in time';
       const left = STREAMS.reduce((n, s) => n + flusher.unstoredRows(s), 0);
       flusher.revoke();
       await Promise.all(STREAMS.map((s) => journals[s].close()));
       await unlock();
-      if (left > 0) deps.log.error({ rows: left, dir: options.dir }, `stopped with ${left} acknowledged rows not yet stored (${why ?? 'the store did not take them in time'}): they are kept in the journal in ${options.dir} and stored at the next start`);
+      if (left > 0) deps.log.error({ rows: left, dir: options.dir }, `stopped with ${left} acknowledged rows not yet stored (${why}): they are kept in the journal in ${options.dir} and stored at the next start`);
     },
   };
 }

@@ -88,8 +88,13 @@ describe('journaled ingest', () => {
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 503, 503, 503, 503]);
       expect(await count()).toBe(0);
       expect((await (await fetch(`${service.url}/metrics`)).text())).toMatch(/driftwatch_ingest_unstored_rows\{stream="events"\} 3000/);
+      // Not ready while acknowledged rows cannot be stored, and why.
+      const notReady = await fetch(`${service.url}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect((await notReady.json()).reason).toMatch(/^store: events inserts failing for \d+s \(store unavailable \(injected\)\); acknowledged rows wait in the journal$/);
       storeDown = false;
       await waitFor(async () => (await count()) === 3_000, 30_000, 'the journaled rows after the outage');
+      await waitFor(async () => (await fetch(`${service.url}/readyz`)).status === 200, 30_000, 'ready again after the outage');
     } finally {
       await service.close();
       dir.remove();
