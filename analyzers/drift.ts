@@ -73,8 +73,6 @@ export interface DriftOptions {
 
 
 export const DEFAULT_DATASET_DRIFT_SHARE = 0.5;
-/** Beyond this many values a side, Wasserstein is estimated from a hash-chosen subset of this size. */
-export const WASSERSTEIN_POINTS = 200_000;
 
 /** Orders reports so the strongest drift comes first: drifted, then by score, then by name. */
 export function rankFeatures(features: FeatureDrift[]): FeatureDrift[] {
@@ -125,7 +123,7 @@ function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undef
   }
   if (ks) {
     metrics.ks_statistic = ks.d_statistic;
-    metrics.ks_p_value = ks.p_value;
+    if (ks.p_value !== null) metrics.ks_p_value = ks.p_value;
     metrics.wasserstein = ks.wasserstein;
     // In reference standard deviations: comparable across features of any scale.
     if (ref.std > 0) metrics.wasserstein_normalized = ks.wasserstein / ref.std;
@@ -199,19 +197,15 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
 
   // KS uses the exact distribution for small samples, like scipy's method="auto".
   const byMethod = { exact: [] as string[], asymp: [] as string[] };
-  let largest = 0;
   for (const f of numeric) {
     const nCurrent = histograms.get(f.name)!.reduce((a, b) => a + b, 0);
     if (nCurrent > 0 && f.sample_n > 0) byMethod[ksMethodFor(f.sample_n, nCurrent)].push(f.name);
-    largest = Math.max(largest, f.sample_n, nCurrent);
   }
-  // Wasserstein sorts at most about WASSERSTEIN_POINTS points a side.
-  const keep = largest <= WASSERSTEIN_POINTS ? 1_000_000 : Math.floor((WASSERSTEIN_POINTS / largest) * 1_000_000);
   const ks = new Map<string, KsRow>();
   for (const method of ['exact', 'asymp'] as const) {
-    for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method, keep)) {
-      // The engine's asymptotic p-value is the Kolmogorov limit; scipy's (finite-n kstwo) is used where ported.
-      if (method === 'asymp') row.p_value = ks2sampAsympPValue(row.d_statistic, row.n_reference, row.n_current) ?? row.p_value;
+    for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method)) {
+      // scipy's asymptotic p-value: the finite-n kstwo distribution at D (the engine's is the Kolmogorov limit).
+      if (method === 'asymp') row.p_value = ks2sampAsympPValue(row.d_statistic, row.n_reference, row.n_current);
       ks.set(row.feature, row);
     }
   }

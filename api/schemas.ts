@@ -284,6 +284,7 @@ export const ShadowRequest = {
         ...OutputRef,
         compare_to: { type: 'string', minLength: 1, maxLength: 300, description: '"prediction", or "scores.<class>" for one class\'s logged score.' },
         tolerance: { type: 'number', minimum: 0, description: 'Absolute difference still counted as equal (default 1e-4).' },
+        threshold: { type: 'number', description: "Without a class output: a binary model's class is 1 where the score (of class 1) is at or above this (default 0.5)." },
       },
     },
     class: { type: 'object', required: ['output'], additionalProperties: false, properties: OutputRef },
@@ -354,6 +355,7 @@ export const ShadowReport = {
       type: 'object',
       properties: {
         n_labelled: { type: 'integer' },
+        threshold: NullableNumber,
         champion: { type: 'object', additionalProperties: { type: 'number' } },
         shadow: { type: 'object', additionalProperties: { type: 'number' } },
       },

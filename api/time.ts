@@ -1,3 +1,4 @@
+import { parseRfc3339 } from '../core/rfc3339.ts';
 import { Errors } from './errors.ts';
 
 // What the store's DateTime64(3) columns hold; beyond it a bound value would
@@ -5,10 +6,15 @@ import { Errors } from './errors.ts';
 const EARLIEST = Date.UTC(1900, 0, 1);
 const LATEST = Date.UTC(2300, 0, 1) - 1;
 
-/** Reads a query-string time: epoch milliseconds or RFC 3339, between 1900 and 2299. */
+/** Reads a query-string time: epoch milliseconds or RFC 3339 (a real date: no rolling over), between 1900 and 2299. */
 export function parseTime(name: string, text: string): number {
-  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(ms)) throw new Errors.BadRange(`${name} must be epoch milliseconds or RFC 3339, got "${text.slice(0, 40)}"`);
+  let ms: number;
+  if (/^\d+$/.test(text)) ms = Number(text);
+  else {
+    const parsed = parseRfc3339(text);
+    if (!parsed.ok) throw new Errors.BadRange(`${name} must be epoch milliseconds or RFC 3339, got "${text.slice(0, 40)}", which ${parsed.reason}`);
+    ms = parsed.ms;
+  }
   if (ms < EARLIEST || ms > LATEST) throw new Errors.BadRange(`${name} must be between 1900-01-01 and 2299-12-31, got "${text.slice(0, 40)}"`);
   return ms;
 }

@@ -1,5 +1,6 @@
 import { ok, reject, type Outcome } from './outcome.ts';
 import { matches } from './patterns.ts';
+import { parseRfc3339 } from './rfc3339.ts';
 
 /** Limits the contract is checked against; they come from config. */
 export interface EventLimits {
@@ -50,13 +51,17 @@ export const MAX_TAGS = 64;
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype', '@prediction']);
 // Epoch milliseconds below this (1973-03-03) are almost certainly seconds.
 const MIN_PLAUSIBLE_EPOCH_MS = 1e11;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+// A NUL ends the string for C code, Prometheus label values and many a
+// consumer downstream, so two different values would read the same.
+const hasNul = (s: string) => s.includes('\u0000');
+const nulIn = (field: string) => reject('invalid_value', `${field} contains a NUL character (U+0000)`);
 
 function checkName(kind: string, name: string): string | null {
   if (name.length === 0) return `${kind} name is empty`;
@@ -69,6 +74,7 @@ function checkName(kind: string, name: string): string | null {
 function checkModel(value: unknown, allowed: readonly string[] | undefined): Outcome<string> {
   if (value === undefined) return reject('missing_field', 'model is required');
   if (typeof value !== 'string') return reject('wrong_type', 'model must be a string');
+  if (hasNul(value)) return nulIn('model');
   if (!MODEL_NAME.test(value)) {
     return reject('invalid_name', `model "${value.slice(0, 40)}" must match ${MODEL_NAME.source}`);
   }
@@ -82,6 +88,7 @@ function checkEventId(value: unknown): Outcome<string> {
   if (value.length === 0 || value.length > MAX_ID_LENGTH) {
     return reject('invalid_value', `event_id must be 1 to ${MAX_ID_LENGTH} characters`);
   }
+  if (hasNul(value)) return nulIn('event_id');
   return ok(value);
 }
 
@@ -98,9 +105,9 @@ export function checkTimestamp(value: unknown, limits: EventLimits, field = 'tim
     }
     ms = Math.trunc(value);
   } else if (typeof value === 'string') {
-    if (!RFC3339.test(value)) return reject('invalid_value', `${field} "${value.slice(0, 40)}" is not RFC 3339`);
-    ms = Date.parse(value.replace(' ', 'T'));
-    if (Number.isNaN(ms)) return reject('invalid_value', `${field} "${value.slice(0, 40)}" is not a valid date`);
+    const parsed = parseRfc3339(value);
+    if (!parsed.ok) return reject('invalid_value', `${field} "${value.slice(0, 40)}" ${parsed.reason}`);
+    ms = parsed.ms;
   } else {
     return reject('wrong_type', `${field} must be an RFC 3339 string or epoch milliseconds`);
   }
@@ -125,6 +132,7 @@ function checkStringMap(field: string, value: unknown, maxEntries: number): Outc
     const v = value[key];
     if (typeof v !== 'string') return reject('wrong_type', `${field}.${key} must be a string`);
     if (v.length > MAX_VALUE_LENGTH) return reject('invalid_value', `${field}.${key} is longer than ${MAX_VALUE_LENGTH}`);
+    if (hasNul(v)) return nulIn(`${field}.${key}`);
     out[key] = v;
   }
   return ok(out);
@@ -152,6 +160,7 @@ export function validateEvent(input: unknown, limits: EventLimits): Outcome<Even
   if (input.model_version !== undefined && input.model_version !== null) {
     if (typeof input.model_version !== 'string') return reject('wrong_type', 'model_version must be a string');
     if (input.model_version.length > MAX_NAME_LENGTH) return reject('invalid_value', 'model_version is too long');
+    if (hasNul(input.model_version)) return nulIn('model_version');
     modelVersion = input.model_version;
   }
 
@@ -180,6 +189,7 @@ export function validateEvent(input: unknown, limits: EventLimits): Outcome<Even
         break;
       case 'string':
         if (v.length > MAX_VALUE_LENGTH) return reject('invalid_value', `features.${name} is longer than ${MAX_VALUE_LENGTH}`);
+        if (hasNul(v)) return nulIn(`features.${name}`);
         cat[name] = v;
         break;
       case 'boolean':
@@ -200,6 +210,7 @@ export function validateEvent(input: unknown, limits: EventLimits): Outcome<Even
     predictionNum = prediction;
   } else if (typeof prediction === 'string') {
     if (prediction.length > MAX_VALUE_LENGTH) return reject('invalid_value', 'prediction is too long');
+    if (hasNul(prediction)) return nulIn('prediction');
     predictionCat = prediction;
   } else {
     return reject('wrong_type', 'prediction must be a number or a string');
@@ -259,6 +270,7 @@ export function validateLabel(input: unknown, limits: EventLimits): Outcome<Labe
     labelNum = label;
   } else if (typeof label === 'string') {
     if (label.length > MAX_VALUE_LENGTH) return reject('invalid_value', 'label is too long');
+    if (hasNul(label)) return nulIn('label');
     labelCat = label;
   } else {
     return reject('wrong_type', 'label must be a number or a string');

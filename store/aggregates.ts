@@ -201,16 +201,19 @@ export async function categoryCounts(sql: Sql, w: Window, features: string[], ca
 export interface KsRow {
   feature: string;
   d_statistic: number;
-  p_value: number;
-  /** Wasserstein-1 distance between the same two samples (computed in the same pass). */
+  /** The engine's exact p-value (method "exact"); null for "asymp", whose finite-n p-value the caller computes from D. */
+  p_value: number | null;
+  /** Wasserstein-1 distance between the same two samples (from the same sorted pass). */
   wasserstein: number;
   n_reference: number;
   n_current: number;
 }
 
 /**
- * Two-sample Kolmogorov-Smirnov between a baseline's frozen sample and a
- * window, per feature, computed by ClickHouse's kolmogorovSmirnovTest.
+ * Two-sample Kolmogorov-Smirnov statistic D and the exact Wasserstein-1
+ * distance between a baseline's frozen sample and a window, per feature,
+ * both from one sort of all values of both sides; for method "exact" also
+ * the exact p-value of ClickHouse's kolmogorovSmirnovTest.
  */
 export async function ksTests(
   sql: Sql,
@@ -218,31 +221,42 @@ export async function ksTests(
   w: Window,
   features: string[],
   method: 'exact' | 'asymp',
-  /** Share of points (per million) Wasserstein sorts; KS always uses them all. */
-  wassersteinKeepPerMillion = 1_000_000,
 ): Promise<KsRow[]> {
   if (features.length === 0) return [];
-  // Wasserstein-1 = the integral of |F - G| over the merged sorted values:
-  // sum over consecutive values of |F - G| times the gap to the next value.
-  // The side a value comes from rides in its float's lowest mantissa bit
-  // (cleared for the reference, set for the window), so one plain Float64
-  // sort merges both sides: 1.6x faster than sorting (value, side) tuples,
-  // and a change of at most one ulp per value (W1 agrees to 1e-12).
-  // (Arrays go into arrayMap side by side: a lambda that captured them would
-  // copy them once per element.) Large windows sort a hash-chosen subset of
-  // points for it: an unbiased estimate whose error shrinks like 1/sqrt(n).
+  // One sort of the merged values gives both. The side a value comes from
+  // rides in its float's lowest mantissa bit (cleared for the reference, set
+  // for the window), so a plain Float64 sort merges both sides: 1.6x faster
+  // than sorting (value, side) tuples. Running along it, one integer sum of
+  // +m per reference value and -n per window value is n·m·(F - G), exact
+  // (below 2^63 up to 3e9 values a side) where two running shares would round
+  // at every step. Then
+  // - W1 = the integral of |F - G|: the sum of |F - G| times the gap to the
+  //   next value (the side bit moves a value by at most one ulp, W1 by at
+  //   most one ulp of the largest value);
+  // - D = max |F - G| over the points where the value (side bit cleared)
+  //   changes, i.e. after all copies of a tied value, as scipy counts ties.
+  //   Values that differ only in their lowest mantissa bit count as tied
+  //   (never the case for integers or float32 or decimal-rounded values).
+  // kolmogorovSmirnovTest sorts both samples again, so it runs only where
+  // its exact p-value is wanted (both samples at most 10,000 values).
+  // Every value takes part: an earlier estimate from a subset chosen by
+  // hashing the value kept or dropped all copies of a value together, and
+  // came out 1,000x too large on discrete features. -0.0 becomes 0.0 first,
+  // so the two zeros tie as they compare. (Arrays go into arrayMap side by
+  // side: a lambda that captured one would copy it once per element.)
   // Features travel as their position in the list, as in numericHistograms.
-  const rows = await sql.query<{ pos: number; ks: { d_statistic: number; p_value: number }; n_reference: number; n_current: number; wasserstein: number }>(
-    `SELECT pos, ks, n_reference, n_current, wasserstein FROM (
-       SELECT pos, kolmogorovSmirnovTest('two-sided', '${method === 'exact' ? 'exact' : 'asymp'}')(value, sample) AS ks,
+  const exact = method === 'exact';
+  const rows = await sql.query<{ pos: number; ks: { p_value: number } | null; n_reference: number; n_current: number; d_statistic: number; wasserstein: number }>(
+    `SELECT pos, ks, n_reference, n_current, d_statistic, wasserstein FROM (
+       SELECT pos, ${exact ? "kolmogorovSmirnovTest('two-sided', 'exact')(value, sample)" : 'NULL'} AS ks,
               countIf(sample = 0) AS n_reference, countIf(sample = 1) AS n_current,
-              arraySort(groupArrayIf(reinterpretAsFloat64(bitOr(bitAnd(reinterpretAsUInt64(value), bitNot(toUInt64(1))), toUInt64(sample))),
-                                     cityHash64(value, sample) % 1000000 < {keep:UInt64})) AS v,
-              arrayMap(x -> toUInt64(1) - bitAnd(reinterpretAsUInt64(x), toUInt64(1)), v) AS is_reference,
-              arrayCumSum(is_reference) AS cf,
-              arrayCumSum(arrayMap(r -> toUInt64(1) - r, is_reference)) AS cg,
-              arraySum(arrayMap((f, g, gap) -> abs(f / greatest(cf[-1], 1) - g / greatest(cg[-1], 1)) * gap,
-                                arrayPopBack(cf), arrayPopBack(cg), arrayPopFront(arrayDifference(v)))) AS wasserstein
+              arraySort(groupArray(reinterpretAsFloat64(bitOr(bitAnd(reinterpretAsUInt64(if(value = 0, 0., value)), bitNot(toUInt64(1))), toUInt64(sample))))) AS v,
+              arrayCumSum(arrayMap(x -> if(bitAnd(reinterpretAsUInt64(x), toUInt64(1)) = 0, toInt64(n_current), -toInt64(n_reference)), v)) AS nm_f_minus_g,
+              arrayMap(x -> bitAnd(reinterpretAsUInt64(x), bitNot(toUInt64(1))), v) AS untagged,
+              arrayMax(arrayMap((d, here, next) -> if(here != next, abs(d), 0),
+                                arrayPopBack(nm_f_minus_g), arrayPopBack(untagged), arrayPopFront(untagged))) / (n_reference * n_current) AS d_statistic,
+              arraySum(arrayMap((d, gap) -> abs(d) * gap, arrayPopBack(nm_f_minus_g), arrayPopFront(arrayDifference(v))))
+                / (n_reference * n_current) AS wasserstein
        FROM (
          SELECT ${FEATURE_POSITION('feature')} AS pos, value, 0 AS sample FROM baseline_samples
          WHERE baseline_id = {baseline:UUID} AND pos > 0
@@ -253,12 +267,12 @@ export async function ksTests(
        )
        GROUP BY pos
        HAVING n_reference > 0 AND n_current > 0)`,
-    { ...windowParams(w), features, baseline: baselineId, keep: wassersteinKeepPerMillion },
+    { ...windowParams(w), features, baseline: baselineId },
   );
   return rows.map((r) => ({
     feature: features[Number(r.pos) - 1],
-    d_statistic: r.ks.d_statistic,
-    p_value: r.ks.p_value,
+    d_statistic: r.d_statistic,
+    p_value: r.ks?.p_value ?? null,
     wasserstein: r.wasserstein,
     n_reference: Number(r.n_reference),
     n_current: Number(r.n_current),

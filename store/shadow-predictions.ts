@@ -231,6 +231,22 @@ export async function labelledConfusion(sql: Sql, key: ShadowKey, w: Range, c: C
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
 
+/**
+ * Confusion tables of the logged number and of the shadow's score, each cut
+ * into class "1" at or above `threshold` and "0" below, against 0/1 labels.
+ */
+export async function labelledThresholdConfusion(sql: Sql, key: ShadowKey, w: Range, c: Compared, threshold: number): Promise<SideBySideCell[]> {
+  const rows = await sql.query<SideBySideCell>(
+    `SELECT who, predicted, actual, count() AS n FROM (
+       SELECT arrayJoin([('champion', if(logged_num >= {threshold:Float64}, '1', '0')), ('shadow', if(shadow_score >= {threshold:Float64}, '1', '0'))]) AS pair,
+              pair.1 AS who, pair.2 AS predicted, toString(toUInt8(assumeNotNull(label_num))) AS actual
+       FROM (${joined(c, true)}) WHERE shadow_score IS NOT NULL AND logged_num IS NOT NULL AND label_num IN (0, 1))
+     GROUP BY who, predicted, actual`,
+    { ...params(key, w, c), threshold },
+  );
+  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+}
+
 export interface ScoreSums {
   n: number;
   champion_mae: number;

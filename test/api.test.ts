@@ -289,6 +289,10 @@ describe('baselines and drift', () => {
     const garbage = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: 'yesterday', to: 'now' } });
     expect(garbage.statusCode).toBe(400);
     expect(garbage.json().message).toMatch(/from must be epoch milliseconds or RFC 3339/);
+    // Not a real date: refused with the reason, not rolled over into March.
+    const notADate = await app.inject({ method: 'GET', url: `/v1/models/${model}/drift?from=2026-02-30T00:00:00Z&to=2026-03-05T00:00:00Z` });
+    expect(notADate.statusCode).toBe(400);
+    expect(notADate.json().message).toMatch(/from must be .* got "2026-02-30T00:00:00Z", which is not a real date: 2026-02 has no day 30/);
     // Found by schemathesis: epoch milliseconds past 2^53 were a 500 (the store refuses to bind them).
     const huge = await app.inject({ method: 'POST', url: `/v1/models/${model}/baselines`, payload: { from: 33446, to: 4220733147838109184 } });
     expect(huge.statusCode).toBe(400);

@@ -207,6 +207,76 @@ describe('parity and challenger reports', () => {
   });
 });
 
+describe('a binary challenger of a model that logs a probability', () => {
+  // The serving stack logs the logistic regression's probability as the prediction, no class; every event is labelled.
+  const w = windowAt(10);
+  const challenger = (name: string, score: Record<string, unknown>) => ({
+    ...specs.gbt({ name, class: undefined, score: { output: 'probabilities', index: 1, compare_to: 'prediction', ...score } }),
+    model_path: 'gbt.onnx',
+  });
+  beforeAll(async () => {
+    await send('/v1/events', traffic.map((row, i) => ({ event_id: `p-${i}`, model: 'credit-p', timestamp: w.from + i * 100, features: row.features, prediction: row.logreg.p1 })));
+    await send('/v1/labels', traffic.map((row, i) => ({ event_id: `p-${i}`, model: 'credit-p', label: row.default })));
+  });
+
+  /** Accuracy, and precision, recall and F1 of class 1, with the class cut from the score at `threshold`. */
+  const expected = (score: (row: TrafficRow) => number, threshold: number) => {
+    let tp = 0;
+    let fp = 0;
+    let fn = 0;
+    let tn = 0;
+    for (const row of traffic) {
+      const predicted = score(row) >= threshold ? 1 : 0;
+      if (predicted === 1) row.default === 1 ? tp++ : fp++;
+      else row.default === 1 ? fn++ : tn++;
+    }
+    // No event predicted (or labelled) 1: precision (recall) is 0, as classificationMetrics has it.
+    const precision = tp + fp > 0 ? tp / (tp + fp) : 0;
+    const recall = tp + fn > 0 ? tp / (tp + fn) : 0;
+    return { accuracy: (tp + tn) / traffic.length, precision, recall, f1: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0 };
+  };
+
+  // The logged logistic regression's probabilities lie between 0.3 and 0.5: at 0.47 it predicts both classes.
+  for (const threshold of [undefined, 0.47]) {
+    it(`reports accuracy, precision, recall and F1 of the score cut at ${threshold ?? 'the default 0.5'}`, async () => {
+      const name = threshold === undefined ? 'gbt-p' : 'gbt-p47';
+      const registered = await call('POST', '/v1/models/credit-p/shadow', challenger(name, threshold === undefined ? {} : { threshold }));
+      expect(registered.status).toBe(201);
+      const r = await report('credit-p', name, w);
+      const cut = threshold ?? 0.5;
+      expect(r.performance.n_labelled).toBe(1000);
+      expect(r.performance.threshold).toBe(cut);
+      const champion = expected((row) => row.logreg.p1, cut);
+      const shadow = expected((row) => row.gbt.p1, cut);
+      for (const metric of ['accuracy', 'precision', 'recall', 'f1'] as const) {
+        expect(r.performance.champion[metric], `champion ${metric}`).toBeCloseTo(champion[metric], 12);
+        expect(r.performance.shadow[metric], `shadow ${metric}`).toBeCloseTo(shadow[metric], 12);
+      }
+      // Before the cut, the logged probability was compared as text with the label: accuracy 0.
+      expect(r.performance.champion.accuracy).toBeGreaterThan(0.4);
+      expect(r.performance.shadow.accuracy).toBeGreaterThan(0.6);
+      expect(r.performance.shadow.roc_auc).toBeGreaterThan(0.6);
+    });
+  }
+
+  it('the threshold moves the classes', async () => {
+    const [half, low] = [await report('credit-p', 'gbt-p', w), await report('credit-p', 'gbt-p47', w)];
+    expect(low.performance.shadow.recall).toBeGreaterThan(half.performance.shadow.recall);
+    expect(low.performance.shadow.roc_auc).toBe(half.performance.shadow.roc_auc);
+  });
+
+  it('refuses with 422 and the reason a mapping that compares a probability with a class label', async () => {
+    const asClass = await call('POST', '/v1/models/credit-p/shadow', { ...challenger('as-class', {}), class: { output: 'probabilities', index: 1 } });
+    expect(asClass.status).toBe(422);
+    expect(asClass.body.code).toBe('DW_MODEL_SIGNATURE');
+    expect(asClass.body.message).toMatch(/class output "probabilities" is float32, a score rather than a class label/);
+    const both = await call('POST', '/v1/models/credit-p/shadow', { ...challenger('both', {}), class: { output: 'label' } });
+    expect(both.status).toBe(422);
+    expect(both.body.code).toBe('DW_MODEL_SIGNATURE');
+    expect(both.body.message).toMatch(/both compared with the logged prediction, which cannot be a probability and a class label/);
+  });
+});
+
 describe('sampling, bad events, the live pass and restarts', () => {
   it('re-scores the configured share of events, chosen by event id', async () => {
     const w = windowAt(4);

@@ -5,6 +5,7 @@ import type { ShadowRecord } from '../../store/shadow-models.ts';
 import {
   labelledConfusion,
   labelledScoreSums,
+  labelledThresholdConfusion,
   parityCounts,
   sampledCount,
   scoreEdges,
@@ -15,7 +16,7 @@ import {
 } from '../../store/shadow-predictions.ts';
 import type { Sql } from '../../store/sql.ts';
 import { keyOf, sampleShareOf } from './scorer.ts';
-import { comparedField, DEFAULT_TOLERANCE } from './spec.ts';
+import { comparedField, DEFAULT_THRESHOLD, DEFAULT_TOLERANCE } from './spec.ts';
 
 /**
  * One window of a shadow model against what production logged: how often
@@ -48,7 +49,13 @@ export interface ShadowReport {
   };
   /** Challengers only: PSI of its predictions in the window against its predictions over the baseline period. */
   prediction_drift: { method: 'psi'; score: number | null; n_reference: number; n_current: number; status: 'ok' | 'no_baseline' | 'no_reference' } | null;
-  performance: { n_labelled: number; champion: Record<string, number>; shadow: Record<string, number> };
+  performance: {
+    n_labelled: number;
+    /** The cut that made classes of a binary model's scores; null when classes come from a class output, or there are none. */
+    threshold: number | null;
+    champion: Record<string, number>;
+    shadow: Record<string, number>;
+  };
 }
 
 export interface ShadowReportDeps {
@@ -81,7 +88,7 @@ export async function computeShadowReport(
     parityCounts(sql, key, window, compared),
   ]);
 
-  const performance: ShadowReport['performance'] = { n_labelled: 0, champion: {}, shadow: {} };
+  const performance: ShadowReport['performance'] = { n_labelled: 0, threshold: null, champion: {}, shadow: {} };
   if (record.spec.class) {
     const cells = await labelledConfusion(sql, key, window, compared);
     const side = (who: 'champion' | 'shadow') => cells.filter((c) => c.who === who);
@@ -97,6 +104,15 @@ export async function computeShadowReport(
     if (sums.n > 0) {
       performance.n_labelled = Math.max(performance.n_labelled, sums.n);
       if (sums.champion_auc !== null && sums.shadow_auc !== null) {
+        // A binary model that logs a probability: its class is the score cut at the threshold, on both sides.
+        const ofClass1 = compared.logged.kind === 'prediction' || compared.logged.cls === '1';
+        if (!record.spec.class && ofClass1) {
+          const threshold = record.spec.score.threshold ?? DEFAULT_THRESHOLD;
+          const cells = await labelledThresholdConfusion(sql, key, window, compared, threshold);
+          performance.threshold = threshold;
+          performance.champion = classificationMetrics(cells.filter((c) => c.who === 'champion'), '1');
+          performance.shadow = classificationMetrics(cells.filter((c) => c.who === 'shadow'), '1');
+        }
         performance.champion.roc_auc = sums.champion_auc;
         performance.shadow.roc_auc = sums.shadow_auc;
       } else if (!record.spec.class) {

@@ -41,8 +41,12 @@ export interface ShadowSpec {
   /** Share of the model's events to re-score, 0..1; the service default when absent. */
   sample_share?: number;
   inputs: InputSpec[];
-  /** A numeric output compared with the logged prediction, or with one class's logged score ("scores.<class>"). */
-  score?: OutputRef & { compare_to: string; tolerance?: number };
+  /**
+   * A numeric output compared with the logged prediction, or with one class's
+   * logged score ("scores.<class>"). Without a class output, a binary model's
+   * class is 1 where the score (of class 1) is at or above `threshold`.
+   */
+  score?: OutputRef & { compare_to: string; tolerance?: number; threshold?: number };
   /** The predicted class, compared as text with the logged prediction. */
   class?: OutputRef;
 }
@@ -61,6 +65,7 @@ export interface Graph {
 }
 
 export const DEFAULT_TOLERANCE = 1e-4;
+export const DEFAULT_THRESHOLD = 0.5;
 
 /** Columns a spec input feeds: one-hot columns expand to one per category. */
 export const inputWidth = (input: InputSpec) =>
@@ -68,6 +73,8 @@ export const inputWidth = (input: InputSpec) =>
 
 const FLOAT = new Set<InputDtype>(['float32', 'float64']);
 const NUMERIC = new Set<InputDtype>(['float32', 'float64', 'int64', 'int32', 'bool']);
+/** Output types that hold scores, not labels (onnxruntime's names). */
+const FLOAT_OUTPUT = new Set(['float16', 'float32', 'float64', 'bfloat16']);
 
 /** The logged value a score is compared with: the prediction, or one class's score. */
 export function comparedField(compareTo: string): { kind: 'prediction' } | { kind: 'score'; cls: string } | null {
@@ -135,12 +142,20 @@ export function checkSignature(spec: ShadowSpec, graph: Graph): string[] {
     const index = ref.index ?? 0;
     if (typeof width === 'number' && index >= width) problems.push(`${what} output "${ref.output}" has ${width} columns; index ${index} is out of range`);
     if (what === 'score' && value.type === 'string') problems.push(`score output "${ref.output}" is text; use it as the class output`);
+    // A class is compared as text with a logged label: "0.87" never equals "1", so every event would count as wrong.
+    if (what === 'class' && FLOAT_OUTPUT.has(value.type ?? '')) {
+      problems.push(`class output "${ref.output}" is ${value.type}, a score rather than a class label; map it as the score (its class is the score at or above score.threshold)`);
+    }
   };
   if (!spec.score && !spec.class) problems.push('nothing to compare: give a score output, a class output, or both');
   checkOutput('score', spec.score);
   checkOutput('class', spec.class);
   if (spec.score && !comparedField(spec.score.compare_to)) {
     problems.push(`score compare_to "${spec.score.compare_to}" must be "prediction" or "scores.<class>"`);
+  }
+  // Both would be compared with the one logged prediction: a probability on one side, a class label on the other.
+  if (spec.score?.compare_to === 'prediction' && spec.class) {
+    problems.push('the score and the class output are both compared with the logged prediction, which cannot be a probability and a class label at once: compare the score with "scores.<class>", or drop the class output (a binary class is then the score at or above score.threshold)');
   }
   return problems;
 }

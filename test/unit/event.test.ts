@@ -42,6 +42,19 @@ describe('validateEvent', () => {
     ['timestamp far in the future', { ...base(), timestamp: NOW + 2 * 86_400_000 }, /in the future/],
     ['timestamp beyond what a Date holds (1e300)', { ...base(), timestamp: 1e300 }, /1e\+300 ms is in the future/],
     ['timestamp not RFC 3339', { ...base(), timestamp: '24/11/2026' }, /not RFC 3339/],
+    ['a day February does not have (2026-02-30)', { ...base(), timestamp: '2026-02-30T00:00:00Z' }, /"2026-02-30T00:00:00Z" is not a real date: 2026-02 has no day 30/],
+    ['February 29th of a common year', { ...base(), timestamp: '2026-02-29T00:00:00Z' }, /2026-02 has no day 29/],
+    ['a 31st of a 30-day month', { ...base(), timestamp: '2026-11-31T10:00:00Z' }, /2026-11 has no day 31/],
+    ['month 13', { ...base(), timestamp: '2026-13-01T00:00:00Z' }, /there is no month 13/],
+    ['hour 24', { ...base(), timestamp: '2026-11-23T24:00:00Z' }, /not a real time of day: 24:00:00/],
+    ['minute 60', { ...base(), timestamp: '2026-11-24T11:60:00Z' }, /not a real time of day/],
+    ['an offset of 25 hours', { ...base(), timestamp: '2026-11-24T11:00:00+25:00' }, /no real UTC offset: \+25:00/],
+    ['a NUL in the event_id', { ...base(), event_id: 'a\u0000b' }, /event_id contains a NUL character/],
+    ['a NUL in the model name', { ...base(), model: 'fraud\u0000' }, /model contains a NUL character/],
+    ['a NUL in the model_version', { ...base(), model_version: 'v\u00001' }, /model_version contains a NUL character/],
+    ['a NUL in a category value', { ...base(), features: { country: 'D\u0000E' } }, /features\.country contains a NUL character/],
+    ['a NUL in a predicted class', { ...base(), prediction: 'fraud\u0000' }, /prediction contains a NUL character/],
+    ['a NUL in a tag value', { ...base(), tags: { region: '\u0000' } }, /tags\.region contains a NUL character/],
     ['features missing', { ...base(), features: undefined }, /features is required/],
     ['features an array', { ...base(), features: [1, 2] }, /features must be an object/],
     ['a feature of Infinity (1e999)', { ...base(), features: JSON.parse('{"x": 1e999}') }, /features\.x must be finite/],
@@ -65,6 +78,19 @@ describe('validateEvent', () => {
     });
   }
 
+  it('reads RFC 3339 exactly: leap days, a space for T, nine fraction digits, offsets', () => {
+    const ts = (timestamp: string) => {
+      const result = validateEvent({ ...base(), timestamp }, { ...limits, maxAgeMs: 100 * 365 * 86_400_000 });
+      return result.ok ? result.value.ts : result.reason;
+    };
+    expect(ts('2024-02-29T12:00:00Z')).toBe(Date.UTC(2024, 1, 29, 12));
+    expect(ts('2000-02-29T00:00:00Z')).toBe(Date.UTC(2000, 1, 29));
+    expect(ts('2026-11-24 11:30:00.123456789z')).toBe(Date.UTC(2026, 10, 24, 11, 30, 0, 123));
+    expect(ts('2026-11-24T00:15:00-02:30')).toBe(Date.UTC(2026, 10, 24, 2, 45));
+    expect(ts('2026-11-23T23:59:59.999+00:00')).toBe(Date.UTC(2026, 10, 23, 23, 59, 59, 999));
+    expect(ts('2026-11-24T11:59:60Z')).toMatch(/not a real time of day/);
+  });
+
   it('keeps SQL metacharacters in feature names as plain data', () => {
     const result = validateEvent({ ...base(), features: { "a'); DROP TABLE events; --": 1 } }, limits);
     expect(result.ok && Object.keys(result.value.num)).toEqual(["a'); DROP TABLE events; --"]);
@@ -75,6 +101,15 @@ describe('validateLabel', () => {
   it('accepts a label and defaults its time to now', () => {
     const result = validateLabel({ event_id: 'a', model: 'fraud', label: 1 }, limits);
     expect(result).toEqual({ ok: true, value: { model: 'fraud', event_id: 'a', label_num: 1, label_cat: null, ts: NOW } });
+  });
+  it('rejects a label timestamp that is not a real date, and NUL characters in its id and value', () => {
+    const reason = (input: object) => {
+      const result = validateLabel({ event_id: 'a', model: 'fraud', label: 1, ...input }, limits);
+      return result.ok ? 'accepted' : result.reason;
+    };
+    expect(reason({ timestamp: '2026-02-30T00:00:00Z' })).toMatch(/timestamp "2026-02-30T00:00:00Z" is not a real date/);
+    expect(reason({ event_id: 'a\u0000' })).toMatch(/event_id contains a NUL character/);
+    expect(reason({ label: 'yes\u0000' })).toMatch(/label contains a NUL character/);
   });
   it('rejects a label without a value', () => {
     const result = validateLabel({ event_id: 'a', model: 'fraud' }, limits);
@@ -100,6 +135,12 @@ describe('the published JSON Schemas agree with the validator', () => {
     { ...base(), tags: { a: 2 } },
     { ...base(), event_id: '' },
     { ...base(), features: undefined },
+    { ...base(), timestamp: '2026-02-30T00:00:00Z' },
+    { ...base(), timestamp: '2026-11-23T24:00:00Z' },
+    { ...base(), event_id: 'a\u0000b' },
+    { ...base(), features: { c: 'x\u0000' } },
+    { ...base(), prediction: '\u0000' },
+    { ...base(), tags: { r: 'a\u0000' } },
   ];
   samples.forEach((sample, i) => {
     it(`event sample ${i}`, () => {
@@ -107,7 +148,14 @@ describe('the published JSON Schemas agree with the validator', () => {
     });
   });
   it('label samples', () => {
-    for (const sample of [{ event_id: 'a', model: 'm', label: 'x' }, { event_id: 'a', model: 'm' }, { event_id: 'a', model: 'm', label: [1] }]) {
+    for (const sample of [
+      { event_id: 'a', model: 'm', label: 'x' },
+      { event_id: 'a', model: 'm' },
+      { event_id: 'a', model: 'm', label: [1] },
+      { event_id: 'a', model: 'm', label: 'x\u0000' },
+      { event_id: 'a\u0000', model: 'm', label: 1 },
+      { event_id: 'a', model: 'm', label: 1, timestamp: '2026-02-30T00:00:00Z' },
+    ]) {
       expect(checkLabel(sample)).toBe(validateLabel(sample, limits).ok);
     }
   });

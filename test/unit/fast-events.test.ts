@@ -101,6 +101,11 @@ const LEFT: string[] = [
   withBase({ model_version: 3 }),
   withBase({ timestamp: 1_700_000_000 }),
   withBase({ timestamp: '2020-01-01' }),
+  // Not real dates, which Date.parse would roll over into the accepted range.
+  withBase({ timestamp: `${notADay()}T12:00:00Z` }),
+  withBase({ timestamp: `${new Date(ts - 86_400_000).toISOString().slice(0, 10)}T24:00:00Z` }),
+  withBase({ event_id: 'nul\u0000id' }),
+  withBase({ features: { c: 'nul\u0000value' } }),
   withBase({ timestamp: ts + 86_400_000 }),
   withBase({ features: null }),
   withBase({ features: { long: 'x'.repeat(4097) } }),
@@ -108,6 +113,17 @@ const LEFT: string[] = [
   '{"event_id":"e","model":"m","timestamp":' + ts + ',"features":{"x":1e999},"prediction":1}',
   '{}',
 ];
+
+/** Day 31 of the latest 30-day month before this one: a date that does not exist, within the accepted age. */
+function notADay(): string {
+  const d = new Date(ts);
+  for (;;) {
+    d.setUTCDate(1);
+    d.setUTCMonth(d.getUTCMonth() - 1);
+    const month = d.getUTCMonth() + 1;
+    if ([4, 6, 9, 11].includes(month)) return `${d.getUTCFullYear()}-${String(month).padStart(2, '0')}-31`;
+  }
+}
 
 describe('the fast event path', () => {
   it('takes plainly valid events and writes the bytes the generic path writes', () => {

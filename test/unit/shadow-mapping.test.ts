@@ -112,6 +112,16 @@ describe('checkSignature', () => {
     ]);
   });
 
+  it('refuses a mapping that compares a probability with a class label', () => {
+    expect(checkSignature(spec({ class: { output: 'probabilities', index: 1 } }), graph)).toEqual([
+      'class output "probabilities" is float32, a score rather than a class label; map it as the score (its class is the score at or above score.threshold)',
+    ]);
+    expect(checkSignature(spec({ score: { output: 'probabilities', index: 1, compare_to: 'prediction' } }), graph)).toEqual([
+      'the score and the class output are both compared with the logged prediction, which cannot be a probability and a class label at once: compare the score with "scores.<class>", or drop the class output (a binary class is then the score at or above score.threshold)',
+    ]);
+    expect(checkSignature(spec({ score: { output: 'probabilities', index: 1, compare_to: 'prediction', threshold: 0.3 }, class: undefined }), graph)).toEqual([]);
+  });
+
   it('reads compare_to', () => {
     expect(comparedField('prediction')).toEqual({ kind: 'prediction' });
     expect(comparedField('scores.yes')).toEqual({ kind: 'score', cls: 'yes' });
