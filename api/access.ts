@@ -61,6 +61,14 @@ interface RouteAccess {
   models: 'path' | 'filtered' | 'items' | 'every';
 }
 
+// Swagger UI's routes are declared by @fastify/swagger-ui, which takes no
+// route config: its page and bundled assets hold no data and stay open (a
+// browser cannot send a bearer key when it opens a page), while the
+// document itself (/docs/json, /docs/yaml) is an ops route like /metrics.
+const isApiDocument = (url: string) => url === '/docs/json' || url === '/docs/yaml';
+const docsAccess = (url: string): Scope | 'open' | undefined =>
+  isApiDocument(url) ? 'read' : url === '/docs' || url.startsWith('/docs/') ? 'open' : undefined;
+
 /**
  * The one place that decides who may call what. Every route declares its
  * scope in its config; with keys configured, a request needs a bearer key
@@ -74,8 +82,9 @@ export function installAccess(app: FastifyInstance, options: AccessOptions): voi
   const keys = options.keys.map((k) => ({ ...k, models: k.models.includes('*') ? undefined : k.models }));
   const secured = keys.length > 0;
   const accessOf = (config: RouteOptions['config'], method: string, url: string): RouteAccess => {
-    const declared = config?.scope ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
-    const open = declared === 'open' || (config?.opsRoute === true && options.metricsDocs === 'open');
+    const declared = config?.scope ?? docsAccess(url) ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
+    const ops = config?.opsRoute === true || isApiDocument(url);
+    const open = declared === 'open' || (ops && options.metricsDocs === 'open');
     const models = url.includes('/:model') ? 'path' : (config?.models ?? 'every');
     return { scope: open ? 'open' : declared, models };
   };

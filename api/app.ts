@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { BaselineOptions } from '../analyzers/baseline.ts';
 import type { DriftOptions } from '../analyzers/drift.ts';
@@ -77,7 +78,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installContract(app);
   const keys = [...envKeys(deps.apiKeys.filter((k) => typeof k === 'string')), ...deps.apiKeys.filter((k) => typeof k !== 'string')];
   installAccess(app, { keys, metricsDocs: deps.metricsDocsAccess ?? 'read', metrics: deps.metrics });
-  app.get('/docs/json', { schema: { hide: true }, config: { scope: 'read', opsRoute: true, models: 'filtered' } }, async () => app.swagger()); // it holds no model data
+  // The API documents itself in a browser: Swagger UI at /docs, from the
+  // package's own bundled files (no CDN), with the document at /docs/json
+  // (access to both: api/access.ts, docsAccess).
+  await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;

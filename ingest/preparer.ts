@@ -34,7 +34,10 @@ interface Waiting {
 }
 
 export function workerPreparer(count: number, youngGenerationMb = 64): Preparer {
-  const url = new URL('./prepare-worker.mjs', import.meta.url);
+  // Compiled (dist/, the installed command) the implementation is JavaScript
+  // and loads as it is; from source the .mjs entry loads it through tsx.
+  const compiled = import.meta.url.endsWith('.js');
+  const url = new URL(compiled ? './prepare-worker-impl.js' : './prepare-worker.mjs', import.meta.url);
   const waiting = new Map<number, Waiting>();
   let nextId = 0;
   let closed = false;
