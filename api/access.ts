@@ -85,7 +85,8 @@ export function installAccess(app: FastifyInstance, options: AccessOptions): voi
     const declared = config?.scope ?? docsAccess(url) ?? (method === 'GET' || method === 'HEAD' ? 'read' : 'admin');
     const ops = config?.opsRoute === true || isApiDocument(url);
     const open = declared === 'open' || (ops && options.metricsDocs === 'open');
-    const models = url.includes('/:model') ? 'path' : (config?.models ?? 'every');
+    // The document holds no model data: a key limited to some models may read it.
+    const models = url.includes('/:model') ? 'path' : (config?.models ?? (isApiDocument(url) ? 'filtered' : 'every'));
     return { scope: open ? 'open' : declared, models };
   };
 

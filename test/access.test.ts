@@ -235,6 +235,18 @@ describe('/metrics and /docs/json', () => {
   });
 });
 
+describe('Swagger UI at /docs', () => {
+  it('serves its page and bundled assets without a key (they hold no data), while the document it shows still needs one', async () => {
+    const page = await call('GET', '/docs/static/index.html');
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(/swagger-ui/i);
+    const script = /src="\.?\/?([^"]*swagger-ui-bundle\.js)"/.exec(page.text)?.[1];
+    expect(script).toBeTruthy();
+    expect((await call('GET', `/docs/static/${script!.replace(/^.*\//, '')}`)).status).toBe(200);
+    expect((await call('GET', '/docs/json')).status).toBe(401);
+  });
+});
+
 describe('METRICS_DOCS_ACCESS=open, with keys from API_KEYS', () => {
   it('leaves /metrics and /docs/json open and says so in the document; the rest needs the key, given here by digest', async () => {
     // One embedded store per process: the service restarts with other settings.
