@@ -11,6 +11,7 @@ import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import type { QueryGate } from './query-gate.ts';
 import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
@@ -33,12 +34,16 @@ export interface AppDeps {
   readiness?: (() => Promise<string | null>)[];
   apiKeys: readonly string[];
   bodyLimit: number;
+  /** The bound on analysis routes (api/query-gate.ts). */
+  gate: QueryGate;
+  /** Longest a client may take to send its request headers, and its whole request. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number };
   windowMs: number;
   baseline: BaselineOptions;
   drift: DriftOptions;
   maxSegments?: number;
   /** Shadow re-scoring; its routes are left out without it. */
-  shadow?: Omit<ShadowRouteOptions, 'sql' | 'apiKeys' | 'windowMs'>;
+  shadow?: Omit<ShadowRouteOptions, 'sql' | 'gate' | 'apiKeys' | 'windowMs'>;
   /** The alert engine; its routes are left out without it. */
   alerts?: AlertEngine;
   logger?: FastifyServerOptions['logger'];
@@ -49,6 +54,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimit,
+    // A client that sends a byte now and then is cut off (408) once these
+    // run out; Node checks them every connectionsCheckingInterval (30 s of
+    // its own), so a second makes them hold to about that.
+    requestTimeout: deps.http.requestTimeoutMs,
+    http: { headersTimeout: deps.http.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
     // Unknown fields are an error the client should hear about, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false } },
   });
@@ -109,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
   });
   const modelOptions = {
-    sql: deps.sql,
+    gate: deps.gate,
     apiKeys: deps.apiKeys,
     windowMs: deps.windowMs,
     baseline: deps.baseline,
@@ -118,7 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
   await app.register(modelRoutes, modelOptions);
   await app.register(performanceRoutes, modelOptions);
-  if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, apiKeys: deps.apiKeys, windowMs: deps.windowMs });
+  if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, apiKeys: deps.apiKeys, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;

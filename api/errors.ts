@@ -19,4 +19,6 @@ export const Errors = {
   TooManyShadows: createError('DW_TOO_MANY_SHADOWS', 'model "%s" already has %s shadow models (SHADOW_MAX_PER_MODEL); delete one first', 409),
   StoreUnavailable: createError('DW_STORE_UNAVAILABLE', 'the store did not accept the request: %s', 503),
   Busy: createError('DW_BUSY', '%s', 503),
+  QueryTimeout: createError('DW_QUERY_TIMEOUT', '%s', 503),
+  QueryCancelled: createError('DW_QUERY_CANCELLED', '%s', 503),
 };

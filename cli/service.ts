@@ -7,6 +7,7 @@ import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
 import { buildApp } from '../api/app.ts';
+import { QueryGate } from '../api/query-gate.ts';
 import type { Config } from '../core/config.ts';
 import { tuneHeapForIngest } from '../core/heap.ts';
 import { createMetrics, type Metrics } from '../core/metrics.ts';
@@ -127,9 +128,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const { values } = await metrics.kafkaLag.get();
     return values.reduce((sum, v) => sum + v.value, 0);
   };
+  const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT });
   const app = await buildApp({
     sql,
     metrics,
+    gate,
+    http: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT },
     writers: journaled?.writers ?? writers,
     settled,
     preparer,
@@ -236,6 +240,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     url,
     close() {
       closing ??= (async () => {
+        // First: analysis requests in flight start no further statement,
+        // so stopping waits at most for the one each has running.
+        gate.close();
         await scheduler.stop();
         await scorer.stop();
         await webhooks.close();

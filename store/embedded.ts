@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
-import { rowPieces, type Params, type RowBytes, type Sql } from './sql.ts';
+import { readsRows, rowPieces, timeLimitSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
 
 /**
  * The embedded backend: the real ClickHouse engine inside this process, with
@@ -33,17 +33,27 @@ export function openEmbedded(dataDir: string): Sql {
     return out;
   };
 
+  // Bounded statements all go through chDB's one chain of parameterised
+  // queries, with no parameters if need be: it skips a statement whose
+  // signal fired while it waited its turn. chDB cannot interrupt a running
+  // query (no interrupt in its C ABI, and the connection runs one statement
+  // at a time, so not even a KILL QUERY could reach it), so once running a
+  // statement is bounded by its engine time limit alone.
+  const run = (sql: string, params: Params | undefined, format: string, options?: QueryOptions) => {
+    if (!options?.signal && !options?.timeoutMs) {
+      return params ? session.queryBindAsync(sql, params, { format }) : session.queryAsync(sql, { format });
+    }
+    const text = options.timeoutMs && readsRows(sql) ? withTimeLimit(sql, options.timeoutMs) : sql;
+    return session.queryBindAsync(text, params ?? {}, { format, signal: options.signal });
+  };
+
   return {
     backend: 'embedded',
-    async query<T>(sql: string, params?: Params): Promise<T[]> {
-      const result = params
-        ? await session.queryBindAsync(sql, params, { format: 'JSONEachRow' })
-        : await session.queryAsync(sql, { format: 'JSONEachRow' });
-      return rows<T>(result.text());
+    async query<T>(sql: string, params?: Params, options?: QueryOptions): Promise<T[]> {
+      return rows<T>((await run(sql, params, 'JSONEachRow', options)).text());
     },
-    async command(sql: string, params?: Params): Promise<void> {
-      if (params) await session.queryBindAsync(sql, params, { format: 'Null' });
-      else await session.queryAsync(sql, { format: 'Null' });
+    async command(sql: string, params?: Params, options?: QueryOptions): Promise<void> {
+      await run(sql, params, 'Null', options);
     },
     async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
       await session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' });
@@ -63,6 +73,22 @@ export function openEmbedded(dataDir: string): Sql {
       session.close();
     },
   };
+}
+
+// A SETTINGS clause at the very end of a statement (the store's own SQL
+// writes at most `name = value` pairs there).
+const TRAILING_SETTINGS = /\bSETTINGS\s+\w+\s*=\s*(?:'[^']*'|[\w.]+)(?:\s*,\s*\w+\s*=\s*(?:'[^']*'|[\w.]+))*$/i;
+
+/**
+ * The statement with the engine time limit as a trailing SETTINGS clause
+ * (chDB takes settings per statement no other way), added to the one it
+ * ends with if it has one. The values are numbers and a constant.
+ */
+export function withTimeLimit(sql: string, timeoutMs: number): string {
+  const limit = timeLimitSettings(timeoutMs);
+  const settings = `max_execution_time = ${limit.max_execution_time}, timeout_overflow_mode = '${limit.timeout_overflow_mode}'`;
+  const text = sql.trimEnd();
+  return TRAILING_SETTINGS.test(text) ? `${text}, ${settings}` : `${text}\nSETTINGS ${settings}`;
 }
 
 /** Writes the pieces into `file` (truncated first) with as few writev calls as the kernel allows. */

@@ -17,12 +17,33 @@ export type RowBytes = Uint8Array | readonly Uint8Array[];
 
 export const rowPieces = (bytes: RowBytes): readonly Uint8Array[] => (bytes instanceof Uint8Array ? [bytes] : bytes);
 
+/**
+ * Bounds on one statement, set by whoever answers for it (store/bounded.ts
+ * for the API's analysis routes); the scheduler and ingest give none.
+ */
+export interface QueryOptions {
+  /**
+   * Engine-side time limit (ClickHouse max_execution_time, throwing on
+   * overflow), checked by the engine while the statement runs. Applied to
+   * statements that read rows (SELECT, INSERT ... SELECT); DDL and
+   * INSERT ... VALUES take none.
+   */
+  timeoutMs?: number;
+  /**
+   * Cancels the statement: one that has not started yet never starts. A
+   * running one is stopped in the engine where the backend can (server: the
+   * HTTP request is dropped and the query killed by its id); chDB cannot
+   * interrupt a running query, so there it runs on, bounded by `timeoutMs`.
+   */
+  signal?: AbortSignal;
+}
+
 export interface Sql {
   readonly backend: 'embedded' | 'server';
   /** Runs a SELECT and returns its rows (JSONEachRow, 64-bit integers as numbers). */
-  query<T>(sql: string, params?: Params): Promise<T[]>;
+  query<T>(sql: string, params?: Params, options?: QueryOptions): Promise<T[]>;
   /** Runs a statement that returns nothing useful (DDL, INSERT ... SELECT). */
-  command(sql: string, params?: Params): Promise<void>;
+  command(sql: string, params?: Params, options?: QueryOptions): Promise<void>;
   /**
    * Inserts rows already encoded as JSONCompactEachRow (one JSON array per
    * line, values in the order of `columns`): the cheapest text format for the
@@ -39,3 +60,13 @@ export interface Sql {
 
 /** Millisecond timestamps bind as Int64 and become DateTime64 inside SQL. */
 export const msParam = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`;
+
+/** Whether a statement reads rows, so that an engine time limit means something for it (see QueryOptions). */
+export const readsRows = (sql: string): boolean =>
+  /^\s*(SELECT|WITH)\b/i.test(sql) || (/^\s*INSERT\b/i.test(sql) && /\bSELECT\b/i.test(sql) && !/\bVALUES\s*\(/i.test(sql));
+
+/** The engine settings that enforce `timeoutMs`: throw rather than return a partial answer. */
+export const timeLimitSettings = (timeoutMs: number) => ({
+  max_execution_time: Math.max(timeoutMs, 1) / 1000,
+  timeout_overflow_mode: 'throw',
+}) as const;
