@@ -1,4 +1,4 @@
-import type { Params, QueryOptions, RowBytes, Sql } from './sql.ts';
+import { StatementSkipped, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
 
 /** The statements of a bounded piece of work ran out of its time. */
 export class QueryTimeoutError extends Error {
@@ -27,7 +27,7 @@ const isEngineTimeout = (err: unknown) =>
 /**
  * A store whose statements share one deadline and one signal: each runs
  * with the time left as its engine-side limit, none starts once the signal
- * fired or the time is up. A request's many statements (a drift report runs
+ * fired or the time is up (the backends check as each one's turn comes). A request's many statements (a drift report runs
  * several, one set per segment) are bounded together, as the client sees them.
  *
  * Inserts are left alone: they are the request's own writes (a baseline),
@@ -36,14 +36,11 @@ const isEngineTimeout = (err: unknown) =>
 export function boundedSql(sql: Sql, bounds: Bounds): Sql {
   const deadline = Date.now() + bounds.timeoutMs;
   const bounded = async <T>(run: (options: QueryOptions) => Promise<T>): Promise<T> => {
-    if (bounds.signal.aborted) throw new QueryCancelledError('cancelled before it started');
-    const left = deadline - Date.now();
-    if (left <= 0) throw new QueryTimeoutError(bounds.timeoutMs);
     try {
-      return await run({ signal: bounds.signal, timeoutMs: left });
+      return await run({ signal: bounds.signal, deadline });
     } catch (err) {
       if (bounds.signal.aborted) throw new QueryCancelledError('cancelled', { cause: err });
-      if (isEngineTimeout(err)) throw new QueryTimeoutError(bounds.timeoutMs, { cause: err });
+      if (isEngineTimeout(err) || (err instanceof StatementSkipped && err.reason === 'deadline')) throw new QueryTimeoutError(bounds.timeoutMs, { cause: err });
       throw err;
     }
   };

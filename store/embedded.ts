@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
-import { readsRows, rowPieces, timeLimitSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
+import { mustSkip, readsRows, rowPieces, timeLimitSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
 
 /**
  * The embedded backend: the real ClickHouse engine inside this process, with
@@ -33,19 +33,28 @@ export function openEmbedded(dataDir: string): Sql {
     return out;
   };
 
-  // Bounded statements all go through chDB's one chain of parameterised
-  // queries, with no parameters if need be: it skips a statement whose
-  // signal fired while it waited its turn. chDB cannot interrupt a running
-  // query (no interrupt in its C ABI, and the connection runs one statement
-  // at a time, so not even a KILL QUERY could reach it), so once running a
+  // The connection runs one statement at a time: a second one waits on a
+  // lock in the engine, holding a libuv thread. Here they wait their turn in
+  // order instead, where a bounded one that was cancelled (its client gone)
+  // or whose deadline passed is skipped before it starts. chDB cannot
+  // interrupt a running statement (no interrupt in its C ABI, and a KILL
+  // QUERY would wait behind it on the same connection), so once running a
   // statement is bounded by its engine time limit alone.
-  const run = (sql: string, params: Params | undefined, format: string, options?: QueryOptions) => {
-    if (!options?.signal && !options?.timeoutMs) {
-      return params ? session.queryBindAsync(sql, params, { format }) : session.queryAsync(sql, { format });
-    }
-    const text = options.timeoutMs && readsRows(sql) ? withTimeLimit(sql, options.timeoutMs) : sql;
-    return session.queryBindAsync(text, params ?? {}, { format, signal: options.signal });
+  let tail: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(run: () => Promise<T>, options?: QueryOptions): Promise<T> => {
+    const turn = tail.then(() => {
+      const skip = mustSkip(options);
+      if (skip) throw skip;
+      return run();
+    });
+    tail = turn.catch(() => {});
+    return turn;
   };
+  const run = (sql: string, params: Params | undefined, format: string, options?: QueryOptions) =>
+    inTurn(() => {
+      const text = options?.deadline !== undefined && readsRows(sql) ? withTimeLimit(sql, options.deadline - Date.now()) : sql;
+      return params ? session.queryBindAsync(text, params, { format }) : session.queryAsync(text, { format });
+    }, options);
 
   return {
     backend: 'embedded',
@@ -56,14 +65,14 @@ export function openEmbedded(dataDir: string): Sql {
       await run(sql, params, 'Null', options);
     },
     async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
-      await session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' });
+      await inTurn(() => session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' }));
     },
     async insertRowBinary(table: string, columns: readonly string[], data: RowBytes): Promise<void> {
       const file = freeFiles.pop() ?? join(spool, `${spoolFiles++}.bin`);
       try {
         await writePieces(file, rowPieces(data));
         // Table and column names are the store's own constants, never input; the path is bound.
-        await session.queryBindAsync(`INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, RowBinary)`, { file }, { format: 'Null' });
+        await inTurn(() => session.queryBindAsync(`INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, RowBinary)`, { file }, { format: 'Null' }));
       } finally {
         freeFiles.push(file);
       }

@@ -23,20 +23,33 @@ export const rowPieces = (bytes: RowBytes): readonly Uint8Array[] => (bytes inst
  */
 export interface QueryOptions {
   /**
-   * Engine-side time limit (ClickHouse max_execution_time, throwing on
-   * overflow), checked by the engine while the statement runs. Applied to
-   * statements that read rows (SELECT, INSERT ... SELECT); DDL and
-   * INSERT ... VALUES take none.
+   * When the statement must be done (epoch ms): it runs with the time left
+   * as its engine-side limit (ClickHouse max_execution_time, throwing on
+   * overflow), which the engine checks while it runs, and does not start
+   * once it has passed. The limit applies to statements that read rows
+   * (SELECT, INSERT ... SELECT); DDL and INSERT ... VALUES take none.
    */
-  timeoutMs?: number;
+  deadline?: number;
   /**
    * Cancels the statement: one that has not started yet never starts. A
    * running one is stopped in the engine where the backend can (server: the
    * HTTP request is dropped and the query killed by its id); chDB cannot
-   * interrupt a running query, so there it runs on, bounded by `timeoutMs`.
+   * interrupt a running query, so there it runs on, bounded by `deadline`.
    */
   signal?: AbortSignal;
 }
+
+/** A bounded statement that never started: cancelled, or its deadline passed while it waited. */
+export class StatementSkipped extends Error {
+  override name = 'StatementSkipped';
+  constructor(readonly reason: 'cancelled' | 'deadline') {
+    super(reason === 'cancelled' ? 'cancelled before it started' : 'its deadline passed before it started');
+  }
+}
+
+/** Why a bounded statement must not start now, if it must not. */
+export const mustSkip = (options: QueryOptions | undefined, now = Date.now()): StatementSkipped | null =>
+  options?.signal?.aborted ? new StatementSkipped('cancelled') : options?.deadline !== undefined && options.deadline <= now ? new StatementSkipped('deadline') : null;
 
 export interface Sql {
   readonly backend: 'embedded' | 'server';

@@ -119,7 +119,8 @@ async function oversized(headers: string, total: number, chunked: boolean) {
     sent += piece.length;
     if (!ok) await new Promise((r) => { c.socket.once('drain', r); c.socket.once('close', r); });
   }
-  if (open_) c.socket.end(chunked ? '0\r\n\r\n' : undefined);
+  if (open_ && chunked) c.socket.end('0\r\n\r\n');
+  else if (open_) c.socket.end();
   const closed = await Promise.race([c.closed, new Promise<null>((r) => setTimeout(() => r(null), 20_000))]);
   if (!closed) c.socket.destroy();
   return { text: c.received(), sent, writeError, closed };
