@@ -82,7 +82,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    // Load shed on purpose (a full ingest queue or query gate, a cancelled analysis) is counted in
+    // metrics; logged with its stack at every refusal it would cost the busy service more.
+    const shed = error.code === 'DW_BUSY' || error.code === 'DW_QUERY_CANCELLED';
+    if (statusCode >= 500 && !shed) request.log.error({ err: error }, 'request failed');
     const message =
       statusCode === 500 && !error.code?.startsWith('DW_') ? 'internal error; see the service log' : error.message;
     reply.code(statusCode).send({

@@ -48,6 +48,14 @@ export interface ServiceOptions {
 /** Longest a read (a model route, an analysed window) waits for acknowledged rows to be stored. */
 const READ_SETTLE_MS = 5_000;
 
+/**
+ * Longest stopping waits for requests in flight to be answered; then their
+ * connections are closed. Under polling load a few responses to clients that
+ * had given up stayed unfinished on half-closed connections, and the stop
+ * waited on them until the 10 s exit timer.
+ */
+const STOP_GRACE_MS = 2_000;
+
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   tuneHeapForIngest();
   // Rules and Kafka's certificate files first: a bad one stops start-up
@@ -248,7 +256,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
         await webhooks.close();
         await alertmanager?.close();
         await kafka?.stop();
-        await app.close();
+        const appClosed = app.close();
+        await settleWithin(appClosed, STOP_GRACE_MS);
+        app.server.closeAllConnections();
+        await appClosed;
         await journaled?.close();
         await flushWriters(writers);
         await preparer.close();
