@@ -15,6 +15,7 @@ import { installAccess } from './access.ts';
 import { installContract } from './contract.ts';
 import { envKeys, type ApiKey } from './keys.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import type { QueryGate } from './query-gate.ts';
 import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
@@ -40,12 +41,16 @@ export interface AppDeps {
   /** METRICS_DOCS_ACCESS: whether /metrics and /docs/json stay open when keys are configured (default: they need read). */
   metricsDocsAccess?: 'read' | 'open';
   bodyLimit: number;
+  /** The bound on analysis routes (api/query-gate.ts). */
+  gate: QueryGate;
+  /** Longest a client may take to send its request headers, and its whole request. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number };
   windowMs: number;
   baseline: BaselineOptions;
   drift: DriftOptions;
   maxSegments?: number;
   /** Shadow re-scoring; its routes are left out without it. */
-  shadow?: Omit<ShadowRouteOptions, 'sql' | 'windowMs'>;
+  shadow?: Omit<ShadowRouteOptions, 'sql' | 'gate' | 'windowMs'>;
   /** The alert engine; its routes are left out without it. */
   alerts?: AlertEngine;
   logger?: FastifyServerOptions['logger'];
@@ -56,6 +61,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimit,
+    // A client that sends a byte now and then is cut off (408) once these
+    // run out; Node checks them every connectionsCheckingInterval (30 s of
+    // its own), so a second makes them hold to about that.
+    requestTimeout: deps.http.requestTimeoutMs,
+    http: { headersTimeout: deps.http.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
     // Unknown fields are an error the client should hear about, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false } },
   });
@@ -85,7 +95,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
     const statusCode = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    // Load shed on purpose (a full ingest queue or query gate, a cancelled analysis) is counted in
+    // metrics; logged with its stack at every refusal it would cost the busy service more.
+    const shed = error.code === 'DW_BUSY' || error.code === 'DW_QUERY_CANCELLED';
+    if (statusCode >= 500 && !shed) request.log.error({ err: error }, 'request failed');
     const message =
       statusCode === 500 && !error.code?.startsWith('DW_') ? 'internal error; see the service log' : error.message;
     reply.code(statusCode).send({
@@ -121,7 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
   });
   const modelOptions = {
-    sql: deps.sql,
+    gate: deps.gate,
     windowMs: deps.windowMs,
     baseline: deps.baseline,
     drift: deps.drift,
@@ -129,7 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   };
   await app.register(modelRoutes, modelOptions);
   await app.register(performanceRoutes, modelOptions);
-  if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, windowMs: deps.windowMs });
+  if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;

@@ -23,4 +23,6 @@ export const Errors = {
   StoreUnavailable: createError('DW_STORE_UNAVAILABLE', 'the store did not accept the request: %s', 503),
   Busy: createError('DW_BUSY', '%s', 503),
   DiskFull: createError('DW_DISK_FULL', '%s', 503),
+  QueryTimeout: createError('DW_QUERY_TIMEOUT', '%s', 503),
+  QueryCancelled: createError('DW_QUERY_CANCELLED', '%s', 503),
 };

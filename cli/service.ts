@@ -9,6 +9,7 @@ import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
 import { buildApp } from '../api/app.ts';
+import { QueryGate } from '../api/query-gate.ts';
 import type { Config } from '../core/config.ts';
 import { DiskGuard, diskShortage, isDiskFull, type WatchedDir } from '../core/disk.ts';
 import { tuneHeapForIngest } from '../core/heap.ts';
@@ -54,6 +55,14 @@ export interface ServiceOptions {
 
 /** Longest a read (a model route, an analysed window) waits for acknowledged rows to be stored. */
 const READ_SETTLE_MS = 5_000;
+
+/**
+ * Longest stopping waits for requests in flight to be answered; then their
+ * connections are closed. Under polling load a few responses to clients that
+ * had given up stayed unfinished on half-closed connections, and the stop
+ * waited on them until the 10 s exit timer.
+ */
+const STOP_GRACE_MS = 2_000;
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   tuneHeapForIngest();
@@ -153,9 +162,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const { values } = await metrics.kafkaLag.get();
     return values.reduce((sum, v) => sum + v.value, 0);
   };
+  const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT });
   const app = await buildApp({
     sql,
     metrics,
+    gate,
+    http: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT },
     writers: guard ? guardWriters(journaled?.writers ?? writers, guard) : (journaled?.writers ?? writers),
     settled,
     preparer,
@@ -280,13 +292,19 @@ export async function startService(config: Config, options: ServiceOptions = {})
     url,
     close() {
       closing ??= (async () => {
+        // First: analysis requests in flight start no further statement,
+        // so stopping waits at most for the one each has running.
+        gate.close();
         guard?.stop();
         await scheduler.stop();
         await scorer.stop();
         await webhooks.close();
         await alertmanager?.close();
         await kafka?.stop();
-        await app.close();
+        const appClosed = app.close();
+        await settleWithin(appClosed, STOP_GRACE_MS);
+        app.server.closeAllConnections();
+        await appClosed;
         await journaled?.close();
         await flushWriters(writers);
         await preparer.close();

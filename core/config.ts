@@ -151,6 +151,13 @@ const ConfigFields = z.object({
   DISK_MIN_FREE_BYTES: integer(512 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
   // How often the free space is measured (between measurements, bytes written are counted as used).
   DISK_CHECK_INTERVAL: duration('1s'),
+  // Bounded queries and slow clients (docs/limits.md): analysis requests answered at once (more are
+  // refused with 503 and Retry-After) and the engine time limit of one request's statements together;
+  // how long a client may take to send its request headers, and its whole request (body included).
+  ANALYSIS_MAX_CONCURRENT: integer(2, 1, 1_000),
+  ANALYSIS_TIMEOUT: duration('30s'),
+  HTTP_HEADERS_TIMEOUT: duration('10s'),
+  HTTP_REQUEST_TIMEOUT: duration('60s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -177,6 +184,7 @@ const ConfigSchema = ConfigFields.superRefine((fields, ctx) => {
   }
   const both = fields.KAFKA_EVENTS_TOPIC.filter((t) => fields.KAFKA_LABELS_TOPIC.includes(t) || t === fields.KAFKA_DLQ_TOPIC);
   if (both.length > 0) problem('KAFKA_EVENTS_TOPIC', `${both.join(', ')} also named as a labels or dead-letter topic`);
+  if (fields.HTTP_HEADERS_TIMEOUT > fields.HTTP_REQUEST_TIMEOUT) problem('HTTP_HEADERS_TIMEOUT', 'must not exceed HTTP_REQUEST_TIMEOUT: the headers are part of the request');
   if (fields.KAFKA_LABELS_TOPIC.includes(fields.KAFKA_DLQ_TOPIC)) problem('KAFKA_LABELS_TOPIC', `${fields.KAFKA_DLQ_TOPIC} is also the dead-letter topic`);
   if (fields.KAFKA_SASL_MECHANISM) {
     if (!fields.KAFKA_SASL_USERNAME) problem('KAFKA_SASL_USERNAME', `required with KAFKA_SASL_MECHANISM=${fields.KAFKA_SASL_MECHANISM}`);

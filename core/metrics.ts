@@ -276,6 +276,18 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    // Query gate (api/query-gate.ts): analysis requests bounded in number and time.
+    queryGateInFlight: new Gauge({
+      name: 'driftwatch_query_gate_in_flight_requests',
+      help: 'Analysis requests holding a slot of ANALYSIS_MAX_CONCURRENT now.',
+      registers: [registry],
+    }),
+    queryGateRequests: new Counter({
+      name: 'driftwatch_query_gate_requests_total',
+      help: 'Analysis requests by outcome: ok, error, busy (answered 503 with Retry-After), timeout (ANALYSIS_TIMEOUT), cancelled (client gone or service stopping).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
 import { processAlive } from '../core/process.ts';
 import { StoreOpenError } from './errors.ts';
-import { rowPieces, type Params, type RowBytes, type Sql } from './sql.ts';
+import { mustSkip, readsRows, rowPieces, timeLimitSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
 
 /** What to tell someone whose data folder another process holds. */
 const inUse = (path: string, pid: string) =>
@@ -78,27 +78,46 @@ export function openEmbedded(dataDir: string, options: EmbeddedOptions = { minFr
     return out;
   };
 
+  // The connection runs one statement at a time: a second one waits on a
+  // lock in the engine, holding a libuv thread. Here they wait their turn in
+  // order instead, where a bounded one that was cancelled (its client gone)
+  // or whose deadline passed is skipped before it starts. chDB cannot
+  // interrupt a running statement (no interrupt in its C ABI, and a KILL
+  // QUERY would wait behind it on the same connection), so once running a
+  // statement is bounded by its engine time limit alone.
+  let tail: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(run: () => Promise<T>, options?: QueryOptions): Promise<T> => {
+    const turn = tail.then(() => {
+      const skip = mustSkip(options);
+      if (skip) throw skip;
+      return run();
+    });
+    tail = turn.catch(() => {});
+    return turn;
+  };
+  const run = (sql: string, params: Params | undefined, format: string, options?: QueryOptions) =>
+    inTurn(() => {
+      const text = options?.deadline !== undefined && readsRows(sql) ? withTimeLimit(sql, options.deadline - Date.now()) : sql;
+      return params ? session.queryBindAsync(text, params, { format }) : session.queryAsync(text, { format });
+    }, options);
+
   return {
     backend: 'embedded',
-    async query<T>(sql: string, params?: Params): Promise<T[]> {
-      const result = params
-        ? await session.queryBindAsync(sql, params, { format: 'JSONEachRow' })
-        : await session.queryAsync(sql, { format: 'JSONEachRow' });
-      return rows<T>(result.text());
+    async query<T>(sql: string, params?: Params, options?: QueryOptions): Promise<T[]> {
+      return rows<T>((await run(sql, params, 'JSONEachRow', options)).text());
     },
-    async command(sql: string, params?: Params): Promise<void> {
-      if (params) await session.queryBindAsync(sql, params, { format: 'Null' });
-      else await session.queryAsync(sql, { format: 'Null' });
+    async command(sql: string, params?: Params, options?: QueryOptions): Promise<void> {
+      await run(sql, params, 'Null', options);
     },
     async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
-      await session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' });
+      await inTurn(() => session.insert({ table, columns, values: data, format: 'JSONCompactEachRow' }));
     },
     async insertRowBinary(table: string, columns: readonly string[], data: RowBytes): Promise<void> {
       const file = freeFiles.pop() ?? join(spool, `${spoolFiles++}.bin`);
       try {
         await writePieces(file, rowPieces(data));
         // Table and column names are the store's own constants, never input; the path is bound.
-        await session.queryBindAsync(`INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, RowBinary)`, { file }, { format: 'Null' });
+        await inTurn(() => session.queryBindAsync(`INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM file({file:String}, RowBinary)`, { file }, { format: 'Null' }));
       } finally {
         freeFiles.push(file);
       }
@@ -121,6 +140,22 @@ function openSpool(root: string): string {
     if (!(pid > 0 && (pid === process.pid || processAlive(pid)))) rmSync(join(root, name), { recursive: true, force: true });
   }
   return mkdtempSync(join(root, `${process.pid}-`));
+}
+
+// A SETTINGS clause at the very end of a statement (the store's own SQL
+// writes at most `name = value` pairs there).
+const TRAILING_SETTINGS = /\bSETTINGS\s+\w+\s*=\s*(?:'[^']*'|[\w.]+)(?:\s*,\s*\w+\s*=\s*(?:'[^']*'|[\w.]+))*$/i;
+
+/**
+ * The statement with the engine time limit as a trailing SETTINGS clause
+ * (chDB takes settings per statement no other way), added to the one it
+ * ends with if it has one. The values are numbers and a constant.
+ */
+export function withTimeLimit(sql: string, timeoutMs: number): string {
+  const limit = timeLimitSettings(timeoutMs);
+  const settings = `max_execution_time = ${limit.max_execution_time}, timeout_overflow_mode = '${limit.timeout_overflow_mode}'`;
+  const text = sql.trimEnd();
+  return TRAILING_SETTINGS.test(text) ? `${text}, ${settings}` : `${text}\nSETTINGS ${settings}`;
 }
 
 /** Writes the pieces into `file` (truncated first) with as few writev calls as the kernel allows. */

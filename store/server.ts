@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { rowPieces, type Params, type RowBytes, type Sql } from './sql.ts';
+import { mustSkip, readsRows, rowPieces, timeLimitSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
 
 export interface ServerOptions {
   url: string;
@@ -33,14 +34,47 @@ export async function openServer(options: ServerOptions): Promise<Sql> {
     clickhouse_settings: SETTINGS,
   });
 
+  // A bounded statement carries its own id, so that a cancelled one can be
+  // killed: dropping the HTTP request alone leaves the server computing.
+  const bounded = (sql: string, options?: QueryOptions) => {
+    if (!options?.signal && options?.deadline === undefined) return { request: {}, done: () => {} };
+    const skip = mustSkip(options);
+    if (skip) throw skip;
+    const queryId = randomUUID();
+    const kill = () => {
+      client
+        .command({ query: 'KILL QUERY WHERE query_id = {id:String} ASYNC', query_params: { id: queryId } })
+        .catch(() => {}); // best effort: the time limit still bounds it
+    };
+    options.signal?.addEventListener('abort', kill, { once: true });
+    return {
+      request: {
+        query_id: queryId,
+        abort_signal: options.signal,
+        clickhouse_settings: options.deadline !== undefined && readsRows(sql) ? timeLimitSettings(options.deadline - Date.now()) : {},
+      },
+      done: () => options.signal?.removeEventListener('abort', kill),
+    };
+  };
+
   return {
     backend: 'server',
-    async query<T>(sql: string, params?: Params): Promise<T[]> {
-      const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
-      return (await result.json()) as T[];
+    async query<T>(sql: string, params?: Params, options?: QueryOptions): Promise<T[]> {
+      const call = bounded(sql, options);
+      try {
+        const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow', ...call.request });
+        return (await result.json()) as T[];
+      } finally {
+        call.done();
+      }
     },
-    async command(sql: string, params?: Params): Promise<void> {
-      await client.command({ query: sql, query_params: params });
+    async command(sql: string, params?: Params, options?: QueryOptions): Promise<void> {
+      const call = bounded(sql, options);
+      try {
+        await client.command({ query: sql, query_params: params, ...call.request });
+      } finally {
+        call.done();
+      }
     },
     async insertCompact(table: string, columns: readonly string[], data: Buffer): Promise<void> {
       await client.insert({ table, columns: [...columns] as [string, ...string[]], values: Readable.from([data]), format: 'JSONCompactEachRow' });

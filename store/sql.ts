@@ -17,12 +17,46 @@ export type RowBytes = Uint8Array | readonly Uint8Array[];
 
 export const rowPieces = (bytes: RowBytes): readonly Uint8Array[] => (bytes instanceof Uint8Array ? [bytes] : bytes);
 
+/**
+ * Bounds on one statement, set by whoever answers for it (store/bounded.ts
+ * for the API's analysis routes); the scheduler and ingest give none.
+ */
+export interface QueryOptions {
+  /**
+   * When the statement must be done (epoch ms): it runs with the time left
+   * as its engine-side limit (ClickHouse max_execution_time, throwing on
+   * overflow), which the engine checks while it runs, and does not start
+   * once it has passed. The limit applies to statements that read rows
+   * (SELECT, INSERT ... SELECT); DDL and INSERT ... VALUES take none.
+   */
+  deadline?: number;
+  /**
+   * Cancels the statement: one that has not started yet never starts. A
+   * running one is stopped in the engine where the backend can (server: the
+   * HTTP request is dropped and the query killed by its id); chDB cannot
+   * interrupt a running query, so there it runs on, bounded by `deadline`.
+   */
+  signal?: AbortSignal;
+}
+
+/** A bounded statement that never started: cancelled, or its deadline passed while it waited. */
+export class StatementSkipped extends Error {
+  override name = 'StatementSkipped';
+  constructor(readonly reason: 'cancelled' | 'deadline') {
+    super(reason === 'cancelled' ? 'cancelled before it started' : 'its deadline passed before it started');
+  }
+}
+
+/** Why a bounded statement must not start now, if it must not. */
+export const mustSkip = (options: QueryOptions | undefined, now = Date.now()): StatementSkipped | null =>
+  options?.signal?.aborted ? new StatementSkipped('cancelled') : options?.deadline !== undefined && options.deadline <= now ? new StatementSkipped('deadline') : null;
+
 export interface Sql {
   readonly backend: 'embedded' | 'server';
   /** Runs a SELECT and returns its rows (JSONEachRow, 64-bit integers as numbers). */
-  query<T>(sql: string, params?: Params): Promise<T[]>;
+  query<T>(sql: string, params?: Params, options?: QueryOptions): Promise<T[]>;
   /** Runs a statement that returns nothing useful (DDL, INSERT ... SELECT). */
-  command(sql: string, params?: Params): Promise<void>;
+  command(sql: string, params?: Params, options?: QueryOptions): Promise<void>;
   /**
    * Inserts rows already encoded as JSONCompactEachRow (one JSON array per
    * line, values in the order of `columns`): the cheapest text format for the
@@ -39,3 +73,13 @@ export interface Sql {
 
 /** Millisecond timestamps bind as Int64 and become DateTime64 inside SQL. */
 export const msParam = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`;
+
+/** Whether a statement reads rows, so that an engine time limit means something for it (see QueryOptions). */
+export const readsRows = (sql: string): boolean =>
+  /^\s*(SELECT|WITH)\b/i.test(sql) || (/^\s*INSERT\b/i.test(sql) && /\bSELECT\b/i.test(sql) && !/\bVALUES\s*\(/i.test(sql));
+
+/** The engine settings that enforce `timeoutMs`: throw rather than return a partial answer. */
+export const timeLimitSettings = (timeoutMs: number) => ({
+  max_execution_time: Math.max(timeoutMs, 1) / 1000,
+  timeout_overflow_mode: 'throw',
+}) as const;

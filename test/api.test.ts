@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { buildApp, type AppDeps } from '../api/app.ts';
+import { QueryGate } from '../api/query-gate.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { inlinePreparer } from '../ingest/preparer.ts';
 import { createWriters } from '../ingest/writers.ts';
@@ -25,6 +26,8 @@ async function makeApp(apiKeys: string[] = [], extra: Partial<AppDeps> = {}) {
     preparer: inlinePreparer(),
     apiKeys,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    gate: new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT }),
+    http: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT },
     windowMs: 60_000,
     limits: () => ({ now: Date.now(), maxFeatures: 1000, maxAgeMs: 400 * 86_400_000, maxFutureSkewMs: 3_600_000 }),
     baseline: { bins: 10, maxCategories: 100, sampleMax: 1_000_000 },

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app.ts';
+import { QueryGate } from '../api/query-gate.ts';
 import { createMetrics } from '../core/metrics.ts';
 import { inlinePreparer } from '../ingest/preparer.ts';
 import { createWriters } from '../ingest/writers.ts';
@@ -15,9 +16,12 @@ let app: FastifyInstance;
 beforeAll(async () => {
   sql = await openStore(testConfig({ DATA_DIR: dir.path }));
   const metrics = createMetrics();
+  const config = testConfig({ DATA_DIR: dir.path });
   app = await buildApp({
     sql,
     metrics,
+    gate: new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT }),
+    http: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT },
     writers: createWriters(sql, { maxBatchRows: 100_000, maxPendingRows: 500_000 }, metrics),
     preparer: inlinePreparer(),
     apiKeys: [],

@@ -88,8 +88,8 @@ export function withInsertOutage(down: () => boolean): (sql: Sql) => Sql {
   return (sql) => ({
     ...sql,
     backend: sql.backend,
-    query: (q, p) => sql.query(q, p),
-    command: (q, p) => sql.command(q, p),
+    query: (q, p, o) => sql.query(q, p, o),
+    command: (q, p, o) => sql.command(q, p, o),
     close: () => sql.close(),
     insertCompact: (table, columns, rows) => (down() ? unavailable() : sql.insertCompact(table, columns, rows)),
     insertRowBinary: (table, columns, rows) => (down() ? unavailable() : sql.insertRowBinary(table, columns, rows)),

@@ -33,15 +33,18 @@ export class ShadowAnalyzer {
     private readonly options: ShadowAnalyzerOptions,
   ) {}
 
-  /** One shadow's report for a window, scoring what it needs first. */
-  async report(record: ShadowRecord, window: Range): Promise<ShadowReport> {
-    const { sql, scorer } = this.deps;
-    await scorer.scoreRange(record, window);
+  /**
+   * One shadow's report for a window, scoring what it needs first; through
+   * `sql` when given (the API's, bounded per request).
+   */
+  async report(record: ShadowRecord, window: Range, sql = this.deps.sql): Promise<ShadowReport> {
+    const { scorer } = this.deps;
+    await scorer.scoreRange(record, window, Number.POSITIVE_INFINITY, sql);
     const baseline = await latestBaseline(sql, record.model);
     if (record.role === 'challenger' && baseline) {
       const reference = { from: baseline.from, to: baseline.to };
       const have = await storedCount(sql, keyOf(record), reference);
-      if (have < this.options.referenceMaxRows) await scorer.scoreRange(record, reference, this.options.referenceMaxRows - have);
+      if (have < this.options.referenceMaxRows) await scorer.scoreRange(record, reference, this.options.referenceMaxRows - have, sql);
     }
     return computeShadowReport({ sql, defaultSampleShare: this.options.defaultSampleShare }, record, window, baseline);
   }

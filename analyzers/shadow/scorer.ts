@@ -122,9 +122,10 @@ export class ShadowScorer {
 
   /**
    * Scores the sampled events of `range` this revision has not scored yet,
-   * at most `limit`; returns how many it stored (skips included).
+   * at most `limit`, through `sql` when given (the API's, bounded per
+   * request); returns how many it stored (skips included).
    */
-  async scoreRange(record: ShadowRecord, range: Range & { ingestedSince?: number }, limit = Number.POSITIVE_INFINITY): Promise<number> {
+  async scoreRange(record: ShadowRecord, range: Range & { ingestedSince?: number }, limit = Number.POSITIVE_INFINITY, sql = this.deps.sql): Promise<number> {
     const entry = this.live.get(liveId(record));
     if (!entry) throw new Error(`shadow "${record.name}" of model "${record.model}" is not loaded`);
     const key = keyOf(record);
@@ -134,7 +135,7 @@ export class ShadowScorer {
     let stored = 0;
     while (stored < limit && !this.stopped) {
       const want = Math.min(QUERY_ROWS, limit - stored);
-      const events = await unscoredEvents(this.deps.sql, key, range, share, features, want);
+      const events = await unscoredEvents(sql, key, range, share, features, want);
       // Runs of batchRows, one insert for the lot: small inserts cost the store far more than scoring does.
       const rows: ShadowPredictionRow[] = [];
       for (let at = 0; at < events.length; at += this.options.batchRows) {
@@ -151,7 +152,7 @@ export class ShadowScorer {
         });
         this.deps.metrics.shadowBatchSeconds.observe((performance.now() - started) / 1000);
       }
-      await insertShadowPredictions(this.deps.sql, key, rows);
+      await insertShadowPredictions(sql, key, rows);
       const outcomes = new Map<string, number>();
       for (const row of rows) outcomes.set(row.status, (outcomes.get(row.status) ?? 0) + 1);
       for (const [outcome, n] of outcomes) this.deps.metrics.shadowRows.inc({ model: record.model, shadow: record.name, outcome }, n);

@@ -7,8 +7,8 @@ import { comparePerformance, computePerformance } from '../../analyzers/performa
 import { driftHistory } from '../../store/drift-results.ts';
 import { performanceHistory } from '../../store/performance-results.ts';
 import { listModels } from '../../store/events.ts';
-import type { Sql } from '../../store/sql.ts';
 import { mayUse } from '../access.ts';
+import type { QueryGate } from '../query-gate.ts';
 import { Errors } from '../errors.ts';
 import {
   BaselineRequest,
@@ -25,7 +25,8 @@ import {
 import { iso, parseHistoryRange, parseRange, parseTime, windowOut } from '../time.ts';
 
 export interface ModelRouteOptions {
-  sql: Sql;
+  /** Every route here reads through the gate: bounded in number and time. */
+  gate: QueryGate;
   windowMs: number;
   baseline: BaselineOptions;
   drift: DriftOptions;
@@ -44,7 +45,7 @@ type ModelRequest = { Params: { model: string } };
 type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; limit: number } };
 
 export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
-  const { sql } = options;
+  const { gate } = options;
 
   app.get(
     '/v1/models',
@@ -73,10 +74,11 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
               },
             },
           },
+          503: ErrorResponse,
         },
       },
     },
-    async (request) => ({ models: (await listModels(sql)).filter((m) => mayUse(request.grant, m.model)) }),
+    async (request, reply) => gate.run(reply, async (sql) => ({ models: (await listModels(sql)).filter((m) => mayUse(request.grant, m.model)) })),
   );
 
   app.post<ModelRequest & { Body: { from: string | number; to: string | number; segment_by?: string } }>(
@@ -88,7 +90,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         tags: ['baselines'],
         params: ModelParams,
         body: BaselineRequest,
-        response: { 201: BaselineResponse, 400: ErrorResponse, 422: ErrorResponse },
+        response: { 201: BaselineResponse, 400: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse },
       },
     },
     async (request, reply) => {
@@ -96,20 +98,24 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       const from = parseTime('from', String(request.body.from));
       const to = parseTime('to', String(request.body.to));
       if (from >= to) throw new Errors.BadRange('from must be before to');
-      try {
-        const baseline = await freezeBaseline(sql, { model, from, to }, options.baseline);
-        const segments = request.body.segment_by
-          ? await freezeSegmentBaselines(sql, baseline, request.body.segment_by, options.maxSegments, options.baseline)
-          : [];
-        reply.code(201);
-        return {
-          ...baselineOut(baseline),
-          segments: segments.map((b) => ({ value: b.segment!.value, baseline_id: b.baseline_id, n_events: b.n_events })),
-        };
-      } catch (err) {
-        if (err instanceof EmptyRangeError) throw new Errors.EmptyRange(model, iso(from), iso(to));
-        throw err;
-      }
+      // A write left half done by a client that went away would be a baseline without its
+      // segments: this takes a slot, and runs to its end.
+      return gate.run(reply, async (sql) => {
+        try {
+          const baseline = await freezeBaseline(sql, { model, from, to }, options.baseline);
+          const segments = request.body.segment_by
+            ? await freezeSegmentBaselines(sql, baseline, request.body.segment_by, options.maxSegments, options.baseline)
+            : [];
+          reply.code(201);
+          return {
+            ...baselineOut(baseline),
+            segments: segments.map((b) => ({ value: b.segment!.value, baseline_id: b.baseline_id, n_events: b.n_events })),
+          };
+        } catch (err) {
+          if (err instanceof EmptyRangeError) throw new Errors.EmptyRange(model, iso(from), iso(to));
+          throw err;
+        }
+      }, { bounded: false });
     },
   );
 
@@ -121,10 +127,10 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         summary: 'Baselines of a model, newest first',
         tags: ['baselines'],
         params: ModelParams,
-        response: { 200: { type: 'object', properties: { baselines: { type: 'array', items: BaselineSummary } } } },
+        response: { 200: { type: 'object', properties: { baselines: { type: 'array', items: BaselineSummary } } }, 503: ErrorResponse },
       },
     },
-    async (request) => ({ baselines: (await listBaselines(sql, request.params.model)).map(baselineOut) }),
+    async (request, reply) => gate.run(reply, async (sql) => ({ baselines: (await listBaselines(sql, request.params.model)).map(baselineOut) })),
   );
 
   app.get<ModelRequest & { Params: { model: string; baseline_id: string } }>(
@@ -139,14 +145,15 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
           required: ['model', 'baseline_id'],
           properties: { ...ModelParams.properties, baseline_id: { type: 'string', format: 'uuid' } },
         },
-        response: { 200: BaselineResponse, 404: ErrorResponse },
+        response: { 200: BaselineResponse, 404: ErrorResponse, 503: ErrorResponse },
       },
     },
-    async (request) => {
-      const baseline = await getBaseline(sql, request.params.model, request.params.baseline_id);
-      if (!baseline) throw new Errors.BaselineNotFound(`no baseline ${request.params.baseline_id} for model "${request.params.model}"`);
-      return baselineOut(baseline);
-    },
+    async (request, reply) =>
+      gate.run(reply, async (sql) => {
+        const baseline = await getBaseline(sql, request.params.model, request.params.baseline_id);
+        if (!baseline) throw new Errors.BaselineNotFound(`no baseline ${request.params.baseline_id} for model "${request.params.model}"`);
+        return baselineOut(baseline);
+      }),
   );
 
   app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline_id?: string; segment_by?: string } }>(
@@ -159,31 +166,33 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         tags: ['drift'],
         params: ModelParams,
         querystring: DriftQuery,
-        response: { 200: DriftReportSchema, 400: ErrorResponse, 404: ErrorResponse },
+        response: { 200: DriftReportSchema, 400: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { model } = request.params;
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
-      const baseline = request.query.baseline_id
-        ? await getBaseline(sql, model, request.query.baseline_id)
-        : await latestBaseline(sql, model);
-      if (!baseline) {
-        throw new Errors.BaselineNotFound(
-          request.query.baseline_id
-            ? `no baseline ${request.query.baseline_id} for model "${model}"`
-            : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
-        );
-      }
-      const report = windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
-      const tag = request.query.segment_by;
-      if (!tag) return report;
-      const segments = [];
-      for (const segmentBaseline of await segmentBaselines(sql, model, baseline.baseline_id, tag)) {
-        const segment = segmentBaseline.segment!;
-        segments.push(windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)));
-      }
-      return { ...report, segments };
+      return gate.run(reply, async (sql) => {
+        const baseline = request.query.baseline_id
+          ? await getBaseline(sql, model, request.query.baseline_id)
+          : await latestBaseline(sql, model);
+        if (!baseline) {
+          throw new Errors.BaselineNotFound(
+            request.query.baseline_id
+              ? `no baseline ${request.query.baseline_id} for model "${model}"`
+              : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
+          );
+        }
+        const report = windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
+        const tag = request.query.segment_by;
+        if (!tag) return report;
+        const segments = [];
+        for (const segmentBaseline of await segmentBaselines(sql, model, baseline.baseline_id, tag)) {
+          const segment = segmentBaseline.segment!;
+          segments.push(windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)));
+        }
+        return { ...report, segments };
+      });
     },
   );
 
@@ -196,21 +205,21 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         tags: ['drift'],
         params: ModelParams,
         querystring: DriftHistoryQuery,
-        response: { 200: { type: 'object', properties: { windows: { type: 'array', items: DriftReportSchema } } }, 400: ErrorResponse },
+        response: { 200: { type: 'object', properties: { windows: { type: 'array', items: DriftReportSchema } } }, 400: ErrorResponse, 503: ErrorResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { segment_by: tag, segment: value } = request.query;
       if (value !== undefined && tag === undefined) throw new Errors.BadQuery('segment needs segment_by: the tag whose value it is');
       const range = parseHistoryRange(request.query.from, request.query.to);
-      const windows = await driftHistory(sql, request.params.model, range, request.query.limit, tag ? { tag, value } : undefined);
+      const windows = await gate.run(reply, (sql) => driftHistory(sql, request.params.model, range, request.query.limit, tag ? { tag, value } : undefined));
       return { windows: windows.map((w) => ({ ...windowOut(w), segments: w.segments?.map(windowOut) })) };
     },
   );
 }
 
 export async function performanceRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
-  const { sql } = options;
+  const { gate } = options;
   const WindowPerformance = {
     type: 'object',
     properties: { ...PerformanceSchema.properties, from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, computed_at: { type: 'string', format: 'date-time' } },
@@ -225,15 +234,17 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
         tags: ['performance'],
         params: ModelParams,
         querystring: { type: 'object', additionalProperties: false, properties: { from: { type: 'string' }, to: { type: 'string' } } },
-        response: { 200: WindowPerformance, 400: ErrorResponse },
+        response: { 200: WindowPerformance, 400: ErrorResponse, 503: ErrorResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { model } = request.params;
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
-      const baseline = await latestBaseline(sql, model);
-      const perf = comparePerformance(await computePerformance(sql, { model, ...range }), baseline?.performance);
-      return { ...perf, from: iso(range.from), to: iso(range.to) };
+      return gate.run(reply, async (sql) => {
+          const baseline = await latestBaseline(sql, model);
+          const perf = comparePerformance(await computePerformance(sql, { model, ...range }), baseline?.performance);
+          return { ...perf, from: iso(range.from), to: iso(range.to) };
+      });
     },
   );
 
@@ -246,12 +257,12 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
         tags: ['performance'],
         params: ModelParams,
         querystring: HistoryQuery,
-        response: { 200: { type: 'object', properties: { windows: { type: 'array', items: WindowPerformance } } }, 400: ErrorResponse },
+        response: { 200: { type: 'object', properties: { windows: { type: 'array', items: WindowPerformance } } }, 400: ErrorResponse, 503: ErrorResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { from, to } = parseHistoryRange(request.query.from, request.query.to);
-      const windows = await performanceHistory(sql, request.params.model, from, to, request.query.limit);
+      const windows = await gate.run(reply, (sql) => performanceHistory(sql, request.params.model, from, to, request.query.limit));
       return { windows: windows.map(windowOut) };
     },
   );

@@ -9,12 +9,15 @@ import type { ShadowSpec } from '../../analyzers/shadow/spec.ts';
 import { deleteShadowModel, getShadowModel, listShadowModels, saveShadowModel, type ShadowRecord } from '../../store/shadow-models.ts';
 import { shadowHistory } from '../../store/shadow-results.ts';
 import type { Sql } from '../../store/sql.ts';
+import type { QueryGate } from '../query-gate.ts';
 import { Errors } from '../errors.ts';
 import { ErrorResponse, HistoryQuery, ModelParams, ShadowParams, ShadowReport as ShadowReportSchema, ShadowRequest, ShadowSummary } from '../schemas.ts';
 import { iso, parseHistoryRange, parseRange, windowOut } from '../time.ts';
 
 export interface ShadowRouteOptions {
   sql: Sql;
+  /** Reports and histories read through the gate: bounded in number and time. */
+  gate: QueryGate;
   scorer: ShadowScorer;
   analyzer: ShadowAnalyzer;
   windowMs: number;
@@ -138,8 +141,8 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
     async (request) => ({ shadows: (await listShadowModels(sql, request.params.model)).map(summaryOut) }),
   );
 
-  const find = async (model: string, name: string) => {
-    const record = await getShadowModel(sql, model, name);
+  const find = async (model: string, name: string, from = sql) => {
+    const record = await getShadowModel(from, model, name);
     if (!record) throw new Errors.ShadowNotFound(model, name);
     return record;
   };
@@ -191,14 +194,16 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
           additionalProperties: false,
           properties: { from: { type: 'string', maxLength: 64 }, to: { type: 'string', maxLength: 64 } },
         },
-        response: { 200: ShadowReportSchema, 400: ErrorResponse, 404: ErrorResponse },
+        response: { 200: ShadowReportSchema, 400: ErrorResponse, 404: ErrorResponse, 503: ErrorResponse },
       },
     },
-    async (request) => {
-      const record = await find(request.params.model, request.params.name);
+    async (request, reply) => {
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
-      await scorer.refresh();
-      return windowOut(await options.analyzer.report(record, range));
+      return options.gate.run(reply, async (bounded) => {
+        const record = await find(request.params.model, request.params.name, bounded);
+        await scorer.refresh();
+        return windowOut(await options.analyzer.report(record, range, bounded));
+      });
     },
   );
 
@@ -211,13 +216,13 @@ export async function shadowRoutes(app: FastifyInstance, options: ShadowRouteOpt
         tags: ['shadow'],
         params: ShadowParams,
         querystring: HistoryQuery,
-        response: { 200: { type: 'object', properties: { reports: { type: 'array', items: ShadowReportSchema } } }, 400: ErrorResponse },
+        response: { 200: { type: 'object', properties: { reports: { type: 'array', items: ShadowReportSchema } } }, 400: ErrorResponse, 503: ErrorResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { model, name } = request.params;
       const range = parseHistoryRange(request.query.from, request.query.to);
-      const reports = await shadowHistory(sql, { model, shadow: name, ...range, limit: request.query.limit });
+      const reports = await options.gate.run(reply, (bounded) => shadowHistory(bounded, { model, shadow: name, ...range, limit: request.query.limit }));
       return { reports: reports.map(windowOut) };
     },
   );
