@@ -123,6 +123,27 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * Waits for `done` as long as `progress` keeps changing: on a busy machine a
+ * long drain is slow but moves, and only one that stopped moving for
+ * `stallMs` fails, not one slower than a guessed deadline.
+ */
+export async function waitWhileProgressing(done: () => Promise<boolean>, progress: () => Promise<number>, stallMs: number, what: string): Promise<void> {
+  let last = await progress();
+  let movedAt = Date.now();
+  for (;;) {
+    if (await done()) return;
+    const now = await progress();
+    if (now !== last) {
+      last = now;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > stallMs) {
+      throw new Error(`no progress for ${stallMs} ms (at ${now}) waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 const CLI = new URL('../cli/driftwatch.mjs', import.meta.url).pathname;
 
 /** `driftwatch serve` as its own process, so it can be killed like a real one. */
