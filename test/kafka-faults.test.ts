@@ -185,9 +185,8 @@ describe('Kafka ingest under faults', () => {
     } finally {
       service.child.kill('SIGTERM');
     }
-    const started = Date.now();
+    // Exit 0 is the bound: a stop that outlasts 10 s exits 1 (cli/main.ts), however busy the machine.
     expect(await service.exited).toBe(0);
-    expect(Date.now() - started).toBeLessThan(15_000);
     expect(await groupCaughtUp(broker, groupId, topics.events)).toBe(true);
     const { ids, rows } = await distinctIds([dir.path], 'term');
     expect(ids.size).toBe(n);
@@ -216,7 +215,7 @@ describe('Kafka ingest under faults', () => {
       b.child.kill('SIGTERM');
       expect(await b.exited).toBe(0);
       // The first gets every partition back: it re-reads its own (uncommitted, just dropped again); the other's are committed to the end.
-      await waitFor(async () => (await consumed(a)) > beforeLeave, 30_000, 'the first consumer to rejoin alone');
+      await waitFor(async () => (await consumed(a)) > beforeLeave, 60_000, 'the first consumer to rejoin alone');
     } finally {
       a.child.kill('SIGTERM');
       b?.child.kill('SIGTERM');

@@ -157,7 +157,8 @@ export async function spawnService(env: Record<string, string>) {
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  const deadline = Date.now() + 60_000;
+  // Generous: on a busy machine starting node, the store and the consumer takes a while.
+  const deadline = Date.now() + 120_000;
   let url: string | undefined;
   while (!url && Date.now() < deadline) {
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
