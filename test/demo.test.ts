@@ -15,7 +15,9 @@ describe('npm run demo', () => {
     const store = join(dir.path, 'store');
     try {
       const outcome = await runDemo({
-        flags: { DATA_DIR: store, ANALYSIS_WINDOW: '2s', ANALYSIS_GRACE: '500ms' },
+        // DRIFT_ALPHA: at the default 0.001 an unshifted feature-window is flagged by chance now and then
+        // (the drift-calibration tests hold that rate); here only the shifted ones may be.
+        flags: { DATA_DIR: store, ANALYSIS_WINDOW: '2s', ANALYSIS_GRACE: '500ms', DRIFT_ALPHA: '1e-6' },
         extra: { duration: '16', rate: '1500' },
         out,
         seed: 42,
@@ -25,12 +27,16 @@ describe('npm run demo', () => {
       for (const w of shifted) expect(w.flagged).toEqual([...SHIFTED_FEATURES].sort());
       for (const w of outcome.windows.filter((w) => w.expected.length === 0)) expect(w.flagged).toEqual([]);
       expect(outcome.allMatched).toBe(true);
+      // Window after window: late on a busy machine, but none skipped.
+      const ends = outcome.windows.map((w) => w.to);
+      expect(ends.slice(1).map((end, i) => end - ends[i])).toEqual(ends.slice(1).map(() => 2000));
       expect(outcome.labelsSent).toBeGreaterThan(0);
       expect(outcome.eventsStored).toBe(outcome.eventsSent);
       expect(printed).toMatch(/traffic over HTTP/);
       expect(printed).toMatch(/baseline [0-9a-f-]{36} frozen/);
       expect(printed).toMatch(/feature\s+kind\s+method\s+score\s+threshold\s+drifted/);
-      expect(printed).toMatch(/credit_score\s+numeric\s+psi\s+[\d.]+\s+0\.0\d+\s+YES/);
+      // The threshold depends on the window's size, which depends on how busy the machine is.
+      expect(printed).toMatch(/credit_score\s+numeric\s+psi\s+[\d.]+\s+[\d.]+\s+YES/);
       expect(printed).toMatch(/sent [\d,]+ events \([\d,]+\/s\).*stored [\d,]+ events/);
       // The store is removed at the end unless --keep-data.
       expect(printed).toContain(`store ${store} removed`);
@@ -38,7 +44,7 @@ describe('npm run demo', () => {
     } finally {
       dir.remove();
     }
-  }, 60_000);
+  }, 240_000);
 
   it('refuses a duration too short to analyse a window, naming the minimum, before starting anything', async () => {
     const dir = tempDir();

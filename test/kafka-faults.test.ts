@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
 import { openStore } from '../store/open.ts';
 import { event, tempDir, testConfig, withInsertOutage } from './helpers.ts';
-import { createTopics, groupCaughtUp, produce, spawnService, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
+import { createTopics, groupCaughtUp, produce, spawnService, unique, useBroker, waitFor, waitWhileProgressing, type Broker } from './kafka-helpers.ts';
 
 const theBroker = useBroker();
 let broker: Broker;
@@ -94,7 +94,7 @@ describe('Kafka ingest under faults', () => {
     expect(seenAtKill[5]).toBeLessThan(TOTAL);
     const final = await spawnService(kafkaEnv(topics, groupId, dir.path));
     try {
-      await waitFor(async () => (await final.events('kill')) >= TOTAL && (await groupCaughtUp(broker, groupId, topics.events)), 180_000, 'all events after the kills');
+      await waitWhileProgressing(async () => (await final.events('kill')) >= TOTAL && (await groupCaughtUp(broker, groupId, topics.events)), () => final.events('kill'), 60_000, 'all events after the kills');
       expect(await final.events('kill')).toBe(TOTAL);
     } finally {
       final.child.kill('SIGTERM');
@@ -104,7 +104,7 @@ describe('Kafka ingest under faults', () => {
     expect(ids.size).toBe(TOTAL);
     expect(rows).toBe(TOTAL);
     dir.remove();
-  }, 400_000);
+  }, 900_000);
 
   it('resumes by itself after the broker was down for 20 s', async () => {
     const topics = await prefilled('broker');
@@ -118,14 +118,14 @@ describe('Kafka ingest under faults', () => {
       expect(during).toBeLessThan(TOTAL); // really mid-stream
       await new Promise((r) => setTimeout(r, 20_000));
       await broker.startBroker();
-      await waitFor(async () => (await count()) >= TOTAL, 180_000, 'all events after the broker came back');
+      await waitWhileProgressing(async () => (await count()) >= TOTAL, count, 90_000, 'all events after the broker came back');
       expect(await count()).toBe(TOTAL);
       expect(service.kafka?.state()).toBe('running');
     } finally {
       await service.close();
       dir.remove();
     }
-  }, 400_000);
+  }, 900_000);
 
   it('pauses while the store is away for 20 s, without crash-looping, then drains', async () => {
     const topics = await prefilled('outage');
@@ -162,14 +162,14 @@ describe('Kafka ingest under faults', () => {
       expect(readHalfway - stalled).toBeLessThan(20_000);
       expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(200 * 1024 * 1024);
       storeDown = false;
-      await waitFor(async () => (await count()) >= TOTAL, 180_000, 'draining after the outage');
+      await waitWhileProgressing(async () => (await count()) >= TOTAL, count, 90_000, 'draining after the outage');
       expect(stalled).toBeLessThan(TOTAL);
       expect(await count()).toBe(TOTAL);
     } finally {
       await service.close();
       dir.remove();
     }
-  }, 400_000);
+  }, 900_000);
 
   it('on SIGTERM stores and commits the rows it holds, then leaves the group', async () => {
     const n = 5_000;
@@ -185,9 +185,8 @@ describe('Kafka ingest under faults', () => {
     } finally {
       service.child.kill('SIGTERM');
     }
-    const started = Date.now();
+    // Exit 0 is the bound: a stop that outlasts 10 s exits 1 (cli/main.ts), however busy the machine.
     expect(await service.exited).toBe(0);
-    expect(Date.now() - started).toBeLessThan(15_000);
     expect(await groupCaughtUp(broker, groupId, topics.events)).toBe(true);
     const { ids, rows } = await distinctIds([dir.path], 'term');
     expect(ids.size).toBe(n);
@@ -216,7 +215,7 @@ describe('Kafka ingest under faults', () => {
       b.child.kill('SIGTERM');
       expect(await b.exited).toBe(0);
       // The first gets every partition back: it re-reads its own (uncommitted, just dropped again); the other's are committed to the end.
-      await waitFor(async () => (await consumed(a)) > beforeLeave, 30_000, 'the first consumer to rejoin alone');
+      await waitFor(async () => (await consumed(a)) > beforeLeave, 60_000, 'the first consumer to rejoin alone');
     } finally {
       a.child.kill('SIGTERM');
       b?.child.kill('SIGTERM');
@@ -250,7 +249,7 @@ describe('Kafka ingest under faults', () => {
       a.child.kill('SIGKILL');
       expect(storedBeforeKill).toBeLessThan(TOTAL); // killed mid-stream: work was left for the survivor
       await a.exited;
-      await waitFor(() => groupCaughtUp(broker, groupId, topics.events), 240_000, 'the survivor to finish every partition');
+      await waitWhileProgressing(() => groupCaughtUp(broker, groupId, topics.events), () => b.events('pair'), 60_000, 'the survivor to finish every partition');
     } finally {
       a.child.kill('SIGKILL');
       b.child.kill('SIGTERM');
@@ -259,6 +258,6 @@ describe('Kafka ingest under faults', () => {
     const { ids } = await distinctIds(dirs.map((d) => d.path), 'pair');
     expect(ids.size).toBe(TOTAL);
     for (const d of dirs) d.remove();
-  }, 400_000);
+  }, 900_000);
 });
 

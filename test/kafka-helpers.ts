@@ -123,6 +123,27 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * Waits for `done` as long as `progress` keeps changing: on a busy machine a
+ * long drain is slow but moves, and only one that stopped moving for
+ * `stallMs` fails, not one slower than a guessed deadline.
+ */
+export async function waitWhileProgressing(done: () => Promise<boolean>, progress: () => Promise<number>, stallMs: number, what: string): Promise<void> {
+  let last = await progress();
+  let movedAt = Date.now();
+  for (;;) {
+    if (await done()) return;
+    const now = await progress();
+    if (now !== last) {
+      last = now;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > stallMs) {
+      throw new Error(`no progress for ${stallMs} ms (at ${now}) waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 const CLI = new URL('../cli/driftwatch.mjs', import.meta.url).pathname;
 
 /** `driftwatch serve` as its own process, so it can be killed like a real one. */
@@ -136,7 +157,8 @@ export async function spawnService(env: Record<string, string>) {
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  const deadline = Date.now() + 60_000;
+  // Generous: on a busy machine starting node, the store and the consumer takes a while.
+  const deadline = Date.now() + 120_000;
   let url: string | undefined;
   while (!url && Date.now() < deadline) {
     url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];

@@ -293,22 +293,28 @@ describe('Kafka ingest against a real broker', () => {
     const topicsBefore = new Set(await broker.admin.listTopics());
     try {
       const outcome = await runDemo({
-        flags: { DATA_DIR: dir.path, ANALYSIS_WINDOW: '2s', ANALYSIS_GRACE: '1500ms', KAFKA_BROKERS: broker.brokers.join(',') },
+        // DRIFT_ALPHA: at the default 0.001 one of the ~70 unshifted feature-windows is flagged by chance in about 7% of runs
+        // (the drift-calibration tests hold that rate); here only the shifted ones may be.
+        flags: { DATA_DIR: dir.path, ANALYSIS_WINDOW: '2s', ANALYSIS_GRACE: '1500ms', DRIFT_ALPHA: '1e-6', KAFKA_BROKERS: broker.brokers.join(',') },
         extra: { duration: '16', rate: '1500' },
         out,
         seed: 7,
       });
       expect(printed).toMatch(/traffic through Kafka \(driftwatch-demo-[a-z0-9]+\.events\)/);
-      expect(outcome.eventsSent).toBeGreaterThan(10_000);
+      // Traffic went through (how much depends on how busy the machine is: the demo sends on a clock).
+      expect(outcome.eventsSent).toBeGreaterThan(1_000);
       expect(outcome.eventsStored).toBe(outcome.eventsSent);
       const shifted = outcome.windows.filter((w) => w.expected.length > 0);
       expect(shifted.length).toBeGreaterThanOrEqual(2);
       for (const w of shifted) expect(w.flagged).toEqual([...SHIFTED_FEATURES].sort());
       expect(outcome.allMatched).toBe(true);
+      // Window after window: late on a busy machine, but none skipped.
+      const ends = outcome.windows.map((w) => w.to);
+      expect(ends.slice(1).map((end, i) => end - ends[i])).toEqual(ends.slice(1).map(() => 2000));
       const left = (await broker.admin.listTopics()).filter((t) => !topicsBefore.has(t) && t.startsWith('driftwatch-demo-'));
       expect(left).toEqual([]);
     } finally {
       dir.remove();
     }
-  }, 90_000);
+  }, 240_000);
 });
