@@ -166,7 +166,7 @@ const ConfigFields = z.object({
  * journal sits in DATA_DIR beside the data, so answering from it adds no
  * disk that could be lost, and it is synced (fdatasync) where the engine's
  * parts are not: journaled is as durable, answers in half the time, and
- * stores 1.3-1.9x the events a second (README, Benchmarks). With a
+ * stores 1.3-1.9x the events a second (docs/benchmarks.md). With a
  * ClickHouse server the service's own disk would become part of durability,
  * which a stateless deployment does not have: there it answers once stored.
  */

@@ -3,7 +3,7 @@
  * Against JSONCompactEachRow it halves the encoding cost in JavaScript (no
  * number-to-text formatting: a Float64 is its 8 bytes) and cuts the engine's
  * parse-and-write cost per event from about 4.7 to 1.7 µs (measured with 20
- * features; see bench/ingest.ts and the README). Only the types the events
+ * features; see bench/ingest.ts and docs/benchmarks.md). Only the types the events
  * and labels tables use are here.
  *
  * https://clickhouse.com/docs/interfaces/formats/RowBinary
