@@ -67,6 +67,10 @@ Options (each also an environment variable of the same name, e.g. --data-dir = D
   --baseline-sample-max N     Values kept per feature for KS (default 1000000)
   --max-categories N          Categories kept per feature (default 1000)
   --metrics-max-features N    Per-feature series per model in /metrics (default 200)
+  --analysis-max-concurrent N Analysis requests answered at once; more get 503 (default 2)
+  --analysis-timeout D        Engine time limit of one analysis request (default 30s)
+  --http-headers-timeout D    Time a client may take to send its headers (default 10s)
+  --http-request-timeout D    ... and its whole request (default 60s)
   --log-level L               fatal|error|warn|info|debug|trace|silent (default info)
   --alert-rules-file F        Alert rules YAML (default: the shipped alerts/default-rules.yaml)
   --alertmanager-url URL      Post firing and resolved alerts to this Alertmanager

@@ -26,9 +26,10 @@ const isEngineTimeout = (err: unknown) =>
 
 /**
  * A store whose statements share one deadline and one signal: each runs
- * with the time left as its engine-side limit, none starts once the signal
- * fired or the time is up (the backends check as each one's turn comes). A request's many statements (a drift report runs
- * several, one set per segment) are bounded together, as the client sees them.
+ * with the time left as its engine-side limit, and none starts once the
+ * signal fired or the time is up (the backends check as each one's turn
+ * comes). A request's many statements (a drift report runs several, one set
+ * per segment) are bounded together, as the client sees them.
  *
  * Inserts are left alone: they are the request's own writes (a baseline),
  * small and not worth leaving half done.

@@ -82,6 +82,13 @@ describe('Kafka security settings', () => {
     expect(() => parseConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'p' })).toThrow(/KAFKA_SASL_USERNAME: required/);
     expect(() => parseConfig({ KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })).toThrow(/KAFKA_SASL_MECHANISM: required/);
     expect(() => parseConfig({ KAFKA_SASL_MECHANISM: 'gssapi', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })).toThrow(/KAFKA_SASL_MECHANISM/);
+    expect(() => parseConfig({ HTTP_HEADERS_TIMEOUT: '2m' })).toThrow(/HTTP_HEADERS_TIMEOUT: must not exceed HTTP_REQUEST_TIMEOUT/);
+  });
+
+  it('bounds analysis requests and slow clients by default', () => {
+    const config = parseConfig({});
+    expect([config.ANALYSIS_MAX_CONCURRENT, config.ANALYSIS_TIMEOUT, config.HTTP_HEADERS_TIMEOUT, config.HTTP_REQUEST_TIMEOUT]).toEqual([2, 30_000, 10_000, 60_000]);
+    expect(() => parseConfig({ ANALYSIS_MAX_CONCURRENT: '0' })).toThrow(/ANALYSIS_MAX_CONCURRENT/);
   });
 
   it('reads the CA file once, refusing one that cannot be read or holds no certificate', () => {
