@@ -158,7 +158,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
   write(`reference traffic until ${new Date(shiftAt).toISOString()}, then shifting: ${SHIFTED_FEATURES.join(', ')}`);
   write('');
 
+  let trafficEnd = Infinity;
   service.scheduler.onReport((report: DriftReport) => {
+    // A window the demo sent (nearly) nothing in has no verdict to check: one
+    // after the traffic stopped, or one a stalled machine starved of events.
+    if (report.from >= trafficEnd || report.n_events < config.MIN_WINDOW_EVENTS) {
+      write(`window ${new Date(report.from).toISOString().slice(11, 19)}: ${report.n_events} events, too few for a verdict; not checked`);
+      return;
+    }
     const expected = report.from >= shiftAt ? [...SHIFTED_FEATURES].sort() : [];
     const flagged = [...report.drifted_features].sort();
     const matched = expected.join() === flagged.join();
@@ -223,6 +230,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
       }
       await sleep(tickMs - (Date.now() - tickStart), options.signal);
     }
+    trafficEnd = Date.now();
     // The run is long enough for a window to be due (minimumDuration); on a
     // busy machine its analysis may still be running: wait for it.
     const analysisDeadline = Date.now() + windowMs + 30_000;
