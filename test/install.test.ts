@@ -18,9 +18,9 @@ const ALLOWED_WARNINGS: RegExp[] = [
 const root = new URL('..', import.meta.url).pathname;
 
 /** Runs a command to its end; resolves with its exit code and everything it printed. */
-function sh(command: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+function sh(command: string, args: string[], cwd: string) {
   return new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -28,11 +28,12 @@ function sh(command: string, args: string[], cwd: string, env: Record<string, st
   });
 }
 
+// npm as a newcomer runs it, without the npm_* settings a parent `npm test` puts in the environment.
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.toLowerCase().startsWith('npm_')));
+
 const warnings = (output: string) =>
   output.split('\n').filter((line) => /^npm warn/i.test(line) && !ALLOWED_WARNINGS.some((allowed) => allowed.test(line)));
 
-// npm itself, not the one a parent `npm test` put in the environment (its config would leak in).
-const npmEnv = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('npm_')).map((k) => [k, '']));
 
 describe('a fresh clone', () => {
   const dir = tempDir('driftwatch-install-');
@@ -44,10 +45,10 @@ describe('a fresh clone', () => {
   afterAll(() => dir.remove());
 
   it('installs with npm ci printing no warning, and npm commands print none either', async () => {
-    const ci = await sh('npm', ['ci', '--prefer-offline'], clone, npmEnv);
+    const ci = await sh('npm', ['ci', '--prefer-offline'], clone);
     expect(ci.code, ci.output).toBe(0);
     expect(warnings(ci.output)).toEqual([]);
-    const other = await sh('npm', ['pkg', 'get', 'engines'], clone, npmEnv);
+    const other = await sh('npm', ['pkg', 'get', 'engines'], clone);
     expect(other.code, other.output).toBe(0);
     expect(warnings(other.output)).toEqual([]);
     expect(JSON.parse(other.output)).toEqual({ node: '>=20' });
@@ -55,7 +56,7 @@ describe('a fresh clone', () => {
 
   it('packs into a package that installs globally in an empty folder and serves, compiled, without tsx', async () => {
     // npm pack builds first (prepack: npm run build).
-    const packed = await sh('npm', ['pack', '--silent'], clone, npmEnv);
+    const packed = await sh('npm', ['pack', '--silent'], clone);
     expect(packed.code, packed.output).toBe(0);
     const tarball = join(clone, packed.output.trim().split('\n').pop()!);
     expect(tarball).toMatch(/driftwatch-\d+\.\d+\.\d+\.tgz$/);
@@ -64,7 +65,7 @@ describe('a fresh clone', () => {
     mkdirSync(empty);
     // --ignore-scripts: a global install runs dependencies' install scripts
     // (allowScripts binds a project only), and none is needed (docs/operations.md).
-    const installed = await sh('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--ignore-scripts', tarball], empty, npmEnv);
+    const installed = await sh('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--ignore-scripts', tarball], empty);
     expect(installed.code, installed.output).toBe(0);
     expect(warnings(installed.output)).toEqual([]);
     const modules = join(prefix, 'lib/node_modules/driftwatch/node_modules');
