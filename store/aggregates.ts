@@ -235,6 +235,9 @@ export async function ksTests(
   //   most one ulp of the largest value);
   // - D = max |F - G| over the points where the value (side bit cleared)
   //   changes, i.e. after all copies of a tied value, as scipy counts ties.
+  // Both read the sum at the previous value as the sum here minus this
+  // value's step, and the gap and the change as arrayDifference gives them
+  // (0 at the first value), so no array is copied shifted by one.
   //   Values that differ only in their lowest mantissa bit count as tied
   //   (never the case for integers or float32 or decimal-rounded values).
   // kolmogorovSmirnovTest sorts both samples again, so it runs only where
@@ -251,11 +254,12 @@ export async function ksTests(
        SELECT pos, ${exact ? "kolmogorovSmirnovTest('two-sided', 'exact')(value, sample)" : 'NULL'} AS ks,
               countIf(sample = 0) AS n_reference, countIf(sample = 1) AS n_current,
               arraySort(groupArray(reinterpretAsFloat64(bitOr(bitAnd(reinterpretAsUInt64(if(value = 0, 0., value)), bitNot(toUInt64(1))), toUInt64(sample))))) AS v,
-              arrayCumSum(arrayMap(x -> if(bitAnd(reinterpretAsUInt64(x), toUInt64(1)) = 0, toInt64(n_current), -toInt64(n_reference)), v)) AS nm_f_minus_g,
-              arrayMap(x -> bitAnd(reinterpretAsUInt64(x), bitNot(toUInt64(1))), v) AS untagged,
-              arrayMax(arrayMap((d, here, next) -> if(here != next, abs(d), 0),
-                                arrayPopBack(nm_f_minus_g), arrayPopBack(untagged), arrayPopFront(untagged))) / (n_reference * n_current) AS d_statistic,
-              arraySum(arrayMap((d, gap) -> abs(d) * gap, arrayPopBack(nm_f_minus_g), arrayPopFront(arrayDifference(v))))
+              arrayMap(x -> if(bitAnd(reinterpretAsUInt64(x), toUInt64(1)) = 0, toInt64(n_current), -toInt64(n_reference)), v) AS step,
+              arrayCumSum(step) AS nm_f_minus_g,
+              arrayDifference(arrayMap(x -> bitAnd(reinterpretAsUInt64(x), bitNot(toUInt64(1))), v)) AS value_changed,
+              arrayMax(arrayMap((d, s, changed) -> if(changed != 0, abs(d - s), 0), nm_f_minus_g, step, value_changed))
+                / (n_reference * n_current) AS d_statistic,
+              arraySum(arrayMap((d, s, gap) -> abs(d - s) * gap, nm_f_minus_g, step, arrayDifference(v)))
                 / (n_reference * n_current) AS wasserstein
        FROM (
          SELECT ${FEATURE_POSITION('feature')} AS pos, value, 0 AS sample FROM baseline_samples
