@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
 import { openStore } from '../store/open.ts';
 import { event, tempDir, testConfig, withInsertOutage } from './helpers.ts';
-import { createTopics, groupCaughtUp, produce, spawnService, unique, useBroker, waitFor, waitWhileProgressing, type Broker } from './kafka-helpers.ts';
+import { createTopics, groupCaughtUp, produce, spawnService, testProducer, unique, useBroker, waitFor, waitWhileProgressing, type Broker } from './kafka-helpers.ts';
 
 const theBroker = useBroker();
 let broker: Broker;
@@ -16,7 +16,7 @@ const TOTAL = 200_000;
 async function prefilled(model: string, total = TOTAL) {
   const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
   await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 6);
-  const producer = broker.kafka.producer();
+  const producer = testProducer(broker.kafka);
   await producer.connect();
   const now = Date.now();
   await produce(

@@ -3,7 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
-import { createTopics, groupCaughtUp, produce, readAll, spawnService, startBroker, unique, waitFor, type Broker } from './kafka-helpers.ts';
+import { createTopics, groupCaughtUp, produce, readAll, spawnService, startBroker, testProducer, unique, waitFor, type Broker } from './kafka-helpers.ts';
 
 /**
  * Secured brokers, as production clusters are: the broker's SASL_SSL listener
@@ -36,7 +36,7 @@ describe('Kafka ingest from a broker that requires TLS and SASL', () => {
   it.each(['plain', 'scram-sha-256', 'scram-sha-512'])('consumes, dead-letters and commits over SASL_SSL with %s', async (mechanism) => {
     const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
     await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 3);
-    const producer = broker.kafka.producer();
+    const producer = testProducer(broker.kafka);
     await producer.connect();
     const now = Date.now();
     const good = Array.from({ length: 3000 }, (_, i) => JSON.stringify(event({ model: 'secure', event_id: `${mechanism}-${i}`, timestamp: now - 1000, features: { x: i } })));
@@ -72,7 +72,7 @@ describe('Kafka ingest from a broker that requires TLS and SASL', () => {
 
     const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
     await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 3);
-    const producer = broker.kafka.producer();
+    const producer = testProducer(broker.kafka);
     await producer.connect();
     const now = Date.now();
     await produce(producer, topics.events, Array.from({ length: 2000 }, (_, i) => JSON.stringify(event({ model: 'mtls', event_id: `m${i}`, timestamp: now - 1000 }))), 3);

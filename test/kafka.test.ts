@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { Kafka, logLevel } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SHIFTED_FEATURES } from '../cli/demo/credit-risk.ts';
 import { runDemo } from '../cli/demo/run.ts';
 import { startService, type Service, type ServiceOptions } from '../cli/service.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
-import { createTopics, groupCaughtUp, isCommit, losingAnswers, produce, readAll, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
+import { createTopics, groupCaughtUp, isCommit, losingAnswers, messagesIn, produce, readAll, testProducer, unique, useBroker, waitFor, type Broker } from './kafka-helpers.ts';
 
 const theBroker = useBroker();
 let broker: Broker;
@@ -42,7 +43,7 @@ describe('Kafka ingest against a real broker', () => {
   it('stores 200k events from 6 partitions exactly once', async () => {
     const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
     await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 6);
-    const producer = broker.kafka.producer();
+    const producer = testProducer(broker.kafka);
     await producer.connect();
     const now = Date.now();
     const total = 200_000;
@@ -91,7 +92,7 @@ describe('Kafka ingest against a real broker', () => {
   it('dead-letters exactly the bad messages, with their bytes and why, and stores the rest', async () => {
     const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
     await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], 6);
-    const producer = broker.kafka.producer();
+    const producer = testProducer(broker.kafka);
     await producer.connect();
     const now = Date.now();
     const good = 20_000;
@@ -116,6 +117,8 @@ describe('Kafka ingest against a real broker', () => {
     values.push(JSON.stringify([event({ model: 'dlq', event_id: 'arr-1', timestamp: now - 1000 }), { event_id: 'arr-bad', model: 'dlq' }, event({ model: 'dlq', event_id: 'arr-2', timestamp: now - 1000 })]));
     await produce(producer, topics.events, values, 6);
     await producer.disconnect();
+    // The input once: a message written twice would be dead-lettered twice, rightly.
+    expect(await messagesIn(broker, topics.events)).toBe(values.length);
     const expectedDead = bad.size + 2;
 
     const dir = tempDir();
@@ -124,6 +127,8 @@ describe('Kafka ingest against a real broker', () => {
       await waitFor(async () => (await counts(service, 'dlq')).rows >= good + 2, 120_000, 'good rows');
       const dead = await readAll(broker, topics.dlq, expectedDead);
       expect(dead).toHaveLength(expectedDead);
+      const sources = new Set(dead.map((d) => `${d.headers['driftwatch-source-partition']}:${d.headers['driftwatch-source-offset']}:${d.headers['driftwatch-source-index']}`));
+      expect(sources.size).toBe(expectedDead);
       for (const d of dead) {
         expect(d.headers['driftwatch-source-topic']).toBe(topics.events);
         expect(Number(d.headers['driftwatch-source-partition'])).toBeGreaterThanOrEqual(0);
@@ -150,11 +155,28 @@ describe('Kafka ingest against a real broker', () => {
     }
   }, 300_000);
 
+  it("the tests' producer writes each message once when a produce request's answer is lost (the client times out and retries)", async () => {
+    // What made the dead-letter test above see letters twice (issue 15): its input was written twice.
+    const topic = unique('input');
+    await createTopics(broker.admin, [topic], 2);
+    const losing = losingAnswers((r) => r.apiKey === 0); // Produce
+    const kafka = new Kafka({ clientId: 'driftwatch-test', brokers: broker.brokers, logLevel: logLevel.NOTHING, requestTimeout: 5_000, socketFactory: losing.factory });
+    const producer = testProducer(kafka);
+    await producer.connect();
+    try {
+      await produce(producer, topic, Array.from({ length: 100 }, (_, i) => `m${i}`), 2);
+    } finally {
+      await producer.disconnect();
+    }
+    expect(losing.lost()).toBe(1);
+    expect(await messagesIn(broker, topic)).toBe(100);
+  }, 120_000);
+
   it('writes each dead letter once when the broker commits a transaction but its answer is lost (the client times out)', async () => {
     const topics = { events: unique('events'), labels: unique('labels'), dlq: unique('dlq') };
     const partitions = 2;
     await createTopics(broker.admin, [topics.events, topics.labels, topics.dlq], partitions);
-    const producer = broker.kafka.producer();
+    const producer = testProducer(broker.kafka);
     await producer.connect();
     const now = Date.now();
     const values: string[] = [];
@@ -197,7 +219,7 @@ describe('Kafka ingest against a real broker', () => {
   it('consumes several events and labels topics named in one setting, each message by its own topic', async () => {
     const names = { events: [unique('events-a'), unique('events-b')], labels: [unique('labels-a'), unique('labels-b')], dlq: unique('dlq') };
     await createTopics(broker.admin, [...names.events, ...names.labels, names.dlq], 2);
-    const producer = broker.kafka.producer();
+    const producer = testProducer(broker.kafka);
     await producer.connect();
     const now = Date.now();
     for (const [i, topic] of names.events.entries()) {
@@ -254,7 +276,7 @@ describe('Kafka ingest against a real broker', () => {
         { topic: topics.dlq, numPartitions: 3 },
       ],
     });
-    const producer = broker.kafka.producer();
+    const producer = testProducer(broker.kafka);
     await producer.connect();
     const now = Date.now();
     const single = Array.from({ length: 3000 }, (_, i) => JSON.stringify(event({ model: codec, event_id: `s${i}`, timestamp: now - 1000, features: { x: i, c: `v${i % 7}` } })));
