@@ -25,12 +25,7 @@ function holderOf(path: string): string | null {
   }
   const pid = Number(/PID:\s*(\d+)/.exec(status)?.[1]);
   if (!(pid > 0) || pid === process.pid) return null;
-  try {
-    process.kill(pid, 0);
-    return String(pid);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? String(pid) : null;
-  }
+  return processAlive(pid) ? String(pid) : null;
 }
 
 /**
