@@ -11,6 +11,7 @@ import type { Preparer } from '../ingest/preparer.ts';
 import type { Writers } from '../ingest/writers.ts';
 import type { Sql } from '../store/sql.ts';
 import type { AlertEngine } from '../alerts/engine.ts';
+import type { Jobs } from '../jobs/registry.ts';
 import { installAccess } from './access.ts';
 import { installContract } from './contract.ts';
 import { envKeys, type ApiKey } from './keys.ts';
@@ -19,6 +20,7 @@ import type { QueryGate } from './query-gate.ts';
 import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
+import { jobRoutes } from './routes/jobs.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { shadowRoutes, type ShadowRouteOptions } from './routes/shadow.ts';
 
@@ -53,6 +55,8 @@ export interface AppDeps {
   shadow?: Omit<ShadowRouteOptions, 'sql' | 'gate' | 'windowMs'>;
   /** The alert engine; its routes are left out without it. */
   alerts?: AlertEngine;
+  /** Long work started over the API (imports, backfills), followed at /v1/jobs; its routes are left out without it. */
+  jobs?: Jobs;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -144,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(performanceRoutes, modelOptions);
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
+  if (deps.jobs) await app.register(jobRoutes, { jobs: deps.jobs });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;
 }

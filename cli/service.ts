@@ -23,6 +23,7 @@ import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { reportDetachedParts } from '../store/detached.ts';
 import { StoreOpenError } from '../store/errors.ts';
+import { Jobs } from '../jobs/registry.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 
@@ -33,6 +34,8 @@ export interface Service {
   scheduler: AnalysisScheduler;
   shadow: { scorer: ShadowScorer; analyzer: ShadowAnalyzer };
   alerts: AlertEngine;
+  /** Imports and backfills started over the API. */
+  jobs: Jobs;
   kafka: KafkaIngest | null;
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
   url: string;
@@ -162,6 +165,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const { values } = await metrics.kafkaLag.get();
     return values.reduce((sum, v) => sum + v.value, 0);
   };
+  const jobs = new Jobs({ onFailure: (job, err) => log.error({ err, job: job.id, kind: job.kind, model: job.model }, 'job failed') });
   const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT });
   const app = await buildApp({
     sql,
@@ -193,6 +197,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       defaultSampleShare: config.SHADOW_SAMPLE_SHARE,
     },
     alerts,
+    jobs,
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   // Measured before the service listens, then every DISK_CHECK_INTERVAL; and parts the engine set aside at start are said loudly.
@@ -288,6 +293,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     scheduler,
     shadow: { scorer, analyzer: shadowAnalyzer },
     alerts,
+    jobs,
     kafka,
     url,
     close() {
@@ -296,6 +302,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         // so stopping waits at most for the one each has running.
         gate.close();
         guard?.stop();
+        await jobs.close();
         await scheduler.stop();
         await scorer.stop();
         await webhooks.close();

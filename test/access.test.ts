@@ -156,7 +156,10 @@ describe('access control, walking every route of the OpenAPI document', () => {
       expect(scoped.json().message).toMatch(new RegExp(`lacks the ${op.scope} scope`));
 
       const limited = await send(bearer(SECRET.credit));
-      if (op.models === 'filtered') {
+      if (op.models === 'filtered' && op.path.startsWith('/v1/jobs/')) {
+        // A job of another model is hidden from a limited key as if it did not exist.
+        expect(`${name} ${limited.status}`).toBe(`${name} 404`);
+      } else if (op.models === 'filtered') {
         // Lists over models answer a limited key with its models only.
         expect(`${name} ${limited.status}`).toBe(`${name} 200`);
         if (op.path.startsWith('/v1')) expect(limited.text, name).not.toMatch(/"fraud"|Fraud/);
