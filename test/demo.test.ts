@@ -25,7 +25,7 @@ describe('npm run demo', () => {
       const shifted = outcome.windows.filter((w) => w.expected.length > 0);
       expect(shifted.length).toBeGreaterThanOrEqual(2);
       for (const w of shifted) expect(w.flagged, printed).toEqual([...SHIFTED_FEATURES].sort());
-      for (const w of outcome.windows.filter((w) => w.expected.length === 0)) expect(w.flagged).toEqual([]);
+      for (const w of outcome.windows.filter((w) => w.judged && w.expected.length === 0)) expect(w.flagged).toEqual([]);
       expect(outcome.allMatched).toBe(true);
       // Window after window: late on a busy machine, but none skipped.
       const ends = outcome.windows.map((w) => w.to);
