@@ -21,6 +21,7 @@ import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { importRoutes, type ImportRouteOptions } from './routes/import.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { shadowRoutes, type ShadowRouteOptions } from './routes/shadow.ts';
 
@@ -57,6 +58,8 @@ export interface AppDeps {
   alerts?: AlertEngine;
   /** Long work started over the API (imports, backfills), followed at /v1/jobs; its routes are left out without it. */
   jobs?: Jobs;
+  /** Imports of past events from files (api/routes/import.ts); left out without it or without jobs. */
+  import?: Omit<ImportRouteOptions, 'jobs'>;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -149,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   if (deps.jobs) await app.register(jobRoutes, { jobs: deps.jobs });
+  if (deps.jobs && deps.import) await app.register(importRoutes, { ...deps.import, jobs: deps.jobs });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;
 }

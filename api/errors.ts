@@ -27,4 +27,9 @@ export const Errors = {
   QueryCancelled: createError('DW_QUERY_CANCELLED', '%s', 503),
   JobNotFound: createError('DW_JOB_NOT_FOUND', 'no job "%s"', 404),
   JobFinished: createError('DW_JOB_FINISHED', 'job "%s" is %s already', 409),
+  // Import (api/routes/import.ts): a source or mapping that cannot work, a file the engine cannot read.
+  BadImport: createError('DW_BAD_IMPORT', '%s', 400),
+  UnreadableFile: createError('DW_UNREADABLE_FILE', 'the file cannot be read: %s', 422),
+  ImportUnavailable: createError('DW_IMPORT_UNAVAILABLE', '%s', 501),
+  UploadTooLarge: createError('DW_UPLOAD_TOO_LARGE', 'the upload is larger than IMPORT_MAX_UPLOAD_BYTES (%s bytes)', 413),
 };

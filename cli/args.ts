@@ -8,6 +8,8 @@ export interface ParsedArgs {
   config: Record<string, string>;
   /** Command-specific flags (--duration 60 -> duration=60). */
   extra: Record<string, string>;
+  /** Arguments after the command that are not flags (driftwatch import PATH), up to the number allowed. */
+  positionals: string[];
   help: boolean;
 }
 
@@ -17,8 +19,8 @@ const CONFIG_FLAGS = new Map(CONFIG_KEYS.map((key) => [flagFor(key), key as stri
  * Splits argv into a command, config flags and the command's own flags
  * (`allowed` take a value; `switches` take none and are set to "true").
  */
-export function parseArgs(argv: readonly string[], allowed: readonly string[], switches: readonly string[] = []): ParsedArgs {
-  const out: ParsedArgs = { command: undefined, config: {}, extra: {}, help: false };
+export function parseArgs(argv: readonly string[], allowed: readonly string[], switches: readonly string[] = [], maxPositionals = 0): ParsedArgs {
+  const out: ParsedArgs = { command: undefined, config: {}, extra: {}, positionals: [], help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') {
@@ -27,6 +29,7 @@ export function parseArgs(argv: readonly string[], allowed: readonly string[], s
     }
     if (!arg.startsWith('--')) {
       if (out.command === undefined) out.command = arg;
+      else if (out.positionals.length < maxPositionals) out.positionals.push(arg);
       else throw new UsageError(`unexpected argument "${arg}"`);
       continue;
     }

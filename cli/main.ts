@@ -6,6 +6,7 @@ import { loadRules, RulesError } from '../alerts/rules.ts';
 import { KeysError } from '../api/keys.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
+import { IMPORT_FLAGS, ImportFailed, runImport } from './import.ts';
 import { demoSucceeded, runDemo } from './demo/run.ts';
 import { settingsReport } from './settings.ts';
 import { StartError, startService } from './service.ts';
@@ -21,6 +22,8 @@ Commands:
   rules           Write the alert rules (ALERT_RULES_FILE, or the defaults) as a Prometheus
                   alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
   dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana)
+  import PATH     Import past events from a Parquet, CSV or NDJSON file into a running service
+                  (--url URL --model M): sends the file, prints progress and a summary
   config          Print every setting with its default and its current value here (from the
                   environment and flags; secrets masked), then check them: exit 2 if one is bad
   help            Show this text
@@ -32,6 +35,15 @@ Demo options:
   --rate N        Events per second to send (default 2000)
   --kafka-brokers H:P  Send the traffic through Kafka (topics of its own, deleted at the
                   end) for the service to consume, instead of over HTTP
+
+Import options (docs/import.md):
+  --url URL       The running service (e.g. http://127.0.0.1:8080)
+  --model M       The model the events belong to
+  --format F      parquet|csv|ndjson (default: from the extension; .gz, .zst compressed too)
+  --api-key K     A key with the admin scope (or DRIFTWATCH_API_KEY)
+  --id-column C, --timestamp-column C (default timestamp), --prediction-column C (default
+  prediction), --label-column C, --latency-column C, --model-version-column C,
+  --score-columns A,B, --tag-columns A,B, --feature-columns A,B (default: every other column)
 
 Options (each also an environment variable of the same name, e.g. --data-dir = DATA_DIR):
   --port N                    HTTP port (default 8080; the demo picks a free one)
@@ -107,7 +119,8 @@ async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
 export async function main(argv: readonly string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, ['duration', 'rate', 'out'], ['keep-data']);
+    args = parseArgs(argv, ['duration', 'rate', 'out', ...IMPORT_FLAGS], ['keep-data'], 1);
+    if (args.command !== 'import' && args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`driftwatch: ${err.message}\n\n${HELP}`);
@@ -146,6 +159,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return 0;
     }
+    if (args.command === 'import') {
+      const stop = new AbortController();
+      // Ctrl-C cancels the job on the service and waits for it to say so; a second one exits at once.
+      process.once('SIGINT', () => {
+        stop.abort();
+        process.once('SIGINT', () => process.exit(130));
+      });
+      return (await runImport({ path: args.positionals[0], extra: args.extra, env: process.env, out: process.stdout, signal: stop.signal })) ? 0 : 1;
+    }
     if (args.command === 'demo') {
       // Ctrl-C ends the demo cleanly (summary printed, store closed); a second one exits at once.
       const stop = new AbortController();
@@ -161,7 +183,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`driftwatch: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof StartError) {
+    if (err instanceof StartError || err instanceof ImportFailed) {
       process.stderr.write(`driftwatch: ${err.message}\n`);
       return 1;
     }

@@ -24,6 +24,7 @@ import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { reportDetachedParts } from '../store/detached.ts';
 import { StoreOpenError } from '../store/errors.ts';
 import { Jobs } from '../jobs/registry.ts';
+import { Importer } from '../import/run.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 
@@ -198,6 +199,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
     alerts,
     jobs,
+    import: {
+      // Staged parts and uploads live in DATA_DIR, which a server-backed service does not have.
+      importer: sql.backend === 'embedded' ? new Importer({ sql, metrics, limits, writesRefused: () => guard?.problem() ?? null }, { dir: join(config.DATA_DIR, 'import'), chunkRows: config.IMPORT_CHUNK_ROWS }) : null,
+      importDir: config.IMPORT_DIR,
+      s3: { accessKeyId: config.IMPORT_S3_ACCESS_KEY_ID, secretAccessKey: config.IMPORT_S3_SECRET_ACCESS_KEY },
+      maxUploadBytes: config.IMPORT_MAX_UPLOAD_BYTES,
+      maxRunning: config.IMPORT_MAX_RUNNING,
+      unavailable: sql.backend === 'server' ? 'import needs the embedded store for now: with CLICKHOUSE_URL, load files with the server itself (INSERT ... SELECT FROM s3()/url())' : null,
+      writesRefused: () => guard?.problem() ?? null,
+    },
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   // Measured before the service listens, then every DISK_CHECK_INTERVAL; and parts the engine set aside at start are said loudly.

@@ -158,6 +158,15 @@ const ConfigFields = z.object({
   ANALYSIS_TIMEOUT: duration('30s'),
   HTTP_HEADERS_TIMEOUT: duration('10s'),
   HTTP_REQUEST_TIMEOUT: duration('60s'),
+  // Import of past logs (import/, docs/import.md): the folder server-side paths must be under (unset:
+  // the route refuses paths; uploads and URLs still work), credentials for s3:// URLs, rows judged and
+  // stored per statement (the unit of progress and cancel), the largest upload, imports at once.
+  IMPORT_DIR: z.string().min(1).optional(),
+  IMPORT_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  IMPORT_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  IMPORT_CHUNK_ROWS: integer(1_000_000, 1_000, 100_000_000),
+  IMPORT_MAX_UPLOAD_BYTES: integer(16 * 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+  IMPORT_MAX_RUNNING: integer(2, 1, 64),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

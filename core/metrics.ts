@@ -13,7 +13,7 @@ export function createMetrics(registry = new Registry()) {
     registry,
     ingestItems: new Counter({
       name: 'driftwatch_ingest_items_total',
-      help: 'Events and labels received, by stream (events|labels), source (http|kafka) and outcome (accepted|rejected).',
+      help: 'Events and labels received, by stream (events|labels), source (http|kafka|import) and outcome (accepted|rejected).',
       labelNames: ['stream', 'source', 'outcome'] as const,
       registers: [registry],
     }),

@@ -5,7 +5,7 @@ import { Errors } from '../errors.ts';
 import { ErrorResponse } from '../schemas.ts';
 import { iso } from '../time.ts';
 
-const Job = {
+export const Job = {
   type: 'object',
   properties: {
     id: { type: 'string' },

@@ -1,0 +1,10 @@
+import { Session } from 'chdb';
+import { rmSync, readFileSync, existsSync } from 'node:fs';
+rmSync('/tmp/imp/s3', {recursive: true, force: true});
+const s = new Session('/tmp/imp/s3');
+const q = (x) => { try { return s.query(x, 'TSVWithNames'); } catch (e) { return 'ERR ' + e.message.slice(0, 400); } };
+console.log(q(`DESCRIBE file('/tmp/imp/a.ndjson', JSONEachRow)`));
+console.log(q(`SELECT *, _row_number FROM file('/tmp/imp/a.ndjson', JSONEachRow)`));
+console.log(q(`SELECT *, _row_number FROM file('/tmp/imp/a.ndjson', JSONEachRow) SETTINGS input_format_allow_errors_ratio=1, input_format_allow_errors_num=1000000000, input_format_record_errors_file_path='/tmp/imp/errs.csv'`));
+for (const f of ['/tmp/imp/errs.csv', '/tmp/imp/s3/user_files/tmp/imp/errs.csv']) if (existsSync(f)) console.log(f, readFileSync(f, 'utf8'));
+console.log(q(`SELECT * FROM system.settings WHERE name LIKE '%errors_file%' FORMAT Vertical`));
