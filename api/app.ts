@@ -21,6 +21,8 @@ import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { analyzeRoutes } from './routes/analyze.ts';
+import type { Backfill } from '../analyzers/backfill.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { shadowRoutes, type ShadowRouteOptions } from './routes/shadow.ts';
 
@@ -57,6 +59,8 @@ export interface AppDeps {
   alerts?: AlertEngine;
   /** Long work started over the API (imports, backfills), followed at /v1/jobs; its routes are left out without it. */
   jobs?: Jobs;
+  /** Backfills of past ranges (POST /v1/models/{model}/analyze); the route is left out without it. */
+  backfill?: Backfill;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -149,6 +153,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   if (deps.jobs) await app.register(jobRoutes, { jobs: deps.jobs });
+  if (deps.backfill) await app.register(analyzeRoutes, { backfill: deps.backfill, gate: deps.gate });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;
 }

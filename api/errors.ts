@@ -27,4 +27,5 @@ export const Errors = {
   QueryCancelled: createError('DW_QUERY_CANCELLED', '%s', 503),
   JobNotFound: createError('DW_JOB_NOT_FOUND', 'no job "%s"', 404),
   JobFinished: createError('DW_JOB_FINISHED', 'job "%s" is %s already', 409),
+  BackfillRunning: createError('DW_BACKFILL_RUNNING', 'model "%s" has a backfill running already: follow it at GET /v1/jobs/%s, or cancel it with DELETE /v1/jobs/%s', 409),
 };
