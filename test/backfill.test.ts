@@ -253,6 +253,16 @@ describe('a backfill that reaches the last windows', () => {
       ['firing', iso(last.from)],
     ]);
     expect(alerts.body.active).toEqual([expect.objectContaining({ rule: 'IncomeDrift', model: 'fresh', subject: 'income', status: 'firing' })]);
+
+    // Again: the live states have these windows now, so the re-run replays them all; no second notice, the same history.
+    const again = await settledJob((await call('POST', '/v1/models/fresh/analyze', { from: last.from - 20 * W, to: last.to })).body.id);
+    expect(again.state).toBe('succeeded');
+    expect(again.result.notifications).toBe(0);
+    const after = await call('GET', `/v1/alerts?model=fresh&from=${iso(last.from - 21 * W)}&to=${iso(last.to + 1)}`);
+    expect(after.body.history).toEqual(alerts.body.history);
+    expect(after.body.active).toEqual(alerts.body.active);
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(receiver.received).toHaveLength(1);
   }, 420_000);
 });
 
