@@ -13,6 +13,30 @@ export interface AlertEngineDeps {
   alertmanager: AlertmanagerClient | null;
   webhooks: WebhookSender;
   now?: () => number;
+  /** ALERT_NOTIFY_MAX_AGE: a backfill's window older than this when evaluated is replayed, never notified. */
+  notifyMaxAgeMs?: number;
+}
+
+/** What the engine needs to know of a scheduler run (analyzers/scheduler.ts WindowRun). */
+export interface AlertRun {
+  reason: 'live' | 'backfill' | 'late';
+  carry: Map<string, unknown>;
+}
+
+/** A backfill's alerts: the replay's own series states, and what it recorded and sent. */
+export interface AlertReplay {
+  states: Map<string, StoredState>;
+  transitions: number;
+  notified: number;
+}
+
+const REPLAY = 'alerts';
+
+/** The alert replay a backfill run carries, made at its first window. */
+export function replayOf(carry: Map<string, unknown>): AlertReplay {
+  let replay = carry.get(REPLAY) as AlertReplay | undefined;
+  if (!replay) carry.set(REPLAY, (replay = { states: new Map(), transitions: 0, notified: 0 }));
+  return replay;
 }
 
 const keyOf = (rule: string, model: string, subject: string) => `${rule}\u0000${model}\u0000${subject}`;
@@ -26,6 +50,8 @@ const keyOf = (rule: string, model: string, subject: string) => `${rule}\u0000${
  */
 export class AlertEngine {
   private readonly states = new Map<string, StoredState>();
+  /** Per model, the end of the newest window the live states were stepped for. */
+  private readonly evaluated = new Map<string, number>();
   private loaded = false;
 
   constructor(
@@ -42,6 +68,7 @@ export class AlertEngine {
     const names = new Set(this.rules.map((r) => r.name));
     for (const s of await loadAlertStates(this.deps.sql)) {
       if (names.has(s.rule)) this.states.set(keyOf(s.rule, s.model, s.subject), s);
+      this.evaluated.set(s.model, Math.max(this.evaluated.get(s.model) ?? 0, s.window_end));
     }
     this.loaded = true;
     this.publish();
@@ -53,27 +80,66 @@ export class AlertEngine {
     return [...this.states.values()].sort((a, b) => a.rule.localeCompare(b.rule) || a.model.localeCompare(b.model) || a.subject.localeCompare(b.subject));
   }
 
-  /** Evaluates every rule for one window's results; returns the transitions it stored. */
-  async runWindow(window: { from: number; to: number }, results: WindowResults): Promise<AlertEvent[]> {
+  /**
+   * Evaluates every rule for one window's results; returns the transitions it stored.
+   *
+   * A live window advances the live states and notifies. A backfill's window
+   * (docs/backfill.md) does so too only when it closed less than
+   * `notifyMaxAgeMs` ago and the live states have not reached it yet; any
+   * other is replayed on states of the backfill's own, carried from window
+   * to window in `run.carry`: its transitions go to the history, the live
+   * states and the receivers never hear of it. A late re-analysis of a
+   * window the rules saw already changes nothing here.
+   */
+  async runWindow(window: { from: number; to: number }, results: WindowResults, run?: AlertRun): Promise<AlertEvent[]> {
     if (!this.loaded) await this.start();
     const at = this.deps.now ? this.deps.now() : Date.now();
+    if (run?.reason === 'late') return [];
+    const replay = run?.reason === 'backfill' ? replayOf(run.carry) : null;
+    const models = new Set([...results.drift.map((r) => r.model), ...results.performance.keys(), ...results.shadow.map((r) => r.model)]);
+    const live =
+      !replay || (at - window.to < (this.deps.notifyMaxAgeMs ?? 0) && [...models].every((m) => (this.evaluated.get(m) ?? 0) < window.to));
+    if (!live) {
+      const { events } = this.evaluate(window, results, replay.states, at);
+      await saveAlertEvents(this.deps.sql, events);
+      replay.transitions += events.length;
+      return events;
+    }
+    const { changed, events, notices } = this.evaluate(window, results, this.states, at);
+    for (const m of models) this.evaluated.set(m, Math.max(this.evaluated.get(m) ?? 0, window.to));
+    for (const e of events) this.deps.metrics.alertTransitions.inc({ rule: e.rule, to: e.to_status });
+    // Stored before anyone hears of it: a crash after this line re-sends, never re-fires.
+    await saveAlertStates(this.deps.sql, changed, at);
+    await saveAlertEvents(this.deps.sql, events);
+    this.publish();
+    for (const { notice, to } of notices) this.deps.webhooks.send(notice, to);
+    this.notifyAlertmanager(notices.filter((n) => n.to === 'resolved').map((n) => n.notice));
+    if (replay) {
+      replay.transitions += events.length;
+      replay.notified += notices.length;
+    }
+    return events;
+  }
+
+  /** Steps every series the rules and `states` know for one window; `states` is changed in place. */
+  private evaluate(window: { from: number; to: number }, results: WindowResults, states: Map<string, StoredState>, at: number) {
     const changed: StoredState[] = [];
     const events: AlertEvent[] = [];
     const notices: { notice: AlertNotice; to: 'firing' | 'resolved' }[] = [];
     for (const rule of this.rules) {
       const values = new Map(signalsFor(rule, results).map((s) => [keyOf(rule.name, s.model, s.subject), s]));
       const keys = new Set(values.keys());
-      for (const [key, s] of this.states) if (s.rule === rule.name && this.covered(rule, s, results)) keys.add(key);
+      for (const [key, s] of states) if (s.rule === rule.name && this.covered(rule, s, results)) keys.add(key);
       for (const key of keys) {
         const signal = values.get(key);
-        const stored = this.states.get(key);
+        const stored = states.get(key);
         const prev: SeriesState = stored ?? INACTIVE;
         if (prev.window_end >= window.to) continue;
         const [, model, subject] = key.split('\u0000');
         const next = step(prev, signal ? signal.value : null, rule, window.to);
         const state: StoredState = { ...next, rule: rule.name, model, subject, severity: rule.severity };
-        if (next.status === 'inactive') this.states.delete(key);
-        else this.states.set(key, state);
+        if (next.status === 'inactive') states.delete(key);
+        else states.set(key, state);
         if (stored || next.status !== 'inactive') changed.push(state);
         if (next.status !== prev.status) {
           events.push({
@@ -89,18 +155,11 @@ export class AlertEngine {
             window_start: window.from,
             window_end: window.to,
           });
-          this.deps.metrics.alertTransitions.inc({ rule: rule.name, to: next.status });
           if (next.status === 'firing' || next.status === 'resolved') notices.push({ notice: { rule, model, subject, state: next }, to: next.status });
         }
       }
     }
-    // Stored before anyone hears of it: a crash after this line re-sends, never re-fires.
-    await saveAlertStates(this.deps.sql, changed, at);
-    await saveAlertEvents(this.deps.sql, events);
-    this.publish();
-    for (const { notice, to } of notices) this.deps.webhooks.send(notice, to);
-    this.notifyAlertmanager(notices.filter((n) => n.to === 'resolved').map((n) => n.notice));
-    return events;
+    return { changed, events, notices };
   }
 
   /**

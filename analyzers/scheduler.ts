@@ -2,6 +2,7 @@ import { emptyResults, type WindowResults } from '../alerts/signals.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { latestBaseline, modelsWithBaselines, segmentBaselines } from '../store/baselines.ts';
 import { saveDriftReport } from '../store/drift-results.ts';
+import { lateWindows } from '../store/late-events.ts';
 import { savePerformance } from '../store/performance-results.ts';
 import type { Sql } from '../store/sql.ts';
 import { computeDrift, type DriftOptions, type DriftReport } from './drift.ts';
@@ -15,7 +16,29 @@ export interface SchedulerOptions extends DriftOptions {
   graceMs: number;
   metricsMaxFeatures: number;
   performanceRecomputeWindows: number;
+  /** A window analysed earlier is analysed again once this share of its events arrived after its analysis... */
+  lateReanalyzeShare?: number;
+  /** ...looking back this many windows before the one just analysed (0 or absent: never). */
+  lateReanalyzeWindows?: number;
 }
+
+/**
+ * Why a window is analysed, and for which models. The live clock analyses
+ * every model with a baseline; a backfill (analyzers/backfill.ts) and a late
+ * re-analysis name one model. Window jobs (shadow reports, alert rules) see
+ * the same run.
+ */
+export interface WindowRun {
+  reason: 'live' | 'backfill' | 'late';
+  /** Only these models; every model with a baseline when absent. */
+  models?: readonly string[];
+  /** What window jobs carry from one window of a run to the next (a backfill's alert replay). */
+  carry: Map<string, unknown>;
+  /** Told of a model whose analysis failed in this window (a backfill stops there). */
+  onFailure?: (model: string, err: unknown) => void;
+}
+
+export type Window = { from: number; to: number };
 
 export interface SchedulerDeps {
   sql: Sql;
@@ -28,7 +51,7 @@ export interface SchedulerDeps {
    * Further per-window work, in order, after drift and performance: shadow
    * reports add theirs to the results, the alert engine reads them all.
    */
-  windowJobs?: { runWindow(window: { from: number; to: number }, results: WindowResults): Promise<unknown> }[];
+  windowJobs?: { runWindow(window: Window, results: WindowResults, run: WindowRun): Promise<unknown> }[];
 }
 
 /** The tumbling window that ended last before `now`: [end - size, end), aligned to the epoch. */
@@ -48,6 +71,12 @@ export class AnalysisScheduler {
   private running: Promise<void> | null = null;
   private lastWindowEnd = 0;
   private readonly published = new Map<string, Published>();
+  /**
+   * Per model, the end of the newest window whose report is in the gauges:
+   * a backfill of older windows stores their history but never makes
+   * /metrics show an older window than one it shows already.
+   */
+  private readonly publishedEnd = new Map<string, number>();
   private readonly listeners: ((report: DriftReport) => void)[] = [];
 
   constructor(
@@ -72,26 +101,37 @@ export class AnalysisScheduler {
     await this.running;
   }
 
-  /** Analyses one window for every model with a baseline; exposed for tests and the CLI. */
-  async runWindow(window: { from: number; to: number }): Promise<DriftReport[]> {
+  /**
+   * Analyses one window for every model with a baseline (or the run's
+   * models): the one code path of the live clock, a backfill and a late
+   * re-analysis. Exposed for tests and backfills.
+   */
+  async runWindow(window: Window, runOptions: Partial<WindowRun> = {}): Promise<DriftReport[]> {
+    const run: WindowRun = { reason: 'live', carry: new Map(), ...runOptions };
     // Normally long since true: windows are analysed ANALYSIS_GRACE after they close.
     await this.deps.settled?.();
     const results = emptyResults();
     const reports = results.drift;
     const analysed: Baseline[] = [];
-    for (const model of await modelsWithBaselines(this.deps.sql)) {
+    for (const model of run.models ?? (await modelsWithBaselines(this.deps.sql))) {
       const started = performance.now();
       try {
         const baseline = await latestBaseline(this.deps.sql, model);
         if (!baseline) continue;
         const report = await computeDrift(this.deps.sql, baseline, { model, ...window }, this.options);
         await saveDriftReport(this.deps.sql, report, this.now());
-        const labelled = await this.refreshPerformance(model, window, report, baseline.performance);
+        const newest = window.to >= (this.publishedEnd.get(model) ?? 0);
+        // Late labels: the live clock also recomputes the windows before; a backfill and a re-analysis compute theirs as they go.
+        const recompute = run.reason === 'live' ? this.options.performanceRecomputeWindows : 0;
+        const labelled = await this.refreshPerformance(model, window, report, baseline.performance, recompute, newest);
         if (labelled) results.performance.set(model, labelled);
-        this.published.set(
-          model,
-          publishReport(this.deps.metrics, report, this.options.metricsMaxFeatures, this.published.get(model) ?? new Map()),
-        );
+        if (newest) {
+          this.published.set(
+            model,
+            publishReport(this.deps.metrics, report, this.options.metricsMaxFeatures, this.published.get(model) ?? new Map()),
+          );
+          this.publishedEnd.set(model, window.to);
+        }
         this.deps.metrics.analysisRuns.inc({ outcome: 'ok' });
         this.deps.metrics.analysisSeconds.observe((performance.now() - started) / 1000);
         reports.push(report);
@@ -99,12 +139,13 @@ export class AnalysisScheduler {
         analysed.push(baseline);
       } catch (err) {
         this.deps.metrics.analysisRuns.inc({ outcome: 'error' });
-        this.deps.log.error({ err, model, window }, 'analysis failed');
+        this.deps.log.error({ err, model, window, reason: run.reason }, 'analysis failed');
+        run.onFailure?.(model, err);
       }
     }
     for (const job of this.deps.windowJobs ?? []) {
       try {
-        await job.runWindow(window, results);
+        await job.runWindow(window, results, run);
       } catch (err) {
         this.deps.log.error({ err, window }, 'window job failed');
       }
@@ -118,6 +159,33 @@ export class AnalysisScheduler {
       }
     }
     return reports;
+  }
+
+  /**
+   * Windows of the look-back before `latest` that gained more than the late
+   * share of their events since their analysis are analysed again, with the
+   * same code path (their history replaced). Late labels need none of this:
+   * every run recomputes the performance of the windows before.
+   */
+  async reanalyseLate(latest: Window): Promise<Window[]> {
+    const lookBack = this.options.lateReanalyzeWindows ?? 0;
+    if (lookBack === 0) return [];
+    const size = latest.to - latest.from;
+    const range = { from: latest.from - lookBack * size, to: latest.from };
+    const redone: Window[] = [];
+    for (const model of await modelsWithBaselines(this.deps.sql)) {
+      try {
+        for (const w of await lateWindows(this.deps.sql, model, range, size, this.options.lateReanalyzeShare ?? 0.05)) {
+          await this.runWindow(w, { reason: 'late', models: [model] });
+          this.deps.metrics.lateReanalyses.inc();
+          this.deps.log.info({ model, window: w }, 're-analysed a window that late events changed');
+          redone.push(w);
+        }
+      } catch (err) {
+        this.deps.log.error({ err, model }, 'late events could not be counted');
+      }
+    }
+    return redone;
   }
 
   /**
@@ -149,20 +217,22 @@ export class AnalysisScheduler {
    */
   private async refreshPerformance(
     model: string,
-    window: { from: number; to: number },
+    window: Window,
     report: DriftReport,
     baselinePerformance: Parameters<typeof comparePerformance>[1],
+    recompute: number,
+    publish: boolean,
   ): Promise<PerformanceReport | null> {
     const size = window.to - window.from;
     let published: PerformanceReport | null = null;
-    for (let k = 0; k <= this.options.performanceRecomputeWindows; k++) {
+    for (let k = 0; k <= recompute; k++) {
       const w = { from: window.from - k * size, to: window.to - k * size };
       const perf = k === 0 && report.performance ? report.performance : comparePerformance(await computePerformance(this.deps.sql, { model, ...w }), baselinePerformance);
       if (perf.n_events === 0) continue;
       await savePerformance(this.deps.sql, { ...perf, model, ...w, computed_at: this.now() });
-      if (k === 0) this.deps.metrics.labelCoverage.set({ model }, perf.label_coverage);
+      if (k === 0 && publish) this.deps.metrics.labelCoverage.set({ model }, perf.label_coverage);
       if (!published && perf.n_labelled > 0) {
-        for (const [metric, value] of Object.entries(perf.metrics)) this.deps.metrics.performance.set({ model, metric }, value);
+        if (publish) for (const [metric, value] of Object.entries(perf.metrics)) this.deps.metrics.performance.set({ model, metric }, value);
         published = perf;
       }
     }
@@ -190,6 +260,7 @@ export class AnalysisScheduler {
         this.lastWindowEnd = window.to;
         try {
           await this.runWindow(window);
+          await this.reanalyseLate(window);
         } catch (err) {
           // The model list itself was unreadable (the store away): this window is lost, the next ones are not.
           this.deps.log.error({ err, window }, 'window analysis failed');

@@ -22,6 +22,8 @@ import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { importRoutes, type ImportRouteOptions } from './routes/import.ts';
+import { analyzeRoutes } from './routes/analyze.ts';
+import type { Backfill } from '../analyzers/backfill.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { shadowRoutes, type ShadowRouteOptions } from './routes/shadow.ts';
 
@@ -60,6 +62,8 @@ export interface AppDeps {
   jobs?: Jobs;
   /** Imports of past events from files (api/routes/import.ts); left out without it or without jobs. */
   import?: Omit<ImportRouteOptions, 'jobs'>;
+  /** Backfills of past ranges (POST /v1/models/{model}/analyze); the route is left out without it. */
+  backfill?: Backfill;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -153,6 +157,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   if (deps.jobs) await app.register(jobRoutes, { jobs: deps.jobs });
   if (deps.jobs && deps.import) await app.register(importRoutes, { ...deps.import, jobs: deps.jobs });
+  if (deps.backfill) await app.register(analyzeRoutes, { backfill: deps.backfill, gate: deps.gate });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
   return app;
 }

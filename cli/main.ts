@@ -7,6 +7,7 @@ import { KeysError } from '../api/keys.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { IMPORT_FLAGS, ImportFailed, runImport } from './import.ts';
+import { runBackfill } from './backfill.ts';
 import { demoSucceeded, runDemo } from './demo/run.ts';
 import { settingsReport } from './settings.ts';
 import { StartError, startService } from './service.ts';
@@ -21,6 +22,8 @@ Commands:
                   model whose features drift on cue, and print each window's drift table
   rules           Write the alert rules (ALERT_RULES_FILE, or the defaults) as a Prometheus
                   alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
+  backfill        Ask a running service to analyse a past range of a model, window by window,
+                  and print which windows drifted (driftwatch backfill --help)
   dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana)
   import PATH     Import past events from a Parquet, CSV or NDJSON file into a running service
                   (--url URL --model M): sends the file, prints progress and a summary
@@ -116,7 +119,18 @@ async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
+async function backfill(argv: readonly string[]): Promise<number> {
+  // Ctrl-C cancels the job on the service; a second one exits at once.
+  const stop = new AbortController();
+  process.once('SIGINT', () => {
+    stop.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  return runBackfill(argv, { env: process.env, out: process.stdout, err: process.stderr, signal: stop.signal });
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'backfill') return backfill(argv.slice(1));
   let args;
   try {
     args = parseArgs(argv, ['duration', 'rate', 'out', ...IMPORT_FLAGS], ['keep-data'], 1);

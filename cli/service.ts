@@ -6,6 +6,7 @@ import { AlertmanagerClient, WebhookSender } from '../alerts/notify.ts';
 import { loadRules } from '../alerts/rules.ts';
 import { loadKeys } from '../api/keys.ts';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
+import { Backfill } from '../analyzers/backfill.ts';
 import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
 import { buildApp } from '../api/app.ts';
@@ -160,13 +161,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const retry = { initialMs: 500, maxMs: 30_000 };
   const webhooks = new WebhookSender({ metrics, log }, { maxQueue: 1_000, maxAttempts: config.ALERT_WEBHOOK_MAX_ATTEMPTS, retry });
   let alertmanager: AlertmanagerClient | null = null;
-  const alerts = new AlertEngine({ sql, metrics, log, webhooks, get alertmanager() { return alertmanager; } }, rules);
+  const alerts = new AlertEngine({ sql, metrics, log, webhooks, notifyMaxAgeMs: config.ALERT_NOTIFY_MAX_AGE, get alertmanager() { return alertmanager; } }, rules);
   const kafkaLag = async () => {
     if (!kafka) return null;
     const { values } = await metrics.kafkaLag.get();
     return values.reduce((sum, v) => sum + v.value, 0);
   };
   const jobs = new Jobs({ onFailure: (job, err) => log.error({ err, job: job.id, kind: job.kind, model: job.model }, 'job failed') });
+  // The scheduler is built once the app (its logger) is: the backfill reaches it when a job starts.
+  const backfill = new Backfill(
+    { jobs, metrics, get scheduler() { return scheduler; } },
+    { windowMs: config.ANALYSIS_WINDOW, graceMs: config.ANALYSIS_GRACE, maxWindows: config.BACKFILL_MAX_WINDOWS },
+  );
   const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT });
   const app = await buildApp({
     sql,
@@ -209,6 +215,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       unavailable: sql.backend === 'server' ? 'import needs the embedded store for now: with CLICKHOUSE_URL, load files with the server itself (INSERT ... SELECT FROM s3()/url())' : null,
       writesRefused: () => guard?.problem() ?? null,
     },
+    backfill,
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   // Measured before the service listens, then every DISK_CHECK_INTERVAL; and parts the engine set aside at start are said loudly.
@@ -221,7 +228,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       metrics,
       log: app.log,
       settled,
-      windowJobs: [shadowAnalyzer, { runWindow: async (w, results) => alerts.runWindow(w, { ...results, kafkaLag: await kafkaLag() }) }],
+      windowJobs: [shadowAnalyzer, { runWindow: async (w, results, run) => alerts.runWindow(w, { ...results, kafkaLag: run.reason === 'live' ? await kafkaLag() : null }, run) }],
     },
     {
       ...driftOptions,
@@ -229,6 +236,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       graceMs: config.ANALYSIS_GRACE,
       metricsMaxFeatures: config.METRICS_MAX_FEATURES,
       performanceRecomputeWindows: config.PERFORMANCE_RECOMPUTE_WINDOWS,
+      lateReanalyzeShare: config.LATE_REANALYZE_SHARE,
+      lateReanalyzeWindows: config.LATE_REANALYZE_WINDOWS,
     },
   );
   let url: string;

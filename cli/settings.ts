@@ -41,7 +41,12 @@ export function settingRows(env: Record<string, string | undefined>, flags: Reco
     if (key === 'INGEST_ACK' && given === undefined) current = ingestAckFor({ CLICKHOUSE_URL: flags.CLICKHOUSE_URL ?? env.CLICKHOUSE_URL });
     return {
       key,
-      default: key === 'INGEST_ACK' ? 'journaled (embedded) | stored (CLICKHOUSE_URL)' : shown(fallback ?? '(unset)'),
+      default:
+        key === 'INGEST_ACK'
+          ? 'journaled (embedded) | stored (CLICKHOUSE_URL)'
+          : key === 'ALERT_NOTIFY_MAX_AGE'
+            ? 'ANALYSIS_WINDOW + ANALYSIS_GRACE'
+            : shown(fallback ?? '(unset)'),
       current: shown(masked(key, current)),
       from,
     };

@@ -6,18 +6,15 @@ import { parseDuration } from './duration.ts';
  * command-line flags, which win). Every setting has an explicit default here
  * and nowhere else; a bad value stops start-up with a message naming it.
  */
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 5m or 1h, got "${text}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+const toMs = (text: string, ctx: z.RefinementCtx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 5m or 1h, got "${text}"` });
+    return z.NEVER;
+  }
+  return ms;
+};
+const duration = (fallback: string) => z.string().default(fallback).transform(toMs);
 
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -167,6 +164,18 @@ const ConfigFields = z.object({
   IMPORT_CHUNK_ROWS: integer(1_000_000, 1_000, 100_000_000),
   IMPORT_MAX_UPLOAD_BYTES: integer(16 * 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
   IMPORT_MAX_RUNNING: integer(2, 1, 64),
+  // Backfill and late events (analyzers/backfill.ts, docs/backfill.md): the most analysis windows
+  // one backfill (POST /v1/models/{model}/analyze) may cover; how recently a window must have
+  // closed for a backfill's alert transitions in it to be notified (unset: one ANALYSIS_WINDOW plus
+  // ANALYSIS_GRACE); and the share of an analysed window's events that arrived after its analysis
+  // for the scheduler to analyse it again, looking back this many windows (0: never).
+  BACKFILL_MAX_WINDOWS: integer(10_000, 1, 1_000_000),
+  ALERT_NOTIFY_MAX_AGE: z
+    .string()
+    .optional()
+    .transform((text, ctx) => (text === undefined ? undefined : toMs(text, ctx))),
+  LATE_REANALYZE_SHARE: z.coerce.number().gt(0).max(1).default(0.05),
+  LATE_REANALYZE_WINDOWS: integer(12, 0, 10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -201,7 +210,11 @@ const ConfigSchema = ConfigFields.superRefine((fields, ctx) => {
   } else if (fields.KAFKA_SASL_USERNAME || fields.KAFKA_SASL_PASSWORD) {
     problem('KAFKA_SASL_MECHANISM', 'required when a SASL username or password is set: plain, scram-sha-256 or scram-sha-512');
   }
-}).transform((fields) => ({ ...fields, INGEST_ACK: ingestAckFor(fields) }));
+}).transform((fields) => ({
+  ...fields,
+  INGEST_ACK: ingestAckFor(fields),
+  ALERT_NOTIFY_MAX_AGE: fields.ALERT_NOTIFY_MAX_AGE ?? fields.ANALYSIS_WINDOW + fields.ANALYSIS_GRACE,
+}));
 
 export type Config = z.output<typeof ConfigSchema>;
 export type ConfigInput = Partial<Record<keyof z.input<typeof ConfigFields>, string>>;

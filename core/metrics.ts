@@ -276,6 +276,18 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    // Backfills and late events (analyzers/backfill.ts, docs/backfill.md).
+    backfillWindows: new Counter({
+      name: 'driftwatch_backfill_windows_total',
+      help: 'Windows a backfill (POST /v1/models/{model}/analyze) analysed, by outcome (ok|failed).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    lateReanalyses: new Counter({
+      name: 'driftwatch_late_reanalyses_total',
+      help: 'Windows analysed again because more than LATE_REANALYZE_SHARE of their events arrived after their analysis.',
+      registers: [registry],
+    }),
     // Query gate (api/query-gate.ts): analysis requests bounded in number and time.
     queryGateInFlight: new Gauge({
       name: 'driftwatch_query_gate_in_flight_requests',

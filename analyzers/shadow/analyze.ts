@@ -49,8 +49,14 @@ export class ShadowAnalyzer {
     return computeShadowReport({ sql, defaultSampleShare: this.options.defaultSampleShare }, record, window, baseline);
   }
 
-  /** Reports every live shadow for the window; adds them to `results` when given (the alert engine reads them there). */
-  async runWindow(window: Range, results?: { shadow: ShadowReport[] }): Promise<ShadowReport[]> {
+  /** Per model and shadow, the end of the newest window in the gauges: an older window's report (a backfill) is stored, not published. */
+  private readonly publishedEnd = new Map<string, number>();
+
+  /**
+   * Reports every live shadow for the window (of the run's models only, when
+   * it names them); adds them to `results` when given (the alert engine reads them there).
+   */
+  async runWindow(window: Range, results?: { shadow: ShadowReport[] }, run?: { models?: readonly string[] }): Promise<ShadowReport[]> {
     const reports: ShadowReport[] = results?.shadow ?? [];
     let records: ShadowRecord[];
     try {
@@ -61,10 +67,15 @@ export class ShadowAnalyzer {
       return reports;
     }
     for (const record of records) {
+      if (run?.models && !run.models.includes(record.model)) continue;
       try {
         const report = await this.report(record, window);
         await saveShadowReport(this.deps.sql, report, this.deps.now ? this.deps.now() : Date.now());
-        this.publish(report);
+        const key = `${record.model}\u0000${record.name}`;
+        if (window.to >= (this.publishedEnd.get(key) ?? 0)) {
+          this.publish(report);
+          this.publishedEnd.set(key, window.to);
+        }
         reports.push(report);
       } catch (err) {
         this.deps.metrics.shadowFailures.inc({ stage: 'report' });

@@ -11,7 +11,7 @@ import { UnreadableError } from '../../import/stage.ts';
 import type { Jobs } from '../../jobs/registry.ts';
 import { Errors } from '../errors.ts';
 import { ErrorResponse, ModelParams } from '../schemas.ts';
-import { Job, jobOut } from './jobs.ts';
+import { JobSchema, jobOut } from './jobs.ts';
 
 export interface ImportRouteOptions {
   /** Null when `unavailable` says why. */
@@ -65,7 +65,7 @@ const UploadQuery = {
 } as const;
 
 const responses = {
-  202: Job,
+  202: JobSchema,
   400: ErrorResponse,
   413: ErrorResponse,
   422: ErrorResponse,

@@ -5,7 +5,7 @@ import { Errors } from '../errors.ts';
 import { ErrorResponse } from '../schemas.ts';
 import { iso } from '../time.ts';
 
-export const Job = {
+export const JobSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -51,7 +51,7 @@ export async function jobRoutes(app: FastifyInstance, options: { jobs: Jobs }): 
           additionalProperties: false,
           properties: { model: { type: 'string', maxLength: 128 }, kind: { type: 'string', maxLength: 32 } },
         },
-        response: { 200: { type: 'object', properties: { jobs: { type: 'array', items: Job } } } },
+        response: { 200: { type: 'object', properties: { jobs: { type: 'array', items: JobSchema } } } },
       },
     },
     async (request) => ({
@@ -63,7 +63,7 @@ export async function jobRoutes(app: FastifyInstance, options: { jobs: Jobs }): 
     '/v1/jobs/:id',
     {
       config: { scope: 'read', models: 'filtered' },
-      schema: { summary: "A job's state and progress", tags: ['jobs'], params: IdParams, response: { 200: Job, 404: ErrorResponse } },
+      schema: { summary: "A job's state and progress", tags: ['jobs'], params: IdParams, response: { 200: JobSchema, 404: ErrorResponse } },
     },
     async (request) => jobOut(visible(request.params.id, request.grant)),
   );
@@ -76,7 +76,7 @@ export async function jobRoutes(app: FastifyInstance, options: { jobs: Jobs }): 
         summary: 'Cancels a running job; what it stored so far stays (an import resumes idempotently, a backfill re-run replaces)',
         tags: ['jobs'],
         params: IdParams,
-        response: { 202: Job, 404: ErrorResponse, 409: ErrorResponse },
+        response: { 202: JobSchema, 404: ErrorResponse, 409: ErrorResponse },
       },
     },
     async (request, reply) => {
