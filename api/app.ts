@@ -20,6 +20,9 @@ import type { QueryGate } from './query-gate.ts';
 import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
+import { baselineRoutes } from './routes/baselines.ts';
+import { lifetimeRoutes } from './routes/lifetime.ts';
+import type { RollingBaselines } from '../analyzers/rolling.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { shadowRoutes, type ShadowRouteOptions } from './routes/shadow.ts';
@@ -57,6 +60,8 @@ export interface AppDeps {
   alerts?: AlertEngine;
   /** Long work started over the API (imports, backfills), followed at /v1/jobs; its routes are left out without it. */
   jobs?: Jobs;
+  /** The rolling-baseline scheduler, woken when a policy changes. */
+  rolling?: RollingBaselines;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -145,6 +150,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxSegments: deps.maxSegments ?? 20,
   };
   await app.register(modelRoutes, modelOptions);
+  await app.register(baselineRoutes, { ...modelOptions, rolling: deps.rolling });
+  await app.register(lifetimeRoutes, { gate: deps.gate, metrics: deps.metrics, alerts: deps.alerts, scorer: deps.shadow?.scorer, jobs: deps.jobs });
   await app.register(performanceRoutes, modelOptions);
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });

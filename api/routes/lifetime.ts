@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+import type { AlertEngine } from '../../alerts/engine.ts';
+import type { ShadowScorer } from '../../analyzers/shadow/scorer.ts';
+import type { Metrics } from '../../core/metrics.ts';
+import type { Jobs } from '../../jobs/registry.ts';
+import { deleteEvents, deleteModel, type Deleted as DeletedRows } from '../../store/deletion.ts';
+import { Errors } from '../errors.ts';
+import type { QueryGate } from '../query-gate.ts';
+import { DeleteEventsRequest, Deleted, ErrorResponse, ModelParams } from '../schemas.ts';
+
+export interface LifetimeRouteOptions {
+  gate: QueryGate;
+  metrics: Metrics;
+  /** What the service keeps about a model outside the store, forgotten with it; each is optional. */
+  alerts?: AlertEngine;
+  scorer?: ShadowScorer;
+  jobs?: Jobs;
+}
+
+/** The series of every gauge labelled with this model: a deleted model's last values must not stay on /metrics. */
+async function removeGauges(metrics: Metrics, model: string): Promise<void> {
+  for (const metric of metrics.registry.getMetricsAsArray()) {
+    const m = metric as unknown as { type?: string; get(): Promise<{ type?: string; values: { labels: Record<string, string | number> }[] }>; remove(labels: object): void };
+    const { type, values } = await m.get();
+    if (type !== 'gauge') continue;
+    for (const v of values) if (v.labels.model === model) m.remove(v.labels);
+  }
+}
+
+function count(metrics: Metrics, deleted: DeletedRows): void {
+  for (const [table, n] of Object.entries(deleted)) if (n > 0) metrics.deletedRows.inc({ table }, n);
+}
+
+/**
+ * The end of data's life on request: a whole model, or individual events
+ * (a data-subject request). Retention by age is the engine's TTL
+ * (store/retention.ts), set at start.
+ */
+export async function lifetimeRoutes(app: FastifyInstance, options: LifetimeRouteOptions): Promise<void> {
+  const { gate, metrics } = options;
+
+  app.delete<{ Params: { model: string } }>(
+    '/v1/models/:model',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: "Delete everything stored about a model: events, labels, baselines, rolling policy, results, shadow models, alert state and history",
+        tags: ['models'],
+        params: ModelParams,
+        response: { 200: Deleted, 404: ErrorResponse, 503: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const { model } = request.params;
+      // Imports and backfills of the model would write again behind the delete: they stop first.
+      for (const job of options.jobs?.list({ model }) ?? []) {
+        if (job.state !== 'running') continue;
+        options.jobs!.cancel(job.id);
+        await options.jobs!.settled(job.id);
+      }
+      const deleted = await gate.run(reply, (sql) => deleteModel(sql, model), { bounded: false });
+      count(metrics, deleted);
+      options.alerts?.forgetModel(model);
+      await options.scorer?.refresh();
+      await removeGauges(metrics, model);
+      if (Object.values(deleted).every((n) => n === 0)) throw new Errors.ModelNotFound(model);
+      return { deleted };
+    },
+  );
+
+  app.post<{ Params: { model: string }; Body: { event_ids: string[] } }>(
+    '/v1/models/:model/events::delete',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        summary: 'Delete individual events of a model with their labels and shadow predictions (e.g. a data-subject request)',
+        description: 'At most 10,000 ids a request. Aggregates already computed from the events (baselines, window results) stay; see docs/operations.md.',
+        tags: ['models'],
+        params: ModelParams,
+        body: DeleteEventsRequest,
+        response: { 200: Deleted, 400: ErrorResponse, 503: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const deleted = await gate.run(reply, (sql) => deleteEvents(sql, request.params.model, request.body.event_ids), { bounded: false });
+      count(metrics, deleted);
+      return { deleted };
+    },
+  );
+}
