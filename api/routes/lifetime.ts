@@ -4,6 +4,7 @@ import type { ShadowScorer } from '../../analyzers/shadow/scorer.ts';
 import type { Metrics } from '../../core/metrics.ts';
 import type { Jobs } from '../../jobs/registry.ts';
 import { deleteEvents, deleteModel, type Deleted as DeletedRows } from '../../store/deletion.ts';
+import { settleWithin } from '../../core/within.ts';
 import { Errors } from '../errors.ts';
 import type { QueryGate } from '../query-gate.ts';
 import { DeleteEventsRequest, Deleted, ErrorResponse, ModelParams } from '../schemas.ts';
@@ -26,6 +27,9 @@ async function removeGauges(metrics: Metrics, model: string): Promise<void> {
     for (const v of values) if (v.labels.model === model) m.remove(v.labels);
   }
 }
+
+// Longest a delete waits for a cancelled job of the model to stop.
+const JOB_STOP_MS = 30_000;
 
 function count(metrics: Metrics, deleted: DeletedRows): void {
   for (const [table, n] of Object.entries(deleted)) if (n > 0) metrics.deletedRows.inc({ table }, n);
@@ -56,7 +60,11 @@ export async function lifetimeRoutes(app: FastifyInstance, options: LifetimeRout
       for (const job of options.jobs?.list({ model }) ?? []) {
         if (job.state !== 'running') continue;
         options.jobs!.cancel(job.id);
-        await options.jobs!.settled(job.id);
+        await settleWithin(options.jobs!.settled(job.id), JOB_STOP_MS);
+        if (options.jobs!.get(job.id)?.state === 'running') {
+          reply.header('retry-after', '5');
+          throw new Errors.Busy(`job ${job.id} (${job.kind}) of model "${model}" is still stopping; nothing was deleted: retry in a moment`);
+        }
       }
       const deleted = await gate.run(reply, (sql) => deleteModel(sql, model), { bounded: false });
       count(metrics, deleted);
