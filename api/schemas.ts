@@ -134,6 +134,11 @@ export const DeleteEventsRequest = {
   additionalProperties: false,
   properties: {
     event_ids: { type: 'array', minItems: 1, maxItems: 10_000, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 256 } },
+    purge: {
+      type: 'boolean',
+      default: false,
+      description: 'Also rewrite the parts that held the rows without them before answering: a plain delete hides them at once and drops them from disk at the next merge.',
+    },
   },
 } as const;
 

@@ -4,6 +4,23 @@ import type { Sql } from './sql.ts';
 /** Rows deleted, per table (as counted just before the delete, through FINAL where a table replaces rows). */
 export type Deleted = Record<string, number>;
 
+export interface DeleteOptions {
+  /**
+   * Also rewrite the parts that held the rows without them (APPLY DELETED
+   * MASK), waiting for it: a lightweight delete only masks rows, which stay
+   * in the part's files until its next merge. The replaced parts are removed
+   * by the engine after old_parts_lifetime (store/durability.ts).
+   */
+  purge?: boolean;
+}
+
+async function purge(sql: Sql, deleted: Deleted): Promise<void> {
+  for (const [table, n] of Object.entries(deleted)) {
+    // Names come from the engine's catalogue, never from input.
+    if (n > 0) await sql.command(`ALTER TABLE \`${table.replace(/`/g, '')}\` APPLY DELETED MASK SETTINGS mutations_sync = 2`);
+  }
+}
+
 async function countRows(sql: Sql, t: { table: string; replacing: boolean }, where: string, params: Record<string, unknown>): Promise<number> {
   const [row] = await sql.query<{ n: number }>(`SELECT count() AS n FROM \`${t.table.replace(/`/g, '')}\`${t.replacing ? ' FINAL' : ''} WHERE ${where}`, params);
   return Number(row?.n ?? 0);
@@ -18,7 +35,7 @@ async function countRows(sql: Sql, t: { table: string; replacing: boolean }, whe
  * covered too, and the KS samples of its baselines (which carry no model
  * column). Other models' rows are untouched.
  */
-export async function deleteModel(sql: Sql, model: string): Promise<Deleted> {
+export async function deleteModel(sql: Sql, model: string, options: DeleteOptions = {}): Promise<Deleted> {
   const params = { model };
   const deleted: Deleted = {};
   const ids = '(SELECT baseline_id FROM baselines WHERE model = {model:String})';
@@ -30,6 +47,7 @@ export async function deleteModel(sql: Sql, model: string): Promise<Deleted> {
     deleted[t.table] = n;
     if (n > 0) await deleteRows(sql, t.table, 'model = {model:String}', params);
   }
+  if (options.purge) await purge(sql, deleted);
   return deleted;
 }
 
@@ -39,7 +57,7 @@ export async function deleteModel(sql: Sql, model: string): Promise<Deleted> {
  * columns). Aggregates already computed from them (baselines, window
  * results) stay: see docs/operations.md, "Data lifetime".
  */
-export async function deleteEvents(sql: Sql, model: string, eventIds: readonly string[]): Promise<Deleted> {
+export async function deleteEvents(sql: Sql, model: string, eventIds: readonly string[], options: DeleteOptions = {}): Promise<Deleted> {
   const params = { model, ids: eventIds };
   const where = 'model = {model:String} AND event_id IN {ids:Array(String)}';
   const deleted: Deleted = {};
@@ -48,5 +66,6 @@ export async function deleteEvents(sql: Sql, model: string, eventIds: readonly s
     deleted[t.table] = n;
     if (n > 0) await deleteRows(sql, t.table, where, params);
   }
+  if (options.purge) await purge(sql, deleted);
   return deleted;
 }

@@ -183,12 +183,27 @@ describe('POST /v1/models/{model}/events:delete', () => {
     expect(Number((await sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE event_id = 'kept-1'"))[0].n)).toBe(1);
   });
 
+  it('with purge, also rewrites the parts that held them: on disk as well, the rows are gone', async () => {
+    const answer = await call('POST', '/v1/models/kept/events:delete', { event_ids: ['kept-1', 'kept-2'], purge: true });
+    expect(answer.json().deleted).toEqual({ events: 2, labels: 2, shadow_predictions: 2 });
+    for (const table of ['events', 'labels', 'shadow_predictions']) {
+      // Masked rows still count in a part's rows until the part is rewritten; after the purge none is left in any part.
+      const [stored] = await sql.query<{ rows: number }>(
+        'SELECT sum(rows) AS rows FROM system.parts WHERE database = currentDatabase() AND table = {t:String} AND active',
+        { t: table },
+      );
+      const [visible] = await sql.query<{ n: number }>(`SELECT count() AS n FROM ${table}`);
+      expect(`${table} ${stored.rows}`).toBe(`${table} ${visible.n}`);
+    }
+    expect(Number((await sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'kept'"))[0].n)).toBe(N - 5);
+  });
+
   it('refuses an empty list, a list over 10,000 ids, and a body without one, with the reason', async () => {
     for (const body of [{ event_ids: [] }, { event_ids: Array.from({ length: 10_001 }, (_, i) => `id-${i}`) }, {}, { event_ids: [''] }, { event_ids: ['a'], extra: 1 }]) {
       const response = await call('POST', '/v1/models/kept/events:delete', body);
       expect(response.status).toBe(400);
       expect(response.json().message).toMatch(/event_ids|must NOT|additional/);
     }
-    expect(Number((await sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'kept'"))[0].n)).toBe(N - 3);
+    expect(Number((await sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'kept'"))[0].n)).toBe(N - 5);
   });
 });

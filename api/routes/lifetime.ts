@@ -31,6 +31,12 @@ async function removeGauges(metrics: Metrics, model: string): Promise<void> {
 // Longest a delete waits for a cancelled job of the model to stop.
 const JOB_STOP_MS = 30_000;
 
+const PurgeQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { purge: { type: 'boolean', default: false, description: 'Also rewrite the parts that held the rows, so they are gone from disk too.' } },
+} as const;
+
 function count(metrics: Metrics, deleted: DeletedRows): void {
   for (const [table, n] of Object.entries(deleted)) if (n > 0) metrics.deletedRows.inc({ table }, n);
 }
@@ -43,14 +49,16 @@ function count(metrics: Metrics, deleted: DeletedRows): void {
 export async function lifetimeRoutes(app: FastifyInstance, options: LifetimeRouteOptions): Promise<void> {
   const { gate, metrics } = options;
 
-  app.delete<{ Params: { model: string } }>(
+  app.delete<{ Params: { model: string }; Querystring: { purge: boolean } }>(
     '/v1/models/:model',
     {
       config: { scope: 'admin' },
       schema: {
         summary: "Delete everything stored about a model: events, labels, baselines, rolling policy, results, shadow models, alert state and history",
+        description: 'Deleted rows are invisible at once; with purge=true the parts that held them are also rewritten without them before the answer.',
         tags: ['models'],
         params: ModelParams,
+        querystring: PurgeQuery,
         response: { 200: Deleted, 404: ErrorResponse, 503: ErrorResponse },
       },
     },
@@ -66,7 +74,7 @@ export async function lifetimeRoutes(app: FastifyInstance, options: LifetimeRout
           throw new Errors.Busy(`job ${job.id} (${job.kind}) of model "${model}" is still stopping; nothing was deleted: retry in a moment`);
         }
       }
-      const deleted = await gate.run(reply, (sql) => deleteModel(sql, model), { bounded: false });
+      const deleted = await gate.run(reply, (sql) => deleteModel(sql, model, { purge: request.query.purge }), { bounded: false });
       count(metrics, deleted);
       options.alerts?.forgetModel(model);
       await options.scorer?.refresh();
@@ -76,7 +84,7 @@ export async function lifetimeRoutes(app: FastifyInstance, options: LifetimeRout
     },
   );
 
-  app.post<{ Params: { model: string }; Body: { event_ids: string[] } }>(
+  app.post<{ Params: { model: string }; Body: { event_ids: string[]; purge: boolean } }>(
     '/v1/models/:model/events::delete',
     {
       config: { scope: 'admin' },
@@ -90,7 +98,7 @@ export async function lifetimeRoutes(app: FastifyInstance, options: LifetimeRout
       },
     },
     async (request, reply) => {
-      const deleted = await gate.run(reply, (sql) => deleteEvents(sql, request.params.model, request.body.event_ids), { bounded: false });
+      const deleted = await gate.run(reply, (sql) => deleteEvents(sql, request.params.model, request.body.event_ids, { purge: request.body.purge }), { bounded: false });
       count(metrics, deleted);
       return { deleted };
     },
