@@ -75,6 +75,13 @@ export class AlertEngine {
     this.notifyAlertmanager([]);
   }
 
+  /** Drops every series of a deleted model (its stored states are deleted with it). */
+  forgetModel(model: string): void {
+    for (const [key, s] of this.states) if (s.model === model) this.states.delete(key);
+    this.publish();
+    this.notifyAlertmanager([]);
+  }
+
   /** Series that are pending or firing (or resolved in the last window). */
   active(): StoredState[] {
     return [...this.states.values()].sort((a, b) => a.rule.localeCompare(b.rule) || a.model.localeCompare(b.model) || a.subject.localeCompare(b.subject));

@@ -7,6 +7,7 @@ import {
   numericHistograms,
   numericSummaries,
   sampleCounts,
+  type ReferenceSample,
   type Window,
 } from '../store/aggregates.ts';
 import { saveBaseline } from '../store/baselines.ts';
@@ -44,6 +45,10 @@ export type FeatureReference = NumericReference | CategoricalReference;
 export interface Baseline {
   baseline_id: string;
   model: string;
+  /** A name given at freeze or later (PATCH); null without one. */
+  name?: string | null;
+  /** Frozen by a rolling policy (analyzers/rolling.ts) rather than by hand. */
+  rolled?: boolean;
   created_at: number;
   from: number;
   to: number;
@@ -54,7 +59,25 @@ export interface Baseline {
   /** For a segment baseline: which tag value it covers, and the model-wide baseline it was frozen with. */
   segment?: { tag: string; value: string } | null;
   parent_baseline_id?: string | null;
+  /** Only on a baseline built in memory (never stored): where KS draws its reference values from. */
+  reference_sample?: ReferenceSample;
 }
+
+/** The KS reference of a baseline: its frozen sample, or the range a baseline built in memory reads it from. */
+export const referenceOf = (b: Baseline): ReferenceSample => b.reference_sample ?? { baselineId: b.baseline_id };
+
+/**
+ * How a baseline is made: frozen (stored, with a copy of its KS sample) or
+ * built in memory to compare two ranges, stored nowhere; both run the same
+ * code, so a comparison uses exactly what a frozen baseline would hold.
+ */
+export interface BuildAs {
+  store: boolean;
+  name?: string | null;
+  rolled?: boolean;
+}
+
+const FROZEN: BuildAs = { store: true };
 
 export interface BaselineOptions {
   bins: number;
@@ -79,7 +102,13 @@ export function edgesFrom(min: number, quantiles: number[], max: number): number
  * its values (sampled down to `sampleMax`) for KS; per categorical feature
  * its category counts. Later events never change a frozen baseline.
  */
-export async function freezeBaseline(sql: Sql, window: Window, options: BaselineOptions, parentId: string | null = null): Promise<Baseline> {
+export async function freezeBaseline(
+  sql: Sql,
+  window: Window,
+  options: BaselineOptions,
+  parentId: string | null = null,
+  as: BuildAs = FROZEN,
+): Promise<Baseline> {
   const inventory = await featureInventory(sql, window);
   if (inventory.total === 0) throw new EmptyRangeError('no events for this model in the given range');
 
@@ -101,8 +130,9 @@ export async function freezeBaseline(sql: Sql, window: Window, options: Baseline
   const histograms = await numericHistograms(sql, window, edges);
   const maxN = Math.max(0, ...summaries.map((s) => s.n));
   const keepPerMillion = maxN <= options.sampleMax ? 1_000_000 : Math.floor((options.sampleMax / maxN) * 1_000_000);
-  await freezeSample(sql, baselineId, window, numeric, keepPerMillion);
-  const sampled = await sampleCounts(sql, baselineId);
+  const inMemory: ReferenceSample = { window, features: numeric, keepPerMillion };
+  if (as.store) await freezeSample(sql, baselineId, window, numeric, keepPerMillion);
+  const sampled = await sampleCounts(sql, as.store ? { baselineId } : inMemory);
 
   const features: FeatureReference[] = summaries.map((s) => ({
     name: s.feature,
@@ -141,7 +171,10 @@ export async function freezeBaseline(sql: Sql, window: Window, options: Baseline
     performance: await computePerformance(sql, window),
     segment: window.segment ?? null,
     parent_baseline_id: parentId,
+    name: as.name ?? null,
+    rolled: as.rolled ?? false,
   };
+  if (!as.store) return { ...baseline, reference_sample: inMemory };
   await saveBaseline(sql, baseline);
   return baseline;
 }
@@ -156,10 +189,13 @@ export async function freezeSegmentBaselines(
   tag: string,
   maxSegments: number,
   options: BaselineOptions,
+  as: BuildAs = FROZEN,
 ): Promise<Baseline[]> {
   const window = { model: parent.model, from: parent.from, to: parent.to };
   const values = await topTagValues(sql, window, tag, maxSegments);
   const out: Baseline[] = [];
-  for (const v of values) out.push(await freezeBaseline(sql, { ...window, segment: { tag, value: v.value } }, options, parent.baseline_id));
+  for (const v of values) {
+    out.push(await freezeBaseline(sql, { ...window, segment: { tag, value: v.value } }, options, parent.baseline_id, { ...as, name: null }));
+  }
   return out;
 }

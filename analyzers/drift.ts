@@ -1,6 +1,6 @@
 import { categoryCounts, featureInventory, ksTests, numericHistograms, PREDICTION, type KsRow, type Window } from '../store/aggregates.ts';
 import type { Sql } from '../store/sql.ts';
-import type { Baseline, CategoricalReference, NumericReference } from './baseline.ts';
+import { referenceOf, type Baseline, type CategoricalReference, type NumericReference } from './baseline.ts';
 import { chiSquare } from './methods/chi-square.ts';
 import { hellinger } from './methods/hellinger.ts';
 import { jensenShannon } from './methods/jensen-shannon.ts';
@@ -203,7 +203,7 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
   }
   const ks = new Map<string, KsRow>();
   for (const method of ['exact', 'asymp'] as const) {
-    for (const row of await ksTests(sql, baseline.baseline_id, window, byMethod[method], method)) {
+    for (const row of await ksTests(sql, referenceOf(baseline), window, byMethod[method], method)) {
       // scipy's asymptotic p-value: the finite-n kstwo distribution at D (the engine's is the Kolmogorov limit).
       if (method === 'asymp') row.p_value = ks2sampAsympPValue(row.d_statistic, row.n_reference, row.n_current);
       ks.set(row.feature, row);

@@ -1,6 +1,6 @@
 import { emptyResults, type WindowResults } from '../alerts/signals.ts';
 import type { Metrics } from '../core/metrics.ts';
-import { latestBaseline, modelsWithBaselines, segmentBaselines } from '../store/baselines.ts';
+import { activeBaseline, modelsWithBaselines, segmentBaselines } from '../store/baselines.ts';
 import { saveDriftReport } from '../store/drift-results.ts';
 import { lateWindows } from '../store/late-events.ts';
 import { savePerformance } from '../store/performance-results.ts';
@@ -62,7 +62,7 @@ export function lastClosedWindow(now: number, windowMs: number, graceMs: number)
 
 /**
  * Analyses every model that has a baseline once per window, grace after the
- * window closes: drift against the model's latest baseline, stored in
+ * window closes: drift against the model's active baseline, stored in
  * drift_results and published as gauges. One model's failure is logged and
  * counted; it never stops the others or the next run.
  */
@@ -116,7 +116,7 @@ export class AnalysisScheduler {
     for (const model of run.models ?? (await modelsWithBaselines(this.deps.sql))) {
       const started = performance.now();
       try {
-        const baseline = await latestBaseline(this.deps.sql, model);
+        const baseline = await activeBaseline(this.deps.sql, model);
         if (!baseline) continue;
         const report = await computeDrift(this.deps.sql, baseline, { model, ...window }, this.options);
         await saveDriftReport(this.deps.sql, report, this.now());
@@ -189,7 +189,7 @@ export class AnalysisScheduler {
   }
 
   /**
-   * Each segment baseline frozen with the model's latest baseline, against
+   * Each segment baseline frozen with the model's active baseline, against
    * the same segment of this window, kept in history. Segments are not
    * published as gauges: tag values are unbounded label values, and the
    * model-wide gauges already carry the alerting. A segment that fails is

@@ -20,6 +20,9 @@ import type { QueryGate } from './query-gate.ts';
 import { ErrorResponse } from './schemas.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
+import { baselineRoutes } from './routes/baselines.ts';
+import { lifetimeRoutes } from './routes/lifetime.ts';
+import type { RollingBaselines } from '../analyzers/rolling.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { importRoutes, type ImportRouteOptions } from './routes/import.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
@@ -64,6 +67,8 @@ export interface AppDeps {
   import?: Omit<ImportRouteOptions, 'jobs'>;
   /** Backfills of past ranges (POST /v1/models/{model}/analyze); the route is left out without it. */
   backfill?: Backfill;
+  /** The rolling-baseline scheduler, woken when a policy changes. */
+  rolling?: RollingBaselines;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -152,6 +157,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxSegments: deps.maxSegments ?? 20,
   };
   await app.register(modelRoutes, modelOptions);
+  await app.register(baselineRoutes, { ...modelOptions, rolling: deps.rolling });
+  await app.register(lifetimeRoutes, { gate: deps.gate, metrics: deps.metrics, alerts: deps.alerts, scorer: deps.shadow?.scorer, jobs: deps.jobs });
   await app.register(performanceRoutes, modelOptions);
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });

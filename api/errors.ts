@@ -25,6 +25,8 @@ export const Errors = {
   DiskFull: createError('DW_DISK_FULL', '%s', 503),
   QueryTimeout: createError('DW_QUERY_TIMEOUT', '%s', 503),
   QueryCancelled: createError('DW_QUERY_CANCELLED', '%s', 503),
+  BaselineActive: createError('DW_BASELINE_ACTIVE', '%s', 409),
+  SegmentBaseline: createError('DW_SEGMENT_BASELINE', '%s', 409),
   JobNotFound: createError('DW_JOB_NOT_FOUND', 'no job "%s"', 404),
   JobFinished: createError('DW_JOB_FINISHED', 'job "%s" is %s already', 409),
   // Import (api/routes/import.ts): a source or mapping that cannot work, a file the engine cannot read.

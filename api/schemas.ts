@@ -47,6 +47,14 @@ const TimeRange = {
 
 const TagName = { type: 'string', minLength: 1, maxLength: 256 } as const;
 
+/** A baseline's name: printable, up to 128 characters. */
+const BaselineName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[^\\u0000-\\u001f\\u007f]+$',
+} as const;
+
 export const BaselineRequest = {
   type: 'object',
   required: ['from', 'to'],
@@ -55,7 +63,88 @@ export const BaselineRequest = {
     from: { anyOf: [{ type: 'string', maxLength: 64 }, { type: 'integer' }] },
     to: { anyOf: [{ type: 'string', maxLength: 64 }, { type: 'integer' }] },
     segment_by: { ...TagName, description: 'Also freeze one baseline per value of this tag (the MAX_SEGMENTS most frequent).' },
+    name: BaselineName,
+    activate: { type: 'boolean', default: false, description: 'Make it the active baseline at once (else the active one stays; without any choice the newest is active).' },
   },
+} as const;
+
+
+export const BaselinePatch = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: { name: { anyOf: [BaselineName, { type: 'null' }], description: 'The new name; null removes it.' } },
+} as const;
+
+export const RollingPolicyRequest = {
+  type: 'object',
+  required: ['every', 'lookback'],
+  additionalProperties: false,
+  properties: {
+    every: { type: 'string', maxLength: 32, description: 'How often to refreeze: a duration such as 1d, 6h or 30s (at least 1s).' },
+    lookback: { type: 'string', maxLength: 32, description: 'The range each refreeze is frozen from: the duration before the refreeze (e.g. 7d).' },
+    segment_by: { ...TagName, description: 'Also freeze one baseline per value of this tag with each refreeze.' },
+    keep: { type: 'integer', minimum: 1, maximum: 1000, default: 10, description: 'Rolled baselines kept, the newest; older rolled ones are deleted (baselines frozen by hand never are).' },
+    name: BaselineName,
+  },
+} as const;
+
+const Refreeze = {
+  type: 'object',
+  properties: {
+    at: { type: 'string', format: 'date-time' },
+    outcome: { type: 'string', enum: ['ok', 'failed'] },
+    baseline_id: { type: ['string', 'null'] },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    n_events: { type: 'integer' },
+    reason: { type: 'string' },
+  },
+} as const;
+
+export const RollingPolicyResponse = {
+  type: 'object',
+  properties: {
+    policy: {
+      anyOf: [
+        {
+          type: 'object',
+          properties: {
+            model: { type: 'string' },
+            every: { type: 'string' },
+            lookback: { type: 'string' },
+            segment_by: { type: ['string', 'null'] },
+            keep: { type: 'integer' },
+            name: { type: ['string', 'null'] },
+            updated_at: { type: 'string', format: 'date-time' },
+            last_refreeze: { type: ['string', 'null'], format: 'date-time' },
+            next_refreeze: { type: 'string', format: 'date-time' },
+          },
+        },
+        { type: 'null' },
+      ],
+    },
+    refreezes: { type: 'array', items: Refreeze },
+  },
+} as const;
+
+export const DeleteEventsRequest = {
+  type: 'object',
+  required: ['event_ids'],
+  additionalProperties: false,
+  properties: {
+    event_ids: { type: 'array', minItems: 1, maxItems: 10_000, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 256 } },
+    purge: {
+      type: 'boolean',
+      default: false,
+      description: 'Also rewrite the parts that held the rows without them before answering: a plain delete hides them at once and drops them from disk at the next merge.',
+    },
+  },
+} as const;
+
+export const Deleted = {
+  type: 'object',
+  properties: { deleted: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Rows deleted, per table.' } },
 } as const;
 
 // null stands for NaN (a statistic undefined on this data, e.g. ROC AUC with one class), as in JSON.
@@ -91,6 +180,9 @@ export const BaselineSummary = {
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
     n_events: { type: 'integer' },
+    name: { type: ['string', 'null'] },
+    rolled: { type: 'boolean', description: 'Frozen by a rolling policy.' },
+    active: { type: 'boolean', description: 'The baseline the model is analysed against (in lists).' },
   },
 } as const;
 
@@ -147,7 +239,12 @@ const DriftReportBase = {
   properties: {
     segment: Segment,
     model: { type: 'string' },
-    baseline_id: { type: 'string', format: 'uuid' },
+    baseline_id: { type: ['string', 'null'], format: 'uuid', description: 'null when compared with a reference range (reference_from, reference_to).' },
+    reference: {
+      type: 'object',
+      description: 'The range the reference covers: the baseline frozen from it, or the reference range given.',
+      properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' }, frozen: { type: 'boolean' } },
+    },
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
     computed_at: { type: 'string', format: 'date-time' },
@@ -201,6 +298,8 @@ export const DriftQuery = {
   properties: {
     ...TimeRange,
     baseline_id: { type: 'string', format: 'uuid' },
+    reference_from: { type: 'string', description: 'With reference_to: compare with this range instead of a baseline, built in memory the way a frozen one is and stored nowhere.' },
+    reference_to: { type: 'string' },
     segment_by: { ...TagName, description: "Also report each segment of this tag against its own baseline (frozen with segment_by)." },
   },
 } as const;

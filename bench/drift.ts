@@ -71,7 +71,7 @@ try {
     await A.numericHistograms(sql, window, new Map(numeric.map((f) => [f.name, f.edges])));
     console.log('  histograms', seconds(t).toFixed(2));
     t = performance.now();
-    await A.ksTests(sql, baseline.baseline_id, window, numeric.map((f) => f.name), 'asymp');
+    await A.ksTests(sql, { baselineId: baseline.baseline_id }, window, numeric.map((f) => f.name), 'asymp');
     console.log('  ks', seconds(t).toFixed(2));
     t = performance.now();
     await A.categoryCounts(sql, window, categorical, 1000);

@@ -7,6 +7,7 @@ import { loadRules } from '../alerts/rules.ts';
 import { loadKeys } from '../api/keys.ts';
 import { AnalysisScheduler } from '../analyzers/scheduler.ts';
 import { Backfill } from '../analyzers/backfill.ts';
+import { RollingBaselines } from '../analyzers/rolling.ts';
 import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
 import { buildApp } from '../api/app.ts';
@@ -34,6 +35,8 @@ export interface Service {
   sql: Sql;
   metrics: Metrics;
   scheduler: AnalysisScheduler;
+  /** Refreezes rolling baselines (docs/baselines.md). */
+  rolling: RollingBaselines;
   shadow: { scorer: ShadowScorer; analyzer: ShadowAnalyzer };
   alerts: AlertEngine;
   /** Imports and backfills started over the API. */
@@ -174,6 +177,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
     { windowMs: config.ANALYSIS_WINDOW, graceMs: config.ANALYSIS_GRACE, maxWindows: config.BACKFILL_MAX_WINDOWS },
   );
   const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT });
+  const baselineOptions = { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX };
+  const rolling = new RollingBaselines(
+    { sql, metrics, settled, log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) } },
+    { baseline: baselineOptions, maxSegments: config.MAX_SEGMENTS, pollMs: config.ROLLING_POLL_INTERVAL },
+  );
   const app = await buildApp({
     sql,
     metrics,
@@ -192,7 +200,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       async () => guard?.problem() ?? null,
       async () => journaled?.problem() ?? null,
     ],
-    baseline: { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX },
+    baseline: baselineOptions,
     drift: driftOptions,
     maxSegments: config.MAX_SEGMENTS,
     shadow: {
@@ -216,6 +224,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       writesRefused: () => guard?.problem() ?? null,
     },
     backfill,
+    rolling,
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   // Measured before the service listens, then every DISK_CHECK_INTERVAL; and parts the engine set aside at start are said loudly.
@@ -303,6 +312,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   if (config.ANALYSIS_ENABLED) {
     scheduler.start();
     scorer.start();
+    rolling.start();
   }
 
   let closing: Promise<void> | null = null;
@@ -311,6 +321,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     sql,
     metrics,
     scheduler,
+    rolling,
     shadow: { scorer, analyzer: shadowAnalyzer },
     alerts,
     jobs,
@@ -324,6 +335,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         guard?.stop();
         await jobs.close();
         await scheduler.stop();
+        await rolling.stop();
         await scorer.stop();
         await webhooks.close();
         await alertmanager?.close();

@@ -16,6 +16,21 @@ const toMs = (text: string, ctx: z.RefinementCtx) => {
 };
 const duration = (fallback: string) => z.string().default(fallback).transform(toMs);
 
+/** A duration with no default: unset means "never" (kept forever). At least a second: the engine's TTL counts seconds. */
+const optionalDuration = () =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const ms = parseDuration(text);
+      if (ms === null || ms < 1_000) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration of at least 1s like 90d or 12h, or unset to keep forever; got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 const integer = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -176,6 +191,15 @@ const ConfigFields = z.object({
     .transform((text, ctx) => (text === undefined ? undefined : toMs(text, ctx))),
   LATE_REANALYZE_SHARE: z.coerce.number().gt(0).max(1).default(0.05),
   LATE_REANALYZE_WINDOWS: integer(12, 0, 10_000),
+  // Data lifetime (docs/operations.md#data-lifetime): how long rows are kept, enforced by the
+  // engine's TTL and applied at every start; unset keeps them forever. Events, labels and shadow
+  // predictions by their timestamp; drift, performance and shadow results and alert history by
+  // the end of their window.
+  RETENTION_EVENTS: optionalDuration(),
+  RETENTION_RESULTS: optionalDuration(),
+  RETENTION_ALERTS: optionalDuration(),
+  // Rolling baselines (docs/baselines.md): longest the refreeze scheduler sleeps between looks at the policies.
+  ROLLING_POLL_INTERVAL: duration('30s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -300,6 +300,19 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    // Managed baselines (analyzers/rolling.ts) and data lifetime (store/deletion.ts).
+    baselineRefreezes: new Counter({
+      name: 'driftwatch_baseline_refreezes_total',
+      help: 'Refreezes of rolling baselines by outcome (ok|failed: e.g. no events in the range; each is listed at GET /v1/models/{model}/baselines/rolling).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    deletedRows: new Counter({
+      name: 'driftwatch_deleted_rows_total',
+      help: 'Rows deleted on request (DELETE /v1/models/{model}, POST .../events:delete), by table.',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { WINDOW_SQL, windowParams, type Window } from './window.ts';
+import { WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
 
 /**
  * The in-database side of drift analysis: every function here aggregates a
@@ -217,12 +217,13 @@ export interface KsRow {
  */
 export async function ksTests(
   sql: Sql,
-  baselineId: string,
+  reference: ReferenceSample,
   w: Window,
   features: string[],
   method: 'exact' | 'asymp',
 ): Promise<KsRow[]> {
   if (features.length === 0) return [];
+  const ref = referenceSource(reference);
   // One sort of the merged values gives both. The side a value comes from
   // rides in its float's lowest mantissa bit (cleared for the reference, set
   // for the window), so a plain Float64 sort merges both sides: 1.6x faster
@@ -262,8 +263,8 @@ export async function ksTests(
               arraySum(arrayMap((d, s, gap) -> abs(d - s) * gap, nm_f_minus_g, step, arrayDifference(v)))
                 / (n_reference * n_current) AS wasserstein
        FROM (
-         SELECT ${FEATURE_POSITION('feature')} AS pos, value, 0 AS sample FROM baseline_samples
-         WHERE baseline_id = {baseline:UUID} AND pos > 0
+         SELECT ${FEATURE_POSITION('feature')} AS pos, value, 0 AS sample FROM (${ref.sql})
+         WHERE pos > 0
          UNION ALL
          SELECT ${FEATURE_POSITION('f')} AS pos, v AS value, 1 AS sample
          FROM events FINAL ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
@@ -271,7 +272,7 @@ export async function ksTests(
        )
        GROUP BY pos
        HAVING n_reference > 0 AND n_current > 0)`,
-    { ...windowParams(w), features, baseline: baselineId },
+    { ...windowParams(w), features, ...ref.params },
   );
   return rows.map((r) => ({
     feature: features[Number(r.pos) - 1],
@@ -283,6 +284,34 @@ export async function ksTests(
   }));
 }
 
+/**
+ * Where a baseline's KS reference values come from: the sample frozen into
+ * baseline_samples, or, for a baseline built in memory to compare two ranges
+ * (never stored), the same sample drawn from the reference range's events
+ * each time it is read. The draw is by a hash of the event id, so both give
+ * the same values for the same stored events.
+ */
+export type ReferenceSample = { baselineId: string } | { window: Window; features: string[]; keepPerMillion: number };
+
+/** A range's sampled numeric values as (feature, value) rows, its parameters named with `prefix`. */
+const sampledValues = (prefix: string) => `
+  SELECT feature, value FROM (
+    SELECT f AS feature, v AS value, event_id
+    FROM events FINAL
+    ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
+    WHERE ${windowSql(prefix)} AND f IN (SELECT arrayJoin({${prefix}features:Array(String)})))
+  WHERE cityHash64(event_id) % 1000000 < {${prefix}keep:UInt64}`;
+
+function referenceSource(reference: ReferenceSample): { sql: string; params: Record<string, unknown> } {
+  if ('baselineId' in reference) {
+    return { sql: 'SELECT feature, value FROM baseline_samples WHERE baseline_id = {baseline:UUID}', params: { baseline: reference.baselineId } };
+  }
+  return {
+    sql: sampledValues('ref_'),
+    params: { ...windowParams(reference.window, 'ref_'), ref_features: reference.features, ref_keep: reference.keepPerMillion },
+  };
+}
+
 /** Copies a sample of the reference range's numeric values into baseline_samples. */
 export async function freezeSample(
   sql: Sql,
@@ -292,24 +321,19 @@ export async function freezeSample(
   keepPerMillion: number,
 ): Promise<void> {
   if (features.length === 0) return;
+  const source = referenceSource({ window: w, features, keepPerMillion });
   await sql.command(
     `INSERT INTO baseline_samples (baseline_id, feature, value)
-     SELECT {baseline:UUID}, feature, value FROM (
-       SELECT f AS feature, v AS value, event_id
-       FROM events FINAL
-       ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
-       WHERE ${WINDOW} AND ${IN_FEATURES('f')})
-     WHERE cityHash64(event_id) % 1000000 < {keep:UInt64}`,
-    { ...windowParams(w), features, baseline: baselineId, keep: keepPerMillion },
+     SELECT {baseline:UUID}, feature, value FROM (${source.sql})`,
+    { ...source.params, baseline: baselineId },
   );
 }
 
-/** How many values each feature's frozen sample holds. */
-export async function sampleCounts(sql: Sql, baselineId: string): Promise<Map<string, number>> {
-  const rows = await sql.query<{ feature: string; n: number }>(
-    'SELECT feature, count() AS n FROM baseline_samples WHERE baseline_id = {baseline:UUID} GROUP BY feature',
-    { baseline: baselineId },
-  );
+/** How many values each feature's reference sample holds. */
+export async function sampleCounts(sql: Sql, reference: ReferenceSample): Promise<Map<string, number>> {
+  if (!('baselineId' in reference) && reference.features.length === 0) return new Map();
+  const source = referenceSource(reference);
+  const rows = await sql.query<{ feature: string; n: number }>(`SELECT feature, count() AS n FROM (${source.sql}) GROUP BY feature`, source.params);
   return new Map(rows.map((r) => [r.feature, Number(r.n)]));
 }
 

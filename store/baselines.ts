@@ -1,4 +1,5 @@
 import type { Baseline } from '../analyzers/baseline.ts';
+import { deleteRows } from './delete.ts';
 import { msParam, type Sql } from './sql.ts';
 
 interface BaselineRow {
@@ -12,22 +13,26 @@ interface BaselineRow {
   to_ms: number;
   n_events: number;
   spec: string;
+  name: string;
+  rolled: number;
 }
 
 // Output names differ from column names: an alias named like its column would shadow it in WHERE.
 const COLUMNS = `toString(baseline_id) AS id, model, toUnixTimestamp64Milli(created_at) AS created_ms,
   toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, n_events, spec,
-  segment_tag, segment_value, parent_id`;
+  segment_tag, segment_value, parent_id, name, rolled`;
 
-export type BaselineSummary = Omit<Baseline, 'features' | 'performance'>;
+export type BaselineSummary = Omit<Baseline, 'features' | 'performance' | 'reference_sample'>;
 
 const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
   baseline_id: r.id,
   model: r.model,
+  name: r.name || null,
   created_at: Number(r.created_ms),
   from: Number(r.from_ms),
   to: Number(r.to_ms),
   n_events: Number(r.n_events),
+  rolled: Number(r.rolled) === 1,
   segment: r.segment_tag ? { tag: r.segment_tag, value: r.segment_value } : null,
   parent_baseline_id: r.parent_id || null,
 });
@@ -39,9 +44,9 @@ const fromRow = (r: BaselineRow): Baseline => {
 
 export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
   await sql.command(
-    `INSERT INTO baselines (baseline_id, model, created_at, from_ts, to_ts, n_events, spec, segment_tag, segment_value, parent_id)
+    `INSERT INTO baselines (baseline_id, model, created_at, from_ts, to_ts, n_events, spec, segment_tag, segment_value, parent_id, name, rolled)
      VALUES ({id:UUID}, {model:String}, ${msParam('created')}, ${msParam('from')}, ${msParam('to')}, {n:UInt64}, {spec:String},
-             {segment_tag:String}, {segment_value:String}, {parent:String})`,
+             {segment_tag:String}, {segment_value:String}, {parent:String}, {name:String}, {rolled:UInt8})`,
     {
       id: b.baseline_id,
       model: b.model,
@@ -53,6 +58,8 @@ export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
       segment_tag: b.segment?.tag ?? '',
       segment_value: b.segment?.value ?? '',
       parent: b.parent_baseline_id ?? '',
+      name: b.name ?? '',
+      rolled: b.rolled ? 1 : 0,
     },
   );
 }
@@ -65,20 +72,63 @@ export async function getBaseline(sql: Sql, model: string, baselineId: string): 
   return rows.length > 0 ? fromRow(rows[0]) : null;
 }
 
-export async function latestBaseline(sql: Sql, model: string): Promise<Baseline | null> {
+// The chosen baseline's id, or '' when none was chosen (a scalar subquery: one read with the baselines).
+const CHOSEN = `(SELECT ifNull(toString(argMax(baseline_id, chosen_at)), '') FROM baseline_active WHERE model = {model:String})`;
+
+/**
+ * The baseline a model is analysed against, everywhere (the scheduler,
+ * GET drift and performance, shadow challengers, and through them alerts):
+ * the one chosen with setActiveBaseline, else the newest model-wide one.
+ */
+export async function activeBaseline(sql: Sql, model: string): Promise<Baseline | null> {
   const rows = await sql.query<BaselineRow>(
-    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} AND segment_tag = '' ORDER BY created_ms DESC LIMIT 1`,
+    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} AND segment_tag = ''
+     ORDER BY id = ${CHOSEN} DESC, created_ms DESC LIMIT 1`,
     { model },
   );
   return rows.length > 0 ? fromRow(rows[0]) : null;
 }
 
-export async function listBaselines(sql: Sql, model: string): Promise<BaselineSummary[]> {
-  const rows = await sql.query<BaselineRow>(
-    `SELECT ${COLUMNS} FROM baselines FINAL WHERE model = {model:String} AND segment_tag = '' ORDER BY created_ms DESC`,
+/** The model-wide baselines of a model, newest first, the active one marked. */
+export async function listBaselines(sql: Sql, model: string): Promise<(BaselineSummary & { active: boolean })[]> {
+  const rows = await sql.query<BaselineRow & { chosen: string }>(
+    `SELECT ${COLUMNS}, ${CHOSEN} AS chosen FROM baselines FINAL WHERE model = {model:String} AND segment_tag = '' ORDER BY created_ms DESC`,
     { model },
   );
-  return rows.map(summaryOf);
+  const chosen = rows.find((r) => r.id === r.chosen);
+  const active = chosen ?? rows[0];
+  return rows.map((r) => ({ ...summaryOf(r), active: r === active }));
+}
+
+/** Makes a model-wide baseline the model's active one, until another is chosen. */
+export async function setActiveBaseline(sql: Sql, model: string, baselineId: string, at: number): Promise<void> {
+  await sql.command(`INSERT INTO baseline_active (model, baseline_id, chosen_at) VALUES ({model:String}, {id:UUID}, ${msParam('at')})`, {
+    model,
+    id: baselineId,
+    at,
+  });
+}
+
+/** Names (or with '' un-names) a baseline; a rare, small write, so a synchronous mutation of its one row. */
+export async function renameBaseline(sql: Sql, model: string, baselineId: string, name: string): Promise<void> {
+  await sql.command(
+    `ALTER TABLE baselines UPDATE name = {name:String} WHERE model = {model:String} AND baseline_id = {id:UUID} SETTINGS mutations_sync = 2`,
+    { model, id: baselineId, name },
+  );
+}
+
+/**
+ * Deletes a model-wide baseline with the segment baselines frozen with it,
+ * their KS samples, and the choice of it as active (the model's newest
+ * baseline is active after that, if it has one).
+ */
+export async function deleteBaseline(sql: Sql, model: string, baselineId: string): Promise<void> {
+  const params = { model, id: baselineId };
+  const ids = `(SELECT baseline_id FROM baselines WHERE model = {model:String} AND (baseline_id = {id:UUID} OR parent_id = {id:String}))`;
+  // Samples first: they are found through the baselines being deleted.
+  await deleteRows(sql, 'baseline_samples', `baseline_id IN ${ids}`, params);
+  await deleteRows(sql, 'baselines', 'model = {model:String} AND (baseline_id = {id:UUID} OR parent_id = {id:String})', params);
+  await deleteRows(sql, 'baseline_active', 'model = {model:String} AND baseline_id = {id:UUID}', params);
 }
 
 /** Models that have at least one baseline: the ones the scheduler analyses. */

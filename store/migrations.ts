@@ -231,6 +231,46 @@ export const MIGRATIONS: Migration[] = [
       ORDER BY (model, segment_tag, segment_value, window_start, window_end)`,
     ],
   },
+  {
+    version: 7,
+    name: 'managed baselines: names, the active choice, rolling policies and their refreezes',
+    statements: [
+      // rolled: frozen by a rolling policy (analyzers/rolling.ts), which may
+      // delete it again once it is older than the policy keeps.
+      `ALTER TABLE baselines ADD COLUMN IF NOT EXISTS name String DEFAULT ''`,
+      `ALTER TABLE baselines ADD COLUMN IF NOT EXISTS rolled UInt8 DEFAULT 0`,
+      // The baseline chosen as a model's active one; the newest choice wins.
+      // Without a row the newest model-wide baseline is active.
+      `CREATE TABLE IF NOT EXISTS baseline_active (
+        model String,
+        baseline_id UUID,
+        chosen_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(chosen_at)
+      ORDER BY model`,
+      `CREATE TABLE IF NOT EXISTS baseline_rolling (
+        model String,
+        every_ms UInt64,
+        lookback_ms UInt64,
+        segment_by String,
+        keep UInt32,
+        name String,
+        updated_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(updated_at)
+      ORDER BY model`,
+      // One row per refreeze a rolling policy ran, failed ones too (with their reason).
+      `CREATE TABLE IF NOT EXISTS baseline_refreezes (
+        model String,
+        at DateTime64(3, 'UTC'),
+        outcome LowCardinality(String),
+        baseline_id String,
+        from_ts DateTime64(3, 'UTC'),
+        to_ts DateTime64(3, 'UTC'),
+        n_events UInt64,
+        reason String
+      ) ENGINE = MergeTree
+      ORDER BY (model, at)`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */

@@ -8,10 +8,18 @@ export interface Window {
   segment?: { tag: string; value: string } | null;
 }
 
-/** The WHERE clause of a window; bind it with windowParams. */
-export const WINDOW_SQL = `model = {model:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}
-  AND ({segment_tag:String} = '' OR tags[{segment_tag:String}] = {segment_value:String})`;
+/** The WHERE clause of a window whose parameters carry `prefix` (two windows in one statement); bind it with windowParams. */
+export const windowSql = (prefix = '') => `model = {${prefix}model:String} AND ts >= ${msParam(`${prefix}from`)} AND ts < ${msParam(`${prefix}to`)}
+  AND ({${prefix}segment_tag:String} = '' OR tags[{${prefix}segment_tag:String}] = {${prefix}segment_value:String})`;
 
-export function windowParams(w: Window) {
-  return { model: w.model, from: w.from, to: w.to, segment_tag: w.segment?.tag ?? '', segment_value: w.segment?.value ?? '' };
+export const WINDOW_SQL = windowSql();
+
+export function windowParams(w: Window, prefix = '') {
+  return {
+    [`${prefix}model`]: w.model,
+    [`${prefix}from`]: w.from,
+    [`${prefix}to`]: w.to,
+    [`${prefix}segment_tag`]: w.segment?.tag ?? '',
+    [`${prefix}segment_value`]: w.segment?.value ?? '',
+  };
 }

@@ -4,7 +4,7 @@ import { freezeBaseline } from '../analyzers/baseline.ts';
 import { computeDrift } from '../analyzers/drift.ts';
 import { validateEvent, type EventRow } from '../core/event.ts';
 import { featureInventory } from '../store/aggregates.ts';
-import { getBaseline, latestBaseline } from '../store/baselines.ts';
+import { getBaseline, activeBaseline } from '../store/baselines.ts';
 import { countEvents, encodeEvents, EVENT_COLUMNS, insertEvents, insertLabels, listModels } from '../store/events.ts';
 import { MIGRATIONS, migrate } from '../store/migrations.ts';
 import type { Sql } from '../store/sql.ts';
@@ -180,7 +180,7 @@ for (const backend of backends()) {
       await insertEvents(sql, [row({ model, event_id: 'late', timestamp: from + 5000, features: { v: 10_000, c: 'new' } })]);
       const again = await getBaseline(sql, model, baseline.baseline_id);
       expect(again).toEqual(baseline);
-      expect((await latestBaseline(sql, model))?.baseline_id).toBe(baseline.baseline_id);
+      expect((await activeBaseline(sql, model))?.baseline_id).toBe(baseline.baseline_id);
     });
 
     it('samples the frozen KS reference down to the cap', async () => {

@@ -1,5 +1,5 @@
 import type { Metrics } from '../../core/metrics.ts';
-import { latestBaseline } from '../../store/baselines.ts';
+import { activeBaseline } from '../../store/baselines.ts';
 import type { ShadowRecord } from '../../store/shadow-models.ts';
 import { storedCount, type Range } from '../../store/shadow-predictions.ts';
 import { saveShadowReport } from '../../store/shadow-results.ts';
@@ -40,7 +40,7 @@ export class ShadowAnalyzer {
   async report(record: ShadowRecord, window: Range, sql = this.deps.sql): Promise<ShadowReport> {
     const { scorer } = this.deps;
     await scorer.scoreRange(record, window, Number.POSITIVE_INFINITY, sql);
-    const baseline = await latestBaseline(sql, record.model);
+    const baseline = await activeBaseline(sql, record.model);
     if (record.role === 'challenger' && baseline) {
       const reference = { from: baseline.from, to: baseline.to };
       const have = await storedCount(sql, keyOf(record), reference);

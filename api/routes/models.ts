@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { EmptyRangeError, freezeBaseline, freezeSegmentBaselines, type Baseline } from '../../analyzers/baseline.ts';
 import { computeDrift, type DriftOptions } from '../../analyzers/drift.ts';
 import type { BaselineOptions } from '../../analyzers/baseline.ts';
-import { getBaseline, latestBaseline, listBaselines, segmentBaselines } from '../../store/baselines.ts';
+import { activeBaseline, getBaseline, segmentBaselines } from '../../store/baselines.ts';
 import { comparePerformance, computePerformance } from '../../analyzers/performance-window.ts';
 import { driftHistory } from '../../store/drift-results.ts';
 import { performanceHistory } from '../../store/performance-results.ts';
@@ -10,10 +9,8 @@ import { listModels } from '../../store/events.ts';
 import { mayUse } from '../access.ts';
 import type { QueryGate } from '../query-gate.ts';
 import { Errors } from '../errors.ts';
+import { referenceRange } from './baselines.ts';
 import {
-  BaselineRequest,
-  BaselineResponse,
-  BaselineSummary,
   DriftHistoryQuery,
   DriftQuery,
   DriftReport as DriftReportSchema,
@@ -32,13 +29,6 @@ export interface ModelRouteOptions {
   drift: DriftOptions;
   maxSegments: number;
 }
-
-const baselineOut = (b: Omit<Baseline, 'features'> & { features?: Baseline['features'] }) => ({
-  ...b,
-  created_at: iso(b.created_at),
-  from: iso(b.from),
-  to: iso(b.to),
-});
 
 
 type ModelRequest = { Params: { model: string } };
@@ -81,88 +71,15 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     async (request, reply) => gate.run(reply, async (sql) => ({ models: (await listModels(sql)).filter((m) => mayUse(request.grant, m.model)) })),
   );
 
-  app.post<ModelRequest & { Body: { from: string | number; to: string | number; segment_by?: string } }>(
-    '/v1/models/:model/baselines',
-    {
-      config: { scope: 'admin' },
-      schema: {
-        summary: 'Freeze a baseline from a time range of stored events',
-        tags: ['baselines'],
-        params: ModelParams,
-        body: BaselineRequest,
-        response: { 201: BaselineResponse, 400: ErrorResponse, 422: ErrorResponse, 503: ErrorResponse },
-      },
-    },
-    async (request, reply) => {
-      const { model } = request.params;
-      const from = parseTime('from', String(request.body.from));
-      const to = parseTime('to', String(request.body.to));
-      if (from >= to) throw new Errors.BadRange('from must be before to');
-      // A write left half done by a client that went away would be a baseline without its
-      // segments: this takes a slot, and runs to its end.
-      return gate.run(reply, async (sql) => {
-        try {
-          const baseline = await freezeBaseline(sql, { model, from, to }, options.baseline);
-          const segments = request.body.segment_by
-            ? await freezeSegmentBaselines(sql, baseline, request.body.segment_by, options.maxSegments, options.baseline)
-            : [];
-          reply.code(201);
-          return {
-            ...baselineOut(baseline),
-            segments: segments.map((b) => ({ value: b.segment!.value, baseline_id: b.baseline_id, n_events: b.n_events })),
-          };
-        } catch (err) {
-          if (err instanceof EmptyRangeError) throw new Errors.EmptyRange(model, iso(from), iso(to));
-          throw err;
-        }
-      }, { bounded: false });
-    },
-  );
-
-  app.get<ModelRequest>(
-    '/v1/models/:model/baselines',
-    {
-      config: { scope: 'read' },
-      schema: {
-        summary: 'Baselines of a model, newest first',
-        tags: ['baselines'],
-        params: ModelParams,
-        response: { 200: { type: 'object', properties: { baselines: { type: 'array', items: BaselineSummary } } }, 503: ErrorResponse },
-      },
-    },
-    async (request, reply) => gate.run(reply, async (sql) => ({ baselines: (await listBaselines(sql, request.params.model)).map(baselineOut) })),
-  );
-
-  app.get<ModelRequest & { Params: { model: string; baseline_id: string } }>(
-    '/v1/models/:model/baselines/:baseline_id',
-    {
-      config: { scope: 'read' },
-      schema: {
-        summary: 'One baseline with its frozen reference per feature',
-        tags: ['baselines'],
-        params: {
-          type: 'object',
-          required: ['model', 'baseline_id'],
-          properties: { ...ModelParams.properties, baseline_id: { type: 'string', format: 'uuid' } },
-        },
-        response: { 200: BaselineResponse, 404: ErrorResponse, 503: ErrorResponse },
-      },
-    },
-    async (request, reply) =>
-      gate.run(reply, async (sql) => {
-        const baseline = await getBaseline(sql, request.params.model, request.params.baseline_id);
-        if (!baseline) throw new Errors.BaselineNotFound(`no baseline ${request.params.baseline_id} for model "${request.params.model}"`);
-        return baselineOut(baseline);
-      }),
-  );
-
-  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline_id?: string; segment_by?: string } }>(
+  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline_id?: string; reference_from?: string; reference_to?: string; segment_by?: string } }>(
     '/v1/models/:model/drift',
     {
       config: { scope: 'read' },
       schema: {
-        summary: 'Drift of a time window against a baseline, computed now',
-        description: 'Defaults: the window is the last ANALYSIS_WINDOW before now; the baseline is the newest.',
+        summary: 'Drift of a time window against a baseline, or against another range, computed now',
+        description:
+          'Defaults: the window is the last ANALYSIS_WINDOW before now; the baseline is the active one. With reference_from and reference_to, ' +
+          'the window is compared with that range instead, through a baseline built in memory as a frozen one is, and nothing is stored.',
         tags: ['drift'],
         params: ModelParams,
         querystring: DriftQuery,
@@ -172,10 +89,12 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
     async (request, reply) => {
       const { model } = request.params;
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
+      const reference = referenceRange(request.query);
       return gate.run(reply, async (sql) => {
+        if (reference) return reference.compare(sql, model, range, request.query.segment_by, options);
         const baseline = request.query.baseline_id
           ? await getBaseline(sql, model, request.query.baseline_id)
-          : await latestBaseline(sql, model);
+          : await activeBaseline(sql, model);
         if (!baseline) {
           throw new Errors.BaselineNotFound(
             request.query.baseline_id
@@ -183,7 +102,8 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
               : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
           );
         }
-        const report = windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
+        const frozen = { from: iso(baseline.from), to: iso(baseline.to), frozen: true };
+        const report = { ...windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift)), reference: frozen };
         const tag = request.query.segment_by;
         if (!tag) return report;
         const segments = [];
@@ -230,7 +150,7 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
     {
       config: { scope: 'read' },
       schema: {
-        summary: 'Performance of a time window with the labels that have arrived, against the newest baseline',
+        summary: 'Performance of a time window with the labels that have arrived, against the active baseline',
         tags: ['performance'],
         params: ModelParams,
         querystring: { type: 'object', additionalProperties: false, properties: { from: { type: 'string' }, to: { type: 'string' } } },
@@ -241,7 +161,7 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
       const { model } = request.params;
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
       return gate.run(reply, async (sql) => {
-          const baseline = await latestBaseline(sql, model);
+          const baseline = await activeBaseline(sql, model);
           const perf = comparePerformance(await computePerformance(sql, { model, ...range }), baseline?.performance);
           return { ...perf, from: iso(range.from), to: iso(range.to) };
       });
