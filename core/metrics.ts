@@ -288,6 +288,13 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    // ClickHouse HTTP interface (clickhouse-http/): statements clients sent, by outcome.
+    chHttpQueries: new Counter({
+      name: 'driftwatch_clickhouse_http_queries_total',
+      help: 'Statements sent to the ClickHouse HTTP interface, by outcome: started, ok, error, refused (read-only or access), unauthenticated.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 
