@@ -43,6 +43,23 @@ export const engineError = (code: number, name: string, text: string) => new Eng
 
 export const TOO_MANY_SIMULTANEOUS_QUERIES = 202;
 
+/**
+ * What readonly = 1 lets through in the embedded engine and this interface
+ * refuses: KILL (every connection here is the same user, so it could stop
+ * the store's own statements), USE (it would change the database of a
+ * connection other clients share) and INTO OUTFILE (clickhouse-local writes
+ * that file itself, readonly or not). Read from the engine's canonical text
+ * of the statement, where keywords are upper case and comments are gone.
+ */
+export function refusal(statement: string): EngineError | null {
+  const head = /^\s*(\w+)/.exec(statement)?.[1]?.toUpperCase();
+  const refuse = (why: string) => engineError(164, 'READONLY', `Cannot execute query in readonly mode: ${why}`);
+  if (head === 'KILL') return refuse('KILL is not served by this interface');
+  if (head === 'USE') return refuse('USE is not served by this interface (name the database in the query, or as ?database=)');
+  if (/\bINTO OUTFILE\b/.test(statement)) return refuse('INTO OUTFILE is not served by this interface');
+  return null;
+}
+
 export class ReadonlyEngine {
   readonly #free: Session[] = [];
   readonly #all: Session[] = [];
@@ -93,7 +110,14 @@ export class ReadonlyEngine {
     return this.#all.length - this.#free.length + this.#waiting.length;
   }
 
-  async run(sql: string, params: Record<string, string>, format: string): Promise<EngineAnswer> {
+  /**
+   * Runs one statement. The engine's own parser first writes it in its
+   * canonical form (refusing several statements at once), which `refusal`
+   * checks and `formatOf` reads the output format from; then the text as
+   * sent runs (the canonical form leaves out the data of INSERT ... VALUES,
+   * and an INSERT must meet the engine's own refusal).
+   */
+  async run(sql: string, params: Record<string, string>, formatOf: (statement: string) => string): Promise<EngineAnswer & { format: string }> {
     if (this.#closed) throw engineError(TOO_MANY_SIMULTANEOUS_QUERIES, 'TOO_MANY_SIMULTANEOUS_QUERIES', 'the service is stopping');
     if (this.#free.length === 0 && this.#waiting.length >= this.maxQueued) {
       throw engineError(
@@ -104,6 +128,10 @@ export class ReadonlyEngine {
     }
     const session = this.#free.pop() ?? (await new Promise<Session>((resolve, reject) => this.#waiting.push({ resolve, reject })));
     try {
+      const statement = Buffer.from((await session.queryBindAsync('SELECT formatQuerySingleLine({q:String})', { q: sql }, { format: 'RawBLOB' })).bytes()).toString('utf8');
+      const refused = refusal(statement);
+      if (refused) throw refused;
+      const format = formatOf(statement);
       const result = Object.keys(params).length > 0 ? await session.queryBindAsync(sql, params, { format }) : await session.queryAsync(sql, { format });
       const bytes = result.bytes();
       return {
@@ -111,8 +139,10 @@ export class ReadonlyEngine {
         elapsedNs: Math.round(result.elapsed * 1e9),
         rowsRead: result.rowsRead,
         bytesRead: result.bytesRead,
+        format,
       };
     } catch (err) {
+      if (err instanceof EngineError) throw err;
       const e = err as Error & { clickhouseCode?: number };
       const code = e.clickhouseCode ?? Number(/^Code: (\d+)\./.exec(e.message)?.[1] ?? 1000);
       throw new EngineError(code, e.message);

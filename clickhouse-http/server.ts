@@ -33,17 +33,20 @@ const compressors: Record<string, (b: Buffer, o: object) => Promise<Buffer>> = {
   br: promisify(brotliCompress) as never,
 };
 
-/** ClickHouse's HTTP status for an exception code (src/Server/HTTPHandler.cpp). */
-function statusOf(code: number): number {
-  if ([516, 194, 192].includes(code)) return 401; // AUTHENTICATION_FAILED, REQUIRED_PASSWORD, UNKNOWN_USER
-  if ([164, 497].includes(code)) return 403; // READONLY, ACCESS_DENIED
-  if ([60, 81, 16].includes(code)) return 404; // UNKNOWN_TABLE, UNKNOWN_DATABASE, NO_SUCH_COLUMN_IN_TABLE
-  if ([62, 47, 46, 73, 456, 457, 27, 26, 6, 36, 43, 53].includes(code)) return 400; // syntax, unknown identifier/function/format, query parameters, bad arguments
-  if (code === 159 || code === 209) return 504; // TIMEOUT_EXCEEDED, SOCKET_TIMEOUT
-  if (code === 202) return 503; // TOO_MANY_SIMULTANEOUS_QUERIES
-  if (code === 396) return 500;
-  return 500;
-}
+/** ClickHouse's HTTP status for an exception code (src/Server/HTTPHandler.cpp); the rest are 500. */
+const STATUS: Record<number, number> = {
+  // UNKNOWN_USER, REQUIRED_PASSWORD, AUTHENTICATION_FAILED
+  192: 401, 194: 401, 516: 401,
+  // READONLY, ACCESS_DENIED
+  164: 403, 497: 403,
+  // UNKNOWN_TABLE, UNKNOWN_DATABASE, NO_SUCH_COLUMN_IN_TABLE, UNKNOWN_IDENTIFIER, UNKNOWN_FUNCTION, UNKNOWN_TYPE, UNKNOWN_FORMAT, UNKNOWN_SETTING
+  60: 404, 81: 404, 16: 404, 47: 404, 46: 404, 50: 404, 73: 404, 115: 404,
+  // SYNTAX_ERROR, CANNOT_PARSE_*, BAD_ARGUMENTS, NUMBER_OF_ARGUMENTS_DOESNT_MATCH, TYPE_MISMATCH, query parameters
+  62: 400, 6: 400, 26: 400, 27: 400, 36: 400, 42: 400, 43: 400, 53: 400, 456: 400, 457: 400,
+  // TOO_MANY_SIMULTANEOUS_QUERIES: busy, try again
+  202: 503,
+};
+const statusOf = (code: number) => STATUS[code] ?? 500;
 
 class PayloadTooLarge extends Error {}
 
@@ -118,7 +121,7 @@ export function createChHttpServer(engine: ReadonlyEngine, metrics: Metrics, opt
     }
     allow(req, url);
     // ClickHouse joins the parameter and the body with a newline.
-    let sql = [inUrl, body.toString('utf8')].filter((s) => s.length > 0).join('\n');
+    const sql = [inUrl, body.toString('utf8')].filter((s) => s.length > 0).join('\n');
     if (/multipart\/form-data/i.test(req.headers['content-type'] ?? '')) throw engineError(0, 'BAD_REQUEST', 'external tables (multipart bodies) are not served');
     if (sql.trim() === '') throw engineError(62, 'SYNTAX_ERROR', 'Empty query');
     const database = url.searchParams.get('database') ?? (req.headers['x-clickhouse-database'] as string | undefined);
@@ -126,11 +129,11 @@ export function createChHttpServer(engine: ReadonlyEngine, metrics: Metrics, opt
     if (url.searchParams.get('compress') === '1') throw engineError(0, 'BAD_REQUEST', "ClickHouse's own compression of answers (compress=1, LZ4/ZSTD blocks) is not served: use HTTP compression (gzip, deflate, br)");
     const params: Record<string, string> = {};
     for (const [name, value] of url.searchParams) if (name.startsWith('param_')) params[name.slice(6)] = value;
-    const format = namedFormat(sql) ?? url.searchParams.get('default_format') ?? (req.headers['x-clickhouse-format'] as string | undefined) ?? 'TabSeparated';
-    sql = sql.replace(/;\s*$/, '');
+    const fallback = url.searchParams.get('default_format') ?? (req.headers['x-clickhouse-format'] as string | undefined) ?? 'TabSeparated';
     const started = process.hrtime.bigint();
     metrics.chHttpQueries.inc({ outcome: 'started' });
-    const result = await engine.run(sql, params, format);
+    const result = await engine.run(sql, params, (statement) => namedFormat(statement) ?? fallback);
+    const format = result.format;
     let bytes = result.bytes;
     const revision = Number(url.searchParams.get('client_protocol_version') ?? 0);
     if (/^Native$/i.test(format) && revision > 0) bytes = nativeForRevision(bytes, revision);

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -106,10 +107,7 @@ func run(ctx context.Context, conn clickhouse.Conn, sql string) result {
 func failure(err error) result {
 	res := result{Error: err.Error()}
 	var ex *clickhouse.Exception
-	if e, ok := err.(interface{ Unwrap() error }); ok {
-		_ = e
-	}
-	if asException(err, &ex) {
+	if errors.As(err, &ex) {
 		res.Code = ex.Code
 	}
 	return res
