@@ -50,16 +50,20 @@ const statusOf = (code: number) => STATUS[code] ?? 500;
 
 class PayloadTooLarge extends Error {}
 
+/** The body, or PayloadTooLarge past `limit` (the rest is read and dropped, so the answer reaches the client). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) {
+      req.resume();
+      return reject(new PayloadTooLarge());
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new PayloadTooLarge());
-        req.destroy();
-        return;
+        chunks.length = 0;
+        return reject(new PayloadTooLarge());
       }
       chunks.push(chunk);
     });
@@ -182,6 +186,7 @@ export function createChHttpServer(engine: ReadonlyEngine, metrics: Metrics, opt
       res.setHeader('X-ClickHouse-Exception-Code', String(failure.code));
       res.setHeader('Content-Type', 'text/plain; charset=UTF-8');
       res.removeHeader('Content-Encoding');
+      if (err instanceof PayloadTooLarge) res.setHeader('Connection', 'close');
       if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="driftwatch ClickHouse interface"');
       res.end(`${text}\n`);
     });

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +60,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await service?.close();
+  await goClient?.then((program) => rmSync(program, { force: true }), () => {});
   dir.remove();
 });
 

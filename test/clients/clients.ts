@@ -31,10 +31,13 @@ const goEnv = () => ({
   GOTOOLCHAIN: 'local',
 });
 
-/** Builds test/clients/go (clickhouse-go v2, pinned in its go.mod) and returns the program's path. */
+/**
+ * Builds test/clients/go (clickhouse-go v2, pinned in its go.mod) and returns
+ * the program's path: one per process, as test files build it at once.
+ */
 export async function buildGoClient(): Promise<string> {
-  const out = join(CACHE, 'go', 'chclient');
-  mkdirSync(join(CACHE, 'go'), { recursive: true });
+  const out = join(CACHE, 'go', 'bin', `chclient-${process.pid}`);
+  mkdirSync(join(CACHE, 'go', 'bin'), { recursive: true });
   await run('go', ['build', '-o', out, '.'], { cwd: join(ROOT, 'test', 'clients', 'go'), env: goEnv(), timeout: 900_000 });
   return out;
 }
