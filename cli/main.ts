@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { dashboardFiles } from '../grafana/dashboards.ts';
+import { clickhouseTarget, dashboardFiles } from '../grafana/dashboards.ts';
 import { prometheusRules } from '../alerts/prometheus.ts';
 import { loadRules, RulesError } from '../alerts/rules.ts';
 import { KeysError } from '../api/keys.ts';
@@ -20,7 +20,11 @@ Commands:
                   model whose features drift on cue, and print each window's drift table
   rules           Write the alert rules (ALERT_RULES_FILE, or the defaults) as a Prometheus
                   alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
-  dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana)
+  dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana);
+                  the ClickHouse data source points at --clickhouse-host H, --clickhouse-port N,
+                  --clickhouse-protocol http|native, --clickhouse-tls true|false, defaults: this
+                  store's ClickHouse HTTP interface (CLICKHOUSE_HTTP_PORT, else 8123), or the
+                  CLICKHOUSE_URL server; --prometheus-url URL (default http://localhost:9090)
   config          Print every setting with its default and its current value here (from the
                   environment and flags; secrets masked), then check them: exit 2 if one is bad
   help            Show this text
@@ -104,10 +108,21 @@ async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
+/** The data source flags of `driftwatch dashboards`, checked. */
+function dashboardTargetFlags(extra: Record<string, string>) {
+  const port = extra['clickhouse-port'];
+  if (port !== undefined && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535)) throw new UsageError(`--clickhouse-port: expected a port 1-65535, got "${port}"`);
+  const protocol = extra['clickhouse-protocol'];
+  if (protocol !== undefined && protocol !== 'http' && protocol !== 'native') throw new UsageError(`--clickhouse-protocol: expected http or native, got "${protocol}"`);
+  const tls = extra['clickhouse-tls'];
+  if (tls !== undefined && tls !== 'true' && tls !== 'false') throw new UsageError(`--clickhouse-tls: expected true or false, got "${tls}"`);
+  return { host: extra['clickhouse-host'], port: port === undefined ? undefined : Number(port), protocol, tls: tls === undefined ? undefined : tls === 'true' } as const;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, ['duration', 'rate', 'out'], ['keep-data']);
+    args = parseArgs(argv, ['duration', 'rate', 'out', 'clickhouse-host', 'clickhouse-port', 'clickhouse-protocol', 'clickhouse-tls', 'prometheus-url'], ['keep-data']);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`driftwatch: ${err.message}\n\n${HELP}`);
@@ -139,7 +154,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (args.command === 'dashboards') {
       const out = args.extra.out ?? 'grafana';
-      for (const [file, text] of Object.entries(dashboardFiles())) {
+      const config = parseConfig({ ...process.env, ...args.config });
+      const target = clickhouseTarget(config, dashboardTargetFlags(args.extra));
+      for (const [file, text] of Object.entries(dashboardFiles(target, args.extra['prometheus-url']))) {
         mkdirSync(dirname(join(out, file)), { recursive: true });
         writeFileSync(join(out, file), text);
         process.stdout.write(`wrote ${join(out, file)}\n`);
