@@ -289,6 +289,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   if (config.CLICKHOUSE_HTTP_PORT !== undefined) {
     try {
       clickhouseHttp = await startChHttp(config, { keys, metrics });
+      app.log.info({ url: clickhouseHttp.url }, 'ClickHouse HTTP interface (read-only) listening');
     } catch (err) {
       await kafka?.stop();
       guard?.stop();

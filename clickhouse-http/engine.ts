@@ -33,13 +33,15 @@ export class EngineError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** The HTTP status, where it is not the one of the code. */
+    readonly status?: number,
   ) {
     super(message);
   }
 }
 
-/** ClickHouse's text of an error raised outside the engine (this interface's own checks), in the engine's form. */
-export const engineError = (code: number, name: string, text: string) => new EngineError(code, `Code: ${code}. DB::Exception: ${text}. (${name})`);
+/** An error raised outside the engine (this interface's own checks), in the engine's form. */
+export const engineError = (code: number, name: string, text: string, status?: number) => new EngineError(code, `Code: ${code}. DB::Exception: ${text}. (${name})`, status);
 
 export const TOO_MANY_SIMULTANEOUS_QUERIES = 202;
 
@@ -85,6 +87,9 @@ export class ReadonlyEngine {
       `result_overflow_mode = 'throw'`,
       `max_memory_usage = ${limits.maxMemoryBytes}`,
       `max_threads = ${limits.maxThreads}`,
+      // The lowest CPU priority (nice 19) for the threads running these
+      // statements: a dashboard's queries take what ingest leaves.
+      'os_thread_priority = 19',
       // Last: from here on the connection can change nothing, itself included.
       'readonly = 1',
     ];

@@ -47,6 +47,7 @@ const STATUS: Record<number, number> = {
   202: 503,
 };
 const statusOf = (code: number) => STATUS[code] ?? 500;
+const NOT_IMPLEMENTED = 48;
 
 class PayloadTooLarge extends Error {}
 
@@ -114,8 +115,8 @@ export function createChHttpServer(engine: ReadonlyEngine, metrics: Metrics, opt
       res.end('Ok.\n');
       return;
     }
-    if (url.pathname !== '/' && url.pathname !== '/query') throw engineError(0, 'HTTP_NOT_FOUND', `There is no handle ${url.pathname}. Use / or /ping`);
-    if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'HEAD') throw engineError(0, 'BAD_REQUEST', `HTTP method ${req.method} is not served: use GET or POST`);
+    if (url.pathname !== '/') throw engineError(NOT_IMPLEMENTED, 'NOT_IMPLEMENTED', `There is no handle ${url.pathname}: use / or /ping`, 404);
+    if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'HEAD') throw engineError(NOT_IMPLEMENTED, 'NOT_IMPLEMENTED', `HTTP method ${req.method} is not served: use GET or POST`, 405);
     const body = req.method === 'POST' ? await readBody(req, options.bodyLimitBytes) : Buffer.alloc(0);
     const inUrl = url.searchParams.get('query') ?? '';
     if (req.method === 'GET' && !url.searchParams.has('query')) {
@@ -126,16 +127,15 @@ export function createChHttpServer(engine: ReadonlyEngine, metrics: Metrics, opt
     allow(req, url);
     // ClickHouse joins the parameter and the body with a newline.
     const sql = [inUrl, body.toString('utf8')].filter((s) => s.length > 0).join('\n');
-    if (/multipart\/form-data/i.test(req.headers['content-type'] ?? '')) throw engineError(0, 'BAD_REQUEST', 'external tables (multipart bodies) are not served');
+    if (/multipart\/form-data/i.test(req.headers['content-type'] ?? '')) throw engineError(NOT_IMPLEMENTED, 'NOT_IMPLEMENTED', 'external tables (multipart bodies) are not served', 501);
     if (sql.trim() === '') throw engineError(62, 'SYNTAX_ERROR', 'Empty query');
     const database = url.searchParams.get('database') ?? (req.headers['x-clickhouse-database'] as string | undefined);
     if (database && database !== options.database) throw engineError(81, 'UNKNOWN_DATABASE', `Database ${database} does not exist (this interface serves driftwatch's database, ${options.database})`);
-    if (url.searchParams.get('compress') === '1') throw engineError(0, 'BAD_REQUEST', "ClickHouse's own compression of answers (compress=1, LZ4/ZSTD blocks) is not served: use HTTP compression (gzip, deflate, br)");
+    if (url.searchParams.get('compress') === '1') throw engineError(NOT_IMPLEMENTED, 'NOT_IMPLEMENTED', "ClickHouse's own compression of answers (compress=1, LZ4/ZSTD blocks) is not served: use HTTP compression (gzip, deflate, br)", 501);
     const params: Record<string, string> = {};
     for (const [name, value] of url.searchParams) if (name.startsWith('param_')) params[name.slice(6)] = value;
     const fallback = url.searchParams.get('default_format') ?? (req.headers['x-clickhouse-format'] as string | undefined) ?? 'TabSeparated';
     const started = process.hrtime.bigint();
-    metrics.chHttpQueries.inc({ outcome: 'started' });
     const result = await engine.run(sql, params, (statement) => namedFormat(statement) ?? fallback);
     const format = result.format;
     let bytes = result.bytes;
@@ -171,12 +171,12 @@ export function createChHttpServer(engine: ReadonlyEngine, metrics: Metrics, opt
         err instanceof EngineError
           ? err
           : err instanceof PayloadTooLarge
-            ? engineError(0, 'HTTP_LENGTH_REQUIRED', `The query is longer than ${options.bodyLimitBytes} bytes (CLICKHOUSE_HTTP_BODY_LIMIT_BYTES)`)
+            ? engineError(62, 'SYNTAX_ERROR', `Max query size exceeded: the body is longer than ${options.bodyLimitBytes} bytes (CLICKHOUSE_HTTP_BODY_LIMIT_BYTES)`, 413)
             : err instanceof NativeFormatError
-              ? engineError(0, 'UNKNOWN_TYPE', err.message)
+              ? engineError(NOT_IMPLEMENTED, 'NOT_IMPLEMENTED', err.message, 501)
               : engineError(1001, 'STD_EXCEPTION', (err as Error).message ?? String(err));
-      const status = err instanceof PayloadTooLarge ? 413 : failure.code === 0 ? 400 : statusOf(failure.code);
-      metrics.chHttpQueries.inc({ outcome: status === 403 ? 'refused' : status === 401 ? 'unauthenticated' : 'error' });
+      const status = failure.status ?? statusOf(failure.code);
+      metrics.chHttpQueries.inc({ outcome: status === 403 ? 'refused' : status === 401 ? 'unauthenticated' : status === 503 ? 'busy' : 'error' });
       if (res.headersSent) {
         res.destroy();
         return;
