@@ -120,9 +120,10 @@ export class ReadonlyEngine {
    * canonical form (refusing several statements at once), which `refusal`
    * checks and `formatOf` reads the output format from; then the text as
    * sent runs (the canonical form leaves out the data of INSERT ... VALUES,
-   * and an INSERT must meet the engine's own refusal).
+   * and an INSERT must meet the engine's own refusal). One whose `signal`
+   * is aborted while it waits for a connection never starts.
    */
-  async run(sql: string, params: Record<string, string>, formatOf: (statement: string) => string): Promise<EngineAnswer & { format: string }> {
+  async run(sql: string, params: Record<string, string>, formatOf: (statement: string) => string, signal?: AbortSignal): Promise<EngineAnswer & { format: string }> {
     if (this.#closed) throw engineError(TOO_MANY_SIMULTANEOUS_QUERIES, 'TOO_MANY_SIMULTANEOUS_QUERIES', 'the service is stopping');
     if (this.#free.length === 0 && this.#waiting.length >= this.maxQueued) {
       throw engineError(
@@ -133,6 +134,8 @@ export class ReadonlyEngine {
     }
     const session = this.#free.pop() ?? (await new Promise<Session>((resolve, reject) => this.#waiting.push({ resolve, reject })));
     try {
+      // A client that went away while its statement waited: nothing to answer.
+      if (signal?.aborted) throw engineError(394, 'QUERY_WAS_CANCELLED', 'Query was cancelled: the client went away before it started');
       const statement = Buffer.from((await session.queryBindAsync('SELECT formatQuerySingleLine({q:String})', { q: sql }, { format: 'RawBLOB' })).bytes()).toString('utf8');
       const refused = refusal(statement);
       if (refused) throw refused;

@@ -48,6 +48,7 @@ const STATUS: Record<number, number> = {
 };
 const statusOf = (code: number) => STATUS[code] ?? 500;
 const NOT_IMPLEMENTED = 48;
+const QUERY_WAS_CANCELLED = 394;
 
 class PayloadTooLarge extends Error {}
 
@@ -136,7 +137,11 @@ export function createChHttpServer(engine: ReadonlyEngine, metrics: Metrics, opt
     for (const [name, value] of url.searchParams) if (name.startsWith('param_')) params[name.slice(6)] = value;
     const fallback = url.searchParams.get('default_format') ?? (req.headers['x-clickhouse-format'] as string | undefined) ?? 'TabSeparated';
     const started = process.hrtime.bigint();
-    const result = await engine.run(sql, params, (statement) => namedFormat(statement) ?? fallback);
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const result = await engine.run(sql, params, (statement) => namedFormat(statement) ?? fallback, gone.signal);
     const format = result.format;
     let bytes = result.bytes;
     const revision = Number(url.searchParams.get('client_protocol_version') ?? 0);
@@ -176,7 +181,8 @@ export function createChHttpServer(engine: ReadonlyEngine, metrics: Metrics, opt
               ? engineError(NOT_IMPLEMENTED, 'NOT_IMPLEMENTED', err.message, 501)
               : engineError(1001, 'STD_EXCEPTION', (err as Error).message ?? String(err));
       const status = failure.status ?? statusOf(failure.code);
-      metrics.chHttpQueries.inc({ outcome: status === 403 ? 'refused' : status === 401 ? 'unauthenticated' : status === 503 ? 'busy' : 'error' });
+      const outcome = failure.code === QUERY_WAS_CANCELLED ? 'cancelled' : status === 403 ? 'refused' : status === 401 ? 'unauthenticated' : status === 503 ? 'busy' : 'error';
+      metrics.chHttpQueries.inc({ outcome });
       if (res.headersSent) {
         res.destroy();
         return;

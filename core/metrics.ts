@@ -291,7 +291,7 @@ export function createMetrics(registry = new Registry()) {
     // ClickHouse HTTP interface (clickhouse-http/): statements clients sent, by outcome.
     chHttpQueries: new Counter({
       name: 'driftwatch_clickhouse_http_queries_total',
-      help: 'Requests to the ClickHouse HTTP interface with a statement, by outcome: ok, error, refused (read-only or access), unauthenticated, busy (too many waiting).',
+      help: 'Requests to the ClickHouse HTTP interface with a statement, by outcome: ok, error, refused (read-only or access), unauthenticated, busy (too many waiting), cancelled (the client went away before it started).',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -126,6 +126,20 @@ describe('limits', () => {
     expect(busy.text).toMatch(/^Code: 202\. DB::Exception: Too many simultaneous queries/);
   }, 60_000);
 
+  it('does not start a statement whose client went away while it waited', async () => {
+    const cancelled = async () => Number(/driftwatch_clickhouse_http_queries_total\{outcome="cancelled"\} (\d+)/.exec(await (await fetch(`${service.url}/metrics`, { headers: { authorization: `Bearer ${READER}` } })).text())?.[1] ?? 0);
+    const before = await cancelled();
+    const slow = get('SELECT sleepEachRow(0.5) FROM numbers(5) FORMAT Null');
+    await new Promise((r) => setTimeout(r, 300));
+    const leaving = new AbortController();
+    const waiting = fetch(`${ch}/?query=${encodeURIComponent('SELECT 1')}`, { headers: basic('grafana', READER), signal: leaving.signal }).catch((err: Error) => err.name);
+    await new Promise((r) => setTimeout(r, 300));
+    leaving.abort();
+    expect(await waiting).toBe('AbortError');
+    expect((await slow).status).toBe(200);
+    await expect.poll(cancelled, { timeout: 30_000 }).toBe(before + 1);
+  }, 60_000);
+
   it('refuses a body beyond CLICKHOUSE_HTTP_BODY_LIMIT_BYTES with 413', async () => {
     const r = await fetch(`${ch}/`, { method: 'POST', headers: basic('grafana', READER), body: `SELECT '${'x'.repeat(10_000)}'` });
     expect(r.status).toBe(413);
