@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { dashboardFiles } from '../grafana/dashboards.ts';
+import { clickhouseTarget, dashboardFiles } from '../grafana/dashboards.ts';
 import { prometheusRules } from '../alerts/prometheus.ts';
 import { loadRules, RulesError } from '../alerts/rules.ts';
 import { KeysError } from '../api/keys.ts';
@@ -24,7 +24,11 @@ Commands:
                   alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
   backfill        Ask a running service to analyse a past range of a model, window by window,
                   and print which windows drifted (driftwatch backfill --help)
-  dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana)
+  dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana);
+                  the ClickHouse data source points at --clickhouse-host H, --clickhouse-port N,
+                  --clickhouse-protocol http|native, --clickhouse-tls true|false, defaults: this
+                  store's ClickHouse HTTP interface (CLICKHOUSE_HTTP_PORT, else 8123), or the
+                  CLICKHOUSE_URL server; --prometheus-url URL (default http://localhost:9090)
   import PATH     Import past events from a Parquet, CSV or NDJSON file into a running service
                   (--url URL --model M): sends the file, prints progress and a summary
   config          Print every setting with its default and its current value here (from the
@@ -129,11 +133,22 @@ async function backfill(argv: readonly string[]): Promise<number> {
   return runBackfill(argv, { env: process.env, out: process.stdout, err: process.stderr, signal: stop.signal });
 }
 
+/** The data source flags of `driftwatch dashboards`, checked. */
+function dashboardTargetFlags(extra: Record<string, string>) {
+  const port = extra['clickhouse-port'];
+  if (port !== undefined && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65_535)) throw new UsageError(`--clickhouse-port: expected a port 1-65535, got "${port}"`);
+  const protocol = extra['clickhouse-protocol'];
+  if (protocol !== undefined && protocol !== 'http' && protocol !== 'native') throw new UsageError(`--clickhouse-protocol: expected http or native, got "${protocol}"`);
+  const tls = extra['clickhouse-tls'];
+  if (tls !== undefined && tls !== 'true' && tls !== 'false') throw new UsageError(`--clickhouse-tls: expected true or false, got "${tls}"`);
+  return { host: extra['clickhouse-host'], port: port === undefined ? undefined : Number(port), protocol, tls: tls === undefined ? undefined : tls === 'true' } as const;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'backfill') return backfill(argv.slice(1));
   let args;
   try {
-    args = parseArgs(argv, ['duration', 'rate', 'out', ...IMPORT_FLAGS], ['keep-data'], 1);
+    args = parseArgs(argv, ['duration', 'rate', 'out', 'clickhouse-host', 'clickhouse-port', 'clickhouse-protocol', 'clickhouse-tls', 'prometheus-url', ...IMPORT_FLAGS], ['keep-data'], 1);
     if (args.command !== 'import' && args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -166,7 +181,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (args.command === 'dashboards') {
       const out = args.extra.out ?? 'grafana';
-      for (const [file, text] of Object.entries(dashboardFiles())) {
+      const config = parseConfig({ ...process.env, ...args.config });
+      const target = clickhouseTarget(config, dashboardTargetFlags(args.extra));
+      for (const [file, text] of Object.entries(dashboardFiles(target, args.extra['prometheus-url']))) {
         mkdirSync(dirname(join(out, file)), { recursive: true });
         writeFileSync(join(out, file), text);
         process.stdout.write(`wrote ${join(out, file)}\n`);

@@ -11,6 +11,7 @@ import { RollingBaselines } from '../analyzers/rolling.ts';
 import { ShadowAnalyzer } from '../analyzers/shadow/analyze.ts';
 import { ShadowScorer } from '../analyzers/shadow/scorer.ts';
 import { buildApp } from '../api/app.ts';
+import { exposureProblem, startChHttp, type ChHttp } from '../clickhouse-http/index.ts';
 import { QueryGate } from '../api/query-gate.ts';
 import type { Config } from '../core/config.ts';
 import { DiskGuard, diskShortage, isDiskFull, type WatchedDir } from '../core/disk.ts';
@@ -42,6 +43,8 @@ export interface Service {
   /** Imports and backfills started over the API. */
   jobs: Jobs;
   kafka: KafkaIngest | null;
+  /** The read-only ClickHouse HTTP interface (CLICKHOUSE_HTTP_PORT), or null when off. */
+  clickhouseHttp: ChHttp | null;
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
   url: string;
   close(): Promise<void>;
@@ -79,6 +82,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const rules = loadRules(config.ALERT_RULES_FILE);
   const keys = loadKeys(config);
   const kafkaAccess = config.KAFKA_BROKERS.length > 0 ? kafkaSecurity(config) : null;
+  const chHttpExposed = config.CLICKHOUSE_HTTP_PORT !== undefined ? exposureProblem(config.CLICKHOUSE_HTTP_HOST ?? config.HOST, keys) : null;
+  if (chHttpExposed) throw new StartError(`cannot start: ${chHttpExposed}`);
   // Durability and a full disk (docs/operations.md): the folders this process writes, watched for free space.
   const journalDir = config.INGEST_JOURNAL_DIR || join(config.DATA_DIR, 'journal');
   const watched: WatchedDir[] = [
@@ -309,6 +314,23 @@ export async function startService(config: Config, options: ServiceOptions = {})
       throw new StartError(`cannot start Kafka ingest from ${config.KAFKA_BROKERS.join(',')}: ${(err as Error).message}`, { cause: err });
     }
   }
+  let clickhouseHttp: ChHttp | null = null;
+  if (config.CLICKHOUSE_HTTP_PORT !== undefined) {
+    try {
+      clickhouseHttp = await startChHttp(config, { keys, metrics });
+      app.log.info({ url: clickhouseHttp.url }, 'ClickHouse HTTP interface (read-only) listening');
+    } catch (err) {
+      await kafka?.stop();
+      guard?.stop();
+      await app.close();
+      await journaled?.close();
+      await preparer.close();
+      await sql.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new StartError(`port ${config.CLICKHOUSE_HTTP_PORT} is in use by another process: pick another with CLICKHOUSE_HTTP_PORT`, { cause: err });
+      throw err;
+    }
+  }
   if (config.ANALYSIS_ENABLED) {
     scheduler.start();
     scorer.start();
@@ -326,6 +348,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     alerts,
     jobs,
     kafka,
+    clickhouseHttp,
     url,
     close() {
       closing ??= (async () => {
@@ -340,6 +363,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         await webhooks.close();
         await alertmanager?.close();
         await kafka?.stop();
+        await clickhouseHttp?.close();
         const appClosed = app.close();
         await settleWithin(appClosed, STOP_GRACE_MS);
         app.server.closeAllConnections();

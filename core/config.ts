@@ -200,6 +200,21 @@ const ConfigFields = z.object({
   RETENTION_ALERTS: optionalDuration(),
   // Rolling baselines (docs/baselines.md): longest the refreeze scheduler sleeps between looks at the policies.
   ROLLING_POLL_INTERVAL: duration('30s'),
+  // ClickHouse HTTP interface over the embedded store (clickhouse-http/, docs/grafana.md): off
+  // unless a port is set (0: any free one); read-only, enforced by the engine. Host: HOST unless
+  // set; a non-loopback host needs API keys. Limits of one statement (engine time, result rows
+  // and bytes, memory, threads), read-only connections running statements at once, statements
+  // waiting beyond those (more are refused), and the longest request body.
+  CLICKHOUSE_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  CLICKHOUSE_HTTP_HOST: z.string().min(1).optional(),
+  CLICKHOUSE_HTTP_TIMEOUT: duration('30s'),
+  CLICKHOUSE_HTTP_MAX_RESULT_ROWS: integer(1_000_000, 1, Number.MAX_SAFE_INTEGER),
+  CLICKHOUSE_HTTP_MAX_RESULT_BYTES: integer(256 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+  CLICKHOUSE_HTTP_MAX_MEMORY_BYTES: integer(1024 * 1024 * 1024, 16 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
+  CLICKHOUSE_HTTP_MAX_THREADS: integer(1, 1, 256),
+  CLICKHOUSE_HTTP_CONNECTIONS: integer(1, 1, 16),
+  CLICKHOUSE_HTTP_MAX_QUEUED: integer(32, 0, 10_000),
+  CLICKHOUSE_HTTP_BODY_LIMIT_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -226,6 +241,9 @@ const ConfigSchema = ConfigFields.superRefine((fields, ctx) => {
   }
   const both = fields.KAFKA_EVENTS_TOPIC.filter((t) => fields.KAFKA_LABELS_TOPIC.includes(t) || t === fields.KAFKA_DLQ_TOPIC);
   if (both.length > 0) problem('KAFKA_EVENTS_TOPIC', `${both.join(', ')} also named as a labels or dead-letter topic`);
+  if (fields.CLICKHOUSE_HTTP_PORT !== undefined && fields.CLICKHOUSE_URL) {
+    problem('CLICKHOUSE_HTTP_PORT', 'serves the embedded store only: with CLICKHOUSE_URL, point clients at that server (its own HTTP interface)');
+  }
   if (fields.HTTP_HEADERS_TIMEOUT > fields.HTTP_REQUEST_TIMEOUT) problem('HTTP_HEADERS_TIMEOUT', 'must not exceed HTTP_REQUEST_TIMEOUT: the headers are part of the request');
   if (fields.KAFKA_LABELS_TOPIC.includes(fields.KAFKA_DLQ_TOPIC)) problem('KAFKA_LABELS_TOPIC', `${fields.KAFKA_DLQ_TOPIC} is also the dead-letter topic`);
   if (fields.KAFKA_SASL_MECHANISM) {

@@ -313,6 +313,13 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['table'] as const,
       registers: [registry],
     }),
+    // ClickHouse HTTP interface (clickhouse-http/): statements clients sent, by outcome.
+    chHttpQueries: new Counter({
+      name: 'driftwatch_clickhouse_http_queries_total',
+      help: 'Requests to the ClickHouse HTTP interface with a statement, by outcome: ok, error, refused (read-only or access), unauthenticated, busy (too many waiting), cancelled (the client went away before it started).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -294,8 +294,45 @@ export function allQueries(): { dashboard: string; panel: string; query: Query }
   return out;
 }
 
+/** Where Grafana's ClickHouse data source connects, as its provisioning says. */
+export interface ClickHouseTarget {
+  host: string;
+  port: number;
+  protocol: 'http' | 'native';
+  tls: boolean;
+  database: string;
+  username: string;
+}
+
+/**
+ * The defaults: on the embedded store, driftwatch's own ClickHouse HTTP
+ * interface (clickhouse-http/, CLICKHOUSE_HTTP_PORT, 8123 if unset); with
+ * CLICKHOUSE_URL, that server's HTTP interface. `given` (the command's
+ * flags) wins over each.
+ */
+export function clickhouseTarget(
+  config: { CLICKHOUSE_URL?: string; CLICKHOUSE_USER: string; CLICKHOUSE_DATABASE: string; CLICKHOUSE_HTTP_PORT?: number; CLICKHOUSE_HTTP_HOST?: string; HOST: string },
+  given: Partial<ClickHouseTarget> = {},
+): ClickHouseTarget {
+  const loopback = (host: string) => (host === '127.0.0.1' || host === '::1' || host === '0.0.0.0' ? 'localhost' : host);
+  let defaults: ClickHouseTarget;
+  if (config.CLICKHOUSE_URL) {
+    const url = new URL(config.CLICKHOUSE_URL);
+    const tls = url.protocol === 'https:';
+    defaults = { host: url.hostname, port: Number(url.port) || (tls ? 8443 : 8123), protocol: 'http', tls, database: config.CLICKHOUSE_DATABASE, username: config.CLICKHOUSE_USER };
+  } else {
+    // The embedded store keeps its tables in the engine's default database.
+    defaults = { host: loopback(config.CLICKHOUSE_HTTP_HOST ?? config.HOST), port: config.CLICKHOUSE_HTTP_PORT || 8123, protocol: 'http', tls: false, database: 'default', username: 'default' };
+  }
+  const target = { ...defaults, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
+  // A port given alone for the native protocol would still be the HTTP default otherwise.
+  if (given.protocol === 'native' && given.port === undefined) target.port = target.tls ? 9440 : 9000;
+  return target;
+}
+
 /** Grafana provisioning: the two data sources and a file provider for the dashboards folder. */
-export function provisioning(options: { prometheusUrl: string; clickhouseHost: string; clickhousePort: number; database: string }) {
+export function provisioning(options: { prometheusUrl: string; clickhouse: ClickHouseTarget }) {
+  const ch = options.clickhouse;
   return {
     'provisioning/datasources/driftwatch.yaml': stringify({
       apiVersion: 1,
@@ -305,7 +342,10 @@ export function provisioning(options: { prometheusUrl: string; clickhouseHost: s
           name: 'driftwatch ClickHouse',
           uid: CLICKHOUSE.uid,
           type: 'grafana-clickhouse-datasource',
-          jsonData: { host: options.clickhouseHost, port: options.clickhousePort, protocol: 'native', defaultDatabase: options.database, username: 'default' },
+          jsonData: { host: ch.host, port: ch.port, protocol: ch.protocol, secure: ch.tls, defaultDatabase: ch.database, username: ch.username },
+          // Grafana fills this in from its environment: a driftwatch key with
+          // the read scope (or the server's password); empty without keys.
+          secureJsonData: { password: '$DRIFTWATCH_CLICKHOUSE_PASSWORD' },
         },
       ],
     }),
@@ -316,10 +356,13 @@ export function provisioning(options: { prometheusUrl: string; clickhouseHost: s
   };
 }
 
+/** The defaults of an embedded store with no settings: what is committed under grafana/. */
+const EMBEDDED_DEFAULT = clickhouseTarget({ CLICKHOUSE_USER: 'default', CLICKHOUSE_DATABASE: 'driftwatch', HOST: '127.0.0.1' });
+
 /** Files `driftwatch dashboards` writes, relative to its output folder. */
-export function dashboardFiles(): Record<string, string> {
+export function dashboardFiles(clickhouse: ClickHouseTarget = EMBEDDED_DEFAULT, prometheusUrl = 'http://localhost:9090'): Record<string, string> {
   const files: Record<string, string> = {};
   for (const [name, build] of Object.entries(DASHBOARDS)) files[`dashboards/${name}.json`] = JSON.stringify(build(), null, 2) + '\n';
-  Object.assign(files, provisioning({ prometheusUrl: 'http://localhost:9090', clickhouseHost: 'localhost', clickhousePort: 9000, database: 'driftwatch' }));
+  Object.assign(files, provisioning({ prometheusUrl, clickhouse }));
   return files;
 }

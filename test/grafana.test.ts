@@ -6,7 +6,7 @@ import { allQueries, dashboardFiles, type PromQuery, type SqlQuery } from '../gr
 import { tempDir, testConfig } from './helpers.ts';
 import { waitFor } from './kafka-helpers.ts';
 import { ensurePrometheusTools, promQuery, startPrometheus, type Server } from './prometheus-helpers.ts';
-import { modelBytes, specs, traffic } from './shadow-fixtures.ts';
+import { expandMacros, seedDashboardData, WINDOW } from './grafana-fixtures.ts';
 
 /**
  * The generated dashboards are only as good as their queries: every SQL
@@ -15,7 +15,6 @@ import { modelBytes, specs, traffic } from './shadow-fixtures.ts';
  * a real Prometheus scraping a real driftwatch.
  */
 const dir = tempDir('driftwatch-grafana-');
-const WINDOW = 5 * 60_000;
 let service: Service;
 let prometheus: Server;
 const base = Math.floor(Date.now() / WINDOW) * WINDOW - 6 * WINDOW;
@@ -24,30 +23,7 @@ const range = { from: base - WINDOW, to: Date.now() + 60_000 };
 beforeAll(async () => {
   ensurePrometheusTools();
   service = await startService(testConfig({ DATA_DIR: join(dir.path, 'data'), ANALYSIS_WINDOW: '5m', SHADOW_SAMPLE_SHARE: '1', MIN_WINDOW_EVENTS: '50' }), { logger: false });
-  const post = async (path: string, body: unknown) => {
-    const r = await fetch(`${service.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect(r.status).toBeLessThan(300);
-  };
-  const event = (i: number, ts: number, shift: number) => {
-    const row = traffic[i % traffic.length];
-    return {
-      event_id: `g${ts}-${i}`,
-      model: 'credit',
-      timestamp: ts,
-      features: { ...row.features, debt_ratio: Number(row.features.debt_ratio) + shift },
-      prediction: row.logreg.label,
-      scores: { '0': 1 - row.logreg.p1, '1': row.logreg.p1 },
-      latency_ms: 3 + (i % 7),
-      tags: { region: i % 3 === 0 ? 'north' : 'south' },
-    };
-  };
-  await post('/v1/events', Array.from({ length: 500 }, (_, i) => event(i, base + i * 10, 0)));
-  await post('/v1/events', Array.from({ length: 500 }, (_, i) => event(i, base + WINDOW + i * 10, 0.4)));
-  await post('/v1/labels', traffic.slice(0, 200).map((row, i) => ({ event_id: `g${base + WINDOW + i * 10}-${i}`, model: 'credit', label: row.default })));
-  await post('/v1/models/credit/baselines', { from: base, to: base + WINDOW, segment_by: 'region' });
-  await post('/v1/models/credit/shadow', { ...specs.logreg(), model_base64: modelBytes('logreg').toString('base64') });
-  // A window with drift: drift, performance and shadow results, and an alert transition.
-  await service.scheduler.runWindow({ from: base + WINDOW, to: base + 2 * WINDOW });
+  await seedDashboardData(service, base);
   prometheus = await startPrometheus(dir.path, { target: service.url, rulesFile: join(dir.path, 'none.yml'), alertmanager: 'http://127.0.0.1:9' });
 }, 120_000);
 
@@ -57,14 +33,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-/** Grafana's ClickHouse macros and the model variable, as the plugin would expand them. */
-function expand(sql: string): string {
-  const ms = (v: number) => `fromUnixTimestamp64Milli(toInt64(${v}), 'UTC')`;
-  return sql
-    .replace(/\$__timeFilter\((\w+)\)/g, (_, col: string) => `${col} >= ${ms(range.from)} AND ${col} <= ${ms(range.to)}`)
-    .replace(/\$__timeInterval\((\w+)\)/g, (_, col: string) => `toStartOfInterval(${col}, INTERVAL 60 second)`)
-    .replace(/\$\{model:sqlstring\}/g, `'credit'`);
-}
+const expand = (sql: string) => expandMacros(sql, { ...range, intervalS: 60, model: 'credit' });
 
 describe('generated Grafana dashboards', () => {
   it('are committed as generated (run `driftwatch dashboards` after changing grafana/dashboards.ts)', () => {
