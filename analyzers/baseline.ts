@@ -61,6 +61,8 @@ export interface BaselineOptions {
   maxCategories: number;
   sampleMax: number;
   now?: number;
+  /** Count failed predictions (status 'error') too (ANALYSIS_INCLUDE_FAILED; default false). */
+  includeFailed?: boolean;
 }
 
 export class EmptyRangeError extends Error {}
@@ -79,7 +81,9 @@ export function edgesFrom(min: number, quantiles: number[], max: number): number
  * its values (sampled down to `sampleMax`) for KS; per categorical feature
  * its category counts. Later events never change a frozen baseline.
  */
-export async function freezeBaseline(sql: Sql, window: Window, options: BaselineOptions, parentId: string | null = null): Promise<Baseline> {
+export async function freezeBaseline(sql: Sql, range: Window, options: BaselineOptions, parentId: string | null = null): Promise<Baseline> {
+  // Failed predictions are no reference for what the model sees: left out unless includeFailed.
+  const window: Window = { ...range, includeFailed: options.includeFailed ?? false };
   const inventory = await featureInventory(sql, window);
   if (inventory.total === 0) throw new EmptyRangeError('no events for this model in the given range');
 

@@ -101,6 +101,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     datasetDriftShare: config.DATASET_DRIFT_SHARE,
     minWindowEvents: config.MIN_WINDOW_EVENTS,
     maxCategories: config.MAX_CATEGORIES,
+    includeFailed: config.ANALYSIS_INCLUDE_FAILED,
   };
   const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS }, metrics);
   // Logs go through the app's logger once it exists (nothing logs before it does).
@@ -185,7 +186,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       async () => guard?.problem() ?? null,
       async () => journaled?.problem() ?? null,
     ],
-    baseline: { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX },
+    baseline: { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX, includeFailed: config.ANALYSIS_INCLUDE_FAILED },
     drift: driftOptions,
     maxSegments: config.MAX_SEGMENTS,
     shadow: {

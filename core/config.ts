@@ -158,6 +158,9 @@ const ConfigFields = z.object({
   ANALYSIS_TIMEOUT: duration('30s'),
   HTTP_HEADERS_TIMEOUT: duration('10s'),
   HTTP_REQUEST_TIMEOUT: duration('60s'),
+  // Failed predictions (issue 20, docs/sdk.md): events with status "error" count in each window's
+  // error rate; drift, performance and baselines leave them out unless this is true.
+  ANALYSIS_INCLUDE_FAILED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
