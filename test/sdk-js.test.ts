@@ -114,6 +114,28 @@ describe('the TypeScript client against a running service', () => {
     expect(rows[0].tags).toEqual({ route: '/predict' });
   });
 
+  it('logs a model call that throws as a failed prediction, with its features, and throws on', async () => {
+    const client = new DriftwatchClient({ url: service.url, apiKey: KEY });
+    class ModelTimeout extends Error {}
+    const thrown = new ModelTimeout('backend too slow');
+    await expect(client.timed({ model: 'js-failed', features: { x: 9 }, event_id: 'boom' }, async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      throw thrown;
+    })).rejects.toBe(thrown);
+    client.begin({ model: 'js-failed', features: { x: 1 }, event_id: 'typed' }).fail(new TypeError('bad input'));
+    expect(await client.close(30_000)).toBe(true);
+    expect(client.stats().events).toMatchObject({ sent: 2, rejected: 0 });
+    await storedWhen(service, 'js-failed', 2);
+    const rows = await service.sql.query<{ event_id: string; status: string; error_type: string; latency_ms: number; num: Record<string, number>; p: number | null }>(
+      "SELECT event_id, status, error_type, latency_ms, num, prediction_num AS p FROM events FINAL WHERE model = 'js-failed' ORDER BY event_id",
+    );
+    expect(rows.map((r) => [r.event_id, r.status, r.error_type, r.num, r.p])).toEqual([
+      ['boom', 'error', 'ModelTimeout', { x: 9 }, null],
+      ['typed', 'error', 'TypeError', { x: 1 }, null],
+    ]);
+    expect(rows[0].latency_ms).toBeGreaterThanOrEqual(29);
+  });
+
   it('a full queue drops the oldest or the newest, as configured, and counts and reports every one', async () => {
     // Nothing listens on this port: every attempt fails and is retried, so the queue fills.
     const nowhere = `http://127.0.0.1:${await freePort()}`;

@@ -1,6 +1,8 @@
 """driftwatch_client.Client against a real driftwatch service (conftest.py)."""
 
+import json
 import os
+import urllib.request
 import subprocess
 import sys
 import tempfile
@@ -112,6 +114,33 @@ def test_timed_block_measures_the_call_and_logs_a_failure_and_raises_on():
     assert failed["status"] == "error" and failed["error_type"] == "TimeoutError"
     assert failed["features"] == {"x": 2} and "prediction" not in failed and failed["latency_ms"] >= 49
     assert len(failed["event_id"]) == 36
+
+
+def test_a_call_that_raises_is_stored_as_a_failed_prediction(service):
+    client = Client(service.url, api_key=API_KEY)
+
+    @client.timed_function("py-failed", features=lambda x: {"x": x})
+    def predict(x):
+        if x > 2:
+            raise ValueError("out of range")
+        return x / 10
+
+    for i in range(5):
+        try:
+            predict(i)
+        except ValueError:
+            pass
+    assert client.close(30) is True
+    assert client.stats()["events"]["sent"] == 5 and client.stats()["events"]["rejected"] == 0
+    wait_for(lambda: service.events("py-failed") == 5, 30, "the calls, failed ones too")
+    # The window's report counts them: 2 of 5 failed, as ValueError (needs a baseline first).
+    now = int(time.time() * 1000)
+    baseline = urllib.request.Request(service.url + "/v1/models/py-failed/baselines", method="POST",
+                                      data=json.dumps({"from": now - 3_600_000, "to": now + 1}).encode(),
+                                      headers={"Authorization": "Bearer " + API_KEY, "Content-Type": "application/json"})
+    urllib.request.urlopen(baseline, timeout=60).read()
+    report = service.get("/v1/models/py-failed/drift?from=%d&to=%d" % (now - 3_600_000, now + 1))
+    assert report["errors"] == {"events": 5, "failed": 2, "rate": 0.4, "types": [{"error_type": "ValueError", "n": 2}]}
 
 
 def test_the_decorator_logs_every_call_to_the_service(service):
