@@ -65,6 +65,8 @@ function select(rule: Rule): string {
     }
     case 'ingest':
       return 'sum(driftwatch_kafka_consumer_lag_messages)';
+    case 'errors':
+      return series('driftwatch_prediction_error_ratio', models);
   }
 }
 

@@ -20,6 +20,7 @@ export const METRIC_FAMILIES = {
   performance: 'per model: performance.<metric> (accuracy, f1, precision, recall, roc_auc, log_loss, mae, rmse, r2, ...) of the newest window with labels, or performance.label_coverage',
   shadow: 'per shadow model: shadow.mismatch_share, shadow.class_agreement, shadow.prediction_psi, shadow.mean_abs_diff, shadow.max_abs_diff',
   ingest: 'service-wide: ingest.kafka_lag, messages behind the end of the topics',
+  errors: 'per model: errors.rate, the share of the window\'s events that were failed predictions (status "error")',
 } as const;
 
 const FIXED: Record<string, readonly string[]> = {
@@ -27,6 +28,7 @@ const FIXED: Record<string, readonly string[]> = {
   quality: ['missing_share', 'type_violation_share'],
   shadow: ['mismatch_share', 'class_agreement', 'prediction_psi', 'mean_abs_diff', 'max_abs_diff'],
   ingest: ['kafka_lag'],
+  errors: ['rate'],
 };
 
 export type Family = keyof typeof METRIC_FAMILIES;

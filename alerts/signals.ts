@@ -51,6 +51,10 @@ export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
     case 'prediction_drift':
       for (const r of drift) if (r.prediction) push(r.model, '', featureValue(r.prediction, metric.name));
       break;
+    case 'errors':
+      // Model-wide reports only: a segment's error rate is in its report, not alerted on.
+      for (const r of drift) if (!r.segment) push(r.model, '', r.errors?.rate);
+      break;
     case 'dataset':
       // Without any judged feature there is no share to speak of.
       for (const r of drift) if (r.features.some((f) => f.status === 'ok')) push(r.model, '', r.drifted_share);

@@ -84,6 +84,8 @@ export interface BaselineOptions {
   maxCategories: number;
   sampleMax: number;
   now?: number;
+  /** Count failed predictions (status 'error') too (ANALYSIS_INCLUDE_FAILED; default false). */
+  includeFailed?: boolean;
 }
 
 export class EmptyRangeError extends Error {}
@@ -104,11 +106,13 @@ export function edgesFrom(min: number, quantiles: number[], max: number): number
  */
 export async function freezeBaseline(
   sql: Sql,
-  window: Window,
+  range: Window,
   options: BaselineOptions,
   parentId: string | null = null,
   as: BuildAs = FROZEN,
 ): Promise<Baseline> {
+  // Failed predictions are no reference for what the model sees: left out unless includeFailed.
+  const window: Window = { ...range, includeFailed: options.includeFailed ?? false };
   const inventory = await featureInventory(sql, window);
   if (inventory.total === 0) throw new EmptyRangeError('no events for this model in the given range');
 

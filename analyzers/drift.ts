@@ -12,6 +12,7 @@ import { psi } from './methods/psi.ts';
 import { calibratedPsiThreshold } from './methods/psi-threshold.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
 import { dataQuality, type DataQuality } from './quality.ts';
+import { windowErrors, type WindowErrors } from '../store/failures.ts';
 
 export type FeatureStatus = 'ok' | 'insufficient_data' | 'no_data';
 
@@ -52,9 +53,13 @@ export interface DriftReport {
   data_quality: DataQuality | null;
   /** Performance with the labels that had arrived when the report was made, against the baseline's. */
   performance: ReturnType<typeof comparePerformance> | null;
+  /** Failed predictions among the window's events: the error rate and its types (issue 20). */
+  errors?: WindowErrors;
 }
 
 export interface DriftOptions {
+  /** Count failed predictions (status 'error') in drift and performance too (ANALYSIS_INCLUDE_FAILED; default false). */
+  includeFailed?: boolean;
   /** The fixed PSI threshold (thresholdMode "fixed"). */
   psiThreshold: number;
   /**
@@ -187,7 +192,9 @@ function categoricalDrift(ref: CategoricalReference, current: Map<string, number
 }
 
 /** Compares one window of a model's events with a frozen baseline, feature by feature. */
-export async function computeDrift(sql: Sql, baseline: Baseline, window: Window, options: DriftOptions): Promise<DriftReport> {
+export async function computeDrift(sql: Sql, baseline: Baseline, analysed: Window, options: DriftOptions): Promise<DriftReport> {
+  // Failed predictions carry no output to judge: left out unless includeFailed.
+  const window: Window = { ...analysed, includeFailed: options.includeFailed ?? false };
   const numeric = baseline.features.filter((f): f is NumericReference => f.kind === 'numeric');
   const categorical = baseline.features.filter((f): f is CategoricalReference => f.kind === 'categorical');
 
@@ -233,6 +240,7 @@ export async function computeDrift(sql: Sql, baseline: Baseline, window: Window,
     segment: window.segment ?? null,
     data_quality: quality,
     performance,
+    errors: await windowErrors(sql, window),
   };
 }
 

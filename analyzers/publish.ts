@@ -78,6 +78,8 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
   if (report.features.some((f) => f.status === 'ok') && Number.isFinite(report.drifted_share)) metrics.driftedShare.set({ model }, report.drifted_share);
   else metrics.driftedShare.remove({ model });
   metrics.windowEvents.set({ model }, report.n_events);
+  if (report.errors?.rate != null) metrics.predictionErrorRatio.set({ model }, report.errors.rate);
+  else metrics.predictionErrorRatio.remove({ model });
   metrics.lastWindowEnd.set({ model }, report.to / 1000);
   return now;
 }

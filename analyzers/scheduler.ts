@@ -227,7 +227,7 @@ export class AnalysisScheduler {
     let published: PerformanceReport | null = null;
     for (let k = 0; k <= recompute; k++) {
       const w = { from: window.from - k * size, to: window.to - k * size };
-      const perf = k === 0 && report.performance ? report.performance : comparePerformance(await computePerformance(this.deps.sql, { model, ...w }), baselinePerformance);
+      const perf = k === 0 && report.performance ? report.performance : comparePerformance(await computePerformance(this.deps.sql, { model, ...w, includeFailed: this.options.includeFailed }), baselinePerformance);
       if (perf.n_events === 0) continue;
       await savePerformance(this.deps.sql, { ...perf, model, ...w, computed_at: this.now() });
       if (k === 0 && publish) this.deps.metrics.labelCoverage.set({ model }, perf.label_coverage);

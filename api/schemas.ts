@@ -255,6 +255,20 @@ const DriftReportBase = {
     dataset_drifted: { type: 'boolean' },
     prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
     performance: { anyOf: [Performance, { type: 'null' }] },
+    errors: {
+      type: 'object',
+      description: 'Failed predictions (events sent with status "error") among all the window\'s events: left out of drift and performance unless ANALYSIS_INCLUDE_FAILED.',
+      properties: {
+        events: { type: 'integer', description: 'Every event of the window, failed ones included.' },
+        failed: { type: 'integer' },
+        rate: { type: ['number', 'null'], description: 'failed / events; null without events.' },
+        types: {
+          type: 'array',
+          description: 'The 20 most frequent error_type values, most frequent first.',
+          items: { type: 'object', properties: { error_type: { type: 'string' }, n: { type: 'integer' } } },
+        },
+      },
+    },
     data_quality: {
       anyOf: [
         {

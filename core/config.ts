@@ -215,6 +215,9 @@ const ConfigFields = z.object({
   CLICKHOUSE_HTTP_CONNECTIONS: integer(1, 1, 16),
   CLICKHOUSE_HTTP_MAX_QUEUED: integer(32, 0, 10_000),
   CLICKHOUSE_HTTP_BODY_LIMIT_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+  // Failed predictions (issue 20, docs/sdk.md): events with status "error" count in each window's
+  // error rate; drift, performance and baselines leave them out unless this is true.
+  ANALYSIS_INCLUDE_FAILED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

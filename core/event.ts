@@ -26,7 +26,13 @@ export interface EventRow {
   scores: Record<string, number>;
   latency_ms: number | null;
   tags: Record<string, string>;
+  /** 'error' for a failed prediction; absent means 'ok' (rows built before failed events existed). */
+  status?: EventStatus;
+  /** What failed, for status 'error'; '' otherwise. */
+  error_type?: string;
 }
+
+export type EventStatus = 'ok' | 'error';
 
 export interface LabelRow {
   model: string;
@@ -201,11 +207,26 @@ export function validateEvent(input: unknown, limits: EventLimits): Outcome<Even
     }
   }
 
+  // A failed prediction (the model call threw) may have no output; its features are kept.
+  let status: EventStatus = 'ok';
+  let errorType = '';
+  if (input.status !== undefined && input.status !== null) {
+    if (input.status !== 'ok' && input.status !== 'error') return reject('invalid_value', 'status must be "ok" or "error"');
+    status = input.status;
+  }
+  if (input.error_type !== undefined && input.error_type !== null) {
+    if (typeof input.error_type !== 'string') return reject('wrong_type', 'error_type must be a string');
+    if (input.error_type.length > MAX_NAME_LENGTH) return reject('invalid_value', `error_type is longer than ${MAX_NAME_LENGTH} characters`);
+    if (hasNul(input.error_type)) return nulIn('error_type');
+    if (status === 'error') errorType = input.error_type;
+  }
+
   let predictionNum: number | null = null;
   let predictionCat: string | null = null;
   const prediction = input.prediction;
-  if (prediction === undefined || prediction === null) return reject('missing_field', 'prediction is required');
-  if (typeof prediction === 'number') {
+  if (prediction === undefined || prediction === null) {
+    if (status !== 'error') return reject('missing_field', 'prediction is required (unless status is "error")');
+  } else if (typeof prediction === 'number') {
     if (!Number.isFinite(prediction)) return reject('invalid_value', 'prediction must be finite');
     predictionNum = prediction;
   } else if (typeof prediction === 'string') {
@@ -251,6 +272,8 @@ export function validateEvent(input: unknown, limits: EventLimits): Outcome<Even
     scores,
     latency_ms: latency.value,
     tags: tags.value,
+    status,
+    error_type: errorType,
   });
 }
 

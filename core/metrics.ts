@@ -320,6 +320,13 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    // Failed predictions (issue 20): events sent with status "error".
+    predictionErrorRatio: new Gauge({
+      name: 'driftwatch_prediction_error_ratio',
+      help: 'Share of the last analysed window\'s events that were failed predictions (status "error"), per model.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
   };
 }
 

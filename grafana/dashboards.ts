@@ -252,8 +252,23 @@ export const modelPanels: PanelSpec[] = [
     ],
   },
   {
+    title: 'Prediction error rate (failed predictions)',
+    type: 'timeseries',
+    unit: 'percentunit',
+    description: 'Share of the events sent with status "error" (the model call failed), from the events, and per analysed window as driftwatch publishes it.',
+    queries: [
+      sql(
+        `SELECT $__timeInterval(ts) AS time, countIf(status = 'error') / count() AS error_rate
+         FROM events WHERE model = ${MODEL} AND $__timeFilter(ts) GROUP BY time ORDER BY time`,
+        ['time', 'error_rate'],
+      ),
+      prom('driftwatch_prediction_error_ratio{model="$model"}', 'per analysed window'),
+    ],
+  },
+  {
     title: 'Events per minute and rejected share',
     type: 'timeseries',
+    w: 24,
     queries: [
       sql(
         `SELECT toStartOfMinute(ts) AS time, count() AS events FROM events
@@ -266,7 +281,38 @@ export const modelPanels: PanelSpec[] = [
       ),
     ],
   },
+  // Triton beside driftwatch (docs/sdk.md): Triton's own metrics, keyed by the same model name.
+  ...tritonPanels(),
 ];
+
+/** Triton Inference Server's per-model metrics (nv_inference_*), when Prometheus scrapes Triton too. */
+function tritonPanels(): PanelSpec[] {
+  const rate = (metric: string) => `sum(rate(${metric}{model="$model"}[$__rate_interval]))`;
+  const perRequest = (metric: string) => `${rate(metric)} / ${rate('nv_inference_request_success')}`;
+  return [
+    {
+      title: 'Triton: requests per second',
+      type: 'timeseries',
+      unit: 'reqps',
+      w: 8,
+      queries: [prom(rate('nv_inference_request_success'), 'success'), prom(rate('nv_inference_request_failure'), 'failure')],
+    },
+    {
+      title: 'Triton: failed share of requests',
+      type: 'timeseries',
+      unit: 'percentunit',
+      w: 8,
+      queries: [prom(`${rate('nv_inference_request_failure')} / (${rate('nv_inference_request_success')} + ${rate('nv_inference_request_failure')})`, 'failed share')],
+    },
+    {
+      title: 'Triton: queue and compute time per request (µs)',
+      type: 'timeseries',
+      unit: 'µs',
+      w: 8,
+      queries: [prom(perRequest('nv_inference_queue_duration_us'), 'queue'), prom(perRequest('nv_inference_compute_infer_duration_us'), 'compute')],
+    },
+  ];
+}
 
 const modelVariable = {
   name: 'model',

@@ -42,8 +42,8 @@ const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
 const MAX_FAST_DIGITS = 15;
 
 /** Event fields the contract names, by the order their values are written. */
-const enum Field { EventId, Model, ModelVersion, Timestamp, Features, Prediction, Scores, LatencyMs, Tags, Unknown }
-const FIELD_NAMES: readonly string[] = ['event_id', 'model', 'model_version', 'timestamp', 'features', 'prediction', 'scores', 'latency_ms', 'tags'];
+const enum Field { EventId, Model, ModelVersion, Timestamp, Features, Prediction, Scores, LatencyMs, Tags, Status, ErrorType, Unknown }
+const FIELD_NAMES: readonly string[] = ['event_id', 'model', 'model_version', 'timestamp', 'features', 'prediction', 'scores', 'latency_ms', 'tags', 'status', 'error_type'];
 const REQUIRED = [Field.EventId, Field.Model, Field.Timestamp, Field.Features, Field.Prediction];
 
 /** What a map entry's value was. */
@@ -58,6 +58,8 @@ const RESERVED_BYTES = [...RESERVED_NAMES].map(ascii);
 const TRUE = ascii('true');
 const FALSE = ascii('false');
 const NULL = ascii('null');
+const OK = ascii('ok');
+const ERROR = ascii('error');
 
 // Repeated keys are found through a small open-addressing table of key
 // hashes; maps larger than this take the generic path.
@@ -191,6 +193,17 @@ export class FastEventEncoder {
       case Field.Tags:
         if (c === 0x6e) return this.literal(p, NULL);
         return this.map(p, 2, KIND_STRING, MAX_TAGS);
+      case Field.Status:
+        // A failed event without a prediction lacks a required field and takes the generic path anyway.
+        if (c === 0x6e) return this.keep(field, this.literal(p, NULL), Kind.Null);
+        p = this.string(p);
+        if (p === BAIL || !(this.equals(this.s0, this.s1, OK) || this.equals(this.s0, this.s1, ERROR))) return BAIL;
+        return this.keep(field, p, Kind.String);
+      case Field.ErrorType:
+        if (c === 0x6e) return this.keep(field, this.literal(p, NULL), Kind.Null);
+        p = this.string(p);
+        if (p === BAIL || this.s1 - this.s0 > MAX_NAME_LENGTH) return BAIL;
+        return this.keep(field, p, Kind.String);
       default:
         return this.scalar(p);
     }
@@ -508,6 +521,16 @@ export class FastEventEncoder {
     for (let e = this.mapRange[4]; e < this.mapRange[5]; e++) {
       w.rawString(b, this.keyStart[e], this.keyEnd[e]);
       w.rawString(b, this.valueStart[e], this.valueEnd[e]);
+    }
+
+    // status, then error_type: kept for failed events only, as validateEvent keeps it.
+    const failed = this.seen[Field.Status] && this.kind[Field.Status] === Kind.String && this.end[Field.Status] - this.start[Field.Status] === ERROR.length;
+    if (failed) w.rawString(ERROR, 0, ERROR.length);
+    else w.rawString(OK, 0, OK.length);
+    if (failed && this.seen[Field.ErrorType] && this.kind[Field.ErrorType] === Kind.String) {
+      w.rawString(b, this.start[Field.ErrorType], this.end[Field.ErrorType]);
+    } else {
+      w.byte(0); // ''
     }
   }
 }

@@ -4,7 +4,7 @@ import { msParam, type Sql } from './sql.ts';
 
 export const EVENT_COLUMNS = [
   'model', 'event_id', 'model_version', 'ts', 'num', 'cat', 'missing',
-  'prediction_num', 'prediction_cat', 'scores', 'latency_ms', 'tags',
+  'prediction_num', 'prediction_cat', 'scores', 'latency_ms', 'tags', 'status', 'error_type',
 ] as const satisfies readonly (keyof EventRow)[];
 
 export const LABEL_COLUMNS = ['model', 'event_id', 'label_num', 'label_cat', 'ts'] as const satisfies readonly (keyof LabelRow)[];
@@ -38,6 +38,8 @@ export function writeEventRow(w: RowBinaryWriter, r: EventRow): void {
   w.floatMap(r.scores);
   w.nullableFloat64(r.latency_ms);
   w.stringMap(r.tags);
+  w.string(r.status ?? 'ok');
+  w.string(r.error_type ?? '');
 }
 
 /** Encodes event rows as RowBinary in EVENT_COLUMNS order. */

@@ -271,6 +271,17 @@ export const MIGRATIONS: Migration[] = [
       ORDER BY (model, at)`,
     ],
   },
+  {
+    version: 8,
+    name: 'failed predictions: status and error_type of events',
+    statements: [
+      // Issue 20: a failed prediction is an event too. Existing rows read as
+      // 'ok'; a window's error rate is the share of 'error', and analysis
+      // leaves those out unless ANALYSIS_INCLUDE_FAILED.
+      `ALTER TABLE events ADD COLUMN IF NOT EXISTS status LowCardinality(String) DEFAULT 'ok'`,
+      `ALTER TABLE events ADD COLUMN IF NOT EXISTS error_type LowCardinality(String) DEFAULT ''`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */

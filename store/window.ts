@@ -6,11 +6,14 @@ export interface Window {
   from: number; // epoch ms, inclusive
   to: number; // epoch ms, exclusive
   segment?: { tag: string; value: string } | null;
+  /** Count failed predictions (status 'error') too; by default analysis leaves them out (ANALYSIS_INCLUDE_FAILED). */
+  includeFailed?: boolean;
 }
 
 /** The WHERE clause of a window whose parameters carry `prefix` (two windows in one statement); bind it with windowParams. */
 export const windowSql = (prefix = '') => `model = {${prefix}model:String} AND ts >= ${msParam(`${prefix}from`)} AND ts < ${msParam(`${prefix}to`)}
-  AND ({${prefix}segment_tag:String} = '' OR tags[{${prefix}segment_tag:String}] = {${prefix}segment_value:String})`;
+  AND ({${prefix}segment_tag:String} = '' OR tags[{${prefix}segment_tag:String}] = {${prefix}segment_value:String})
+  AND ({${prefix}include_failed:UInt8} = 1 OR status != 'error')`;
 
 export const WINDOW_SQL = windowSql();
 
@@ -21,5 +24,6 @@ export function windowParams(w: Window, prefix = '') {
     [`${prefix}to`]: w.to,
     [`${prefix}segment_tag`]: w.segment?.tag ?? '',
     [`${prefix}segment_value`]: w.segment?.value ?? '',
+    [`${prefix}include_failed`]: w.includeFailed ? 1 : 0,
   };
 }

@@ -73,7 +73,7 @@ export async function startAlertmanager(dir: string, receiverUrl: string): Promi
   );
 }
 
-export async function startPrometheus(dir: string, options: { target: string; rulesFile: string; alertmanager: string }): Promise<Server> {
+export async function startPrometheus(dir: string, options: { target: string; rulesFile: string; alertmanager: string; alsoScrape?: Record<string, string> }): Promise<Server> {
   const port = await freePort();
   writeFileSync(
     join(dir, 'prometheus.yml'),
@@ -81,7 +81,11 @@ export async function startPrometheus(dir: string, options: { target: string; ru
       global: { scrape_interval: '1s', evaluation_interval: '1s', external_labels: { source: 'prometheus' } },
       rule_files: [options.rulesFile],
       alerting: { alertmanagers: [{ static_configs: [{ targets: [new URL(options.alertmanager).host] }] }] },
-      scrape_configs: [{ job_name: 'driftwatch', static_configs: [{ targets: [new URL(options.target).host] }] }],
+      scrape_configs: [
+        { job_name: 'driftwatch', static_configs: [{ targets: [new URL(options.target).host] }] },
+        // More jobs (job name: URL), e.g. a model server beside driftwatch.
+        ...Object.entries(options.alsoScrape ?? {}).map(([job, url]) => ({ job_name: job, metrics_path: new URL(url).pathname, static_configs: [{ targets: [new URL(url).host] }] })),
+      ],
     }),
   );
   return startBinary(

@@ -162,7 +162,7 @@ export async function performanceRoutes(app: FastifyInstance, options: ModelRout
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
       return gate.run(reply, async (sql) => {
           const baseline = await activeBaseline(sql, model);
-          const perf = comparePerformance(await computePerformance(sql, { model, ...range }), baseline?.performance);
+          const perf = comparePerformance(await computePerformance(sql, { model, ...range, includeFailed: options.drift.includeFailed }), baseline?.performance);
           return { ...perf, from: iso(range.from), to: iso(range.to) };
       });
     },

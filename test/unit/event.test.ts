@@ -23,6 +23,16 @@ describe('validateEvent', () => {
     expect(result.value.prediction_cat).toBeNull();
   });
 
+  it('accepts a failed prediction without a prediction, keeping its features and error_type (issue 20)', () => {
+    const result = validateEvent({ ...base(), prediction: undefined, status: 'error', error_type: 'TimeoutError' }, limits);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value).toMatchObject({ status: 'error', error_type: 'TimeoutError', prediction_num: null, prediction_cat: null, num: { amount: 12.5 } });
+    // Without a status an event is ok, and an ok event has no error_type.
+    expect(validateEvent(base(), limits)).toMatchObject({ ok: true, value: { status: 'ok', error_type: '' } });
+    expect(validateEvent({ ...base(), error_type: 'Stray' }, limits)).toMatchObject({ ok: true, value: { status: 'ok', error_type: '' } });
+  });
+
   it('accepts RFC 3339 timestamps with offsets and a string prediction', () => {
     const result = validateEvent({ ...base(), timestamp: '2026-11-24T13:00:00.250+01:00', prediction: 'fraud' }, limits);
     expect(result.ok && result.value.ts).toBe(Date.parse('2026-11-24T12:00:00.250Z'));
@@ -69,6 +79,11 @@ describe('validateEvent', () => {
     ['negative latency', { ...base(), latency_ms: -1 }, /latency_ms must not be negative/],
     ['scores with a string', { ...base(), scores: { a: 'high' } }, /scores\.a must be a number/],
     ['tags with a number', { ...base(), tags: { region: 1 } }, /tags\.region must be a string/],
+    ['prediction missing from an ok event', { ...base(), prediction: undefined, status: 'ok' }, /prediction is required \(unless status is "error"\)/],
+    ['a status other than ok or error', { ...base(), status: 'failed' }, /status must be "ok" or "error"/],
+    ['an error_type that is not a string', { ...base(), status: 'error', error_type: 500 }, /error_type must be a string/],
+    ['an error_type too long', { ...base(), status: 'error', error_type: 'x'.repeat(257) }, /error_type is longer than 256/],
+    ['a NUL in the error_type', { ...base(), status: 'error', error_type: 'a\u0000' }, /error_type contains a NUL character/],
   ];
   for (const [name, input, reason] of bad) {
     it(`rejects ${name} with a clear reason`, () => {
@@ -141,6 +156,12 @@ describe('the published JSON Schemas agree with the validator', () => {
     { ...base(), features: { c: 'x\u0000' } },
     { ...base(), prediction: '\u0000' },
     { ...base(), tags: { r: 'a\u0000' } },
+    { ...base(), prediction: undefined, status: 'error', error_type: 'TimeoutError' },
+    { ...base(), prediction: undefined, status: 'error' },
+    { ...base(), prediction: undefined, status: 'ok' },
+    { ...base(), prediction: undefined },
+    { ...base(), status: 'failed' },
+    { ...base(), status: 'error', error_type: 3 },
   ];
   samples.forEach((sample, i) => {
     it(`event sample ${i}`, () => {

@@ -67,11 +67,22 @@ const TAKEN: string[] = [
   withBase({ features: { long: 'x'.repeat(4096), '~odd key!': 3 }, prediction: 'p'.repeat(4096) }),
   withBase({ features: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`f${i}`, i])) }),
   withBase({ tags: Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`t${i}`, 'v'])) }),
+  // Issue 20: a status; error_type is kept for failed events only.
+  withBase({ status: 'ok' }),
+  withBase({ status: 'ok', error_type: 'Ignored' }),
+  withBase({ status: 'error', error_type: 'TimeoutError' }),
+  withBase({ status: 'error' }),
+  withBase({ status: null, error_type: null }),
 ];
 
 // Events the fast path must leave to the generic one: unusual but valid, or invalid.
 const LEFT: string[] = [
   withBase({ features: { 'quote"d': 1 } }),
+  withBase({ status: 'error', error_type: 'TimeoutError', prediction: undefined }),
+  withBase({ status: 'failed' }),
+  withBase({ status: 1 }),
+  withBase({ status: 'error', error_type: 'x'.repeat(257) }),
+  withBase({ error_type: 7 }),
   withBase({ features: { city: 'Zürich' } }),
   withBase({ features: { '1st': 1, second: 2 } }),
   '{"event_id":"e","model":"m","timestamp":' + ts + ',"features":{"a":1,"a":2},"prediction":1}',
