@@ -22,6 +22,8 @@ import { ingestRoutes } from './routes/ingest.ts';
 import { modelRoutes, performanceRoutes } from './routes/models.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { reportRoutes } from './routes/report.ts';
+import { uiRoutes } from './routes/ui.ts';
 import { shadowRoutes, type ShadowRouteOptions } from './routes/shadow.ts';
 
 export interface AppDeps {
@@ -144,11 +146,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     drift: deps.drift,
     maxSegments: deps.maxSegments ?? 20,
   };
-  await app.register(modelRoutes, modelOptions);
+  await app.register(modelRoutes, { ...modelOptions, alerts: deps.alerts });
   await app.register(performanceRoutes, modelOptions);
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   if (deps.jobs) await app.register(jobRoutes, { jobs: deps.jobs });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
+  await app.register(uiRoutes);
+  await app.register(reportRoutes, modelOptions);
   return app;
 }

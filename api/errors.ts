@@ -27,4 +27,5 @@ export const Errors = {
   QueryCancelled: createError('DW_QUERY_CANCELLED', '%s', 503),
   JobNotFound: createError('DW_JOB_NOT_FOUND', 'no job "%s"', 404),
   JobFinished: createError('DW_JOB_FINISHED', 'job "%s" is %s already', 409),
+  UiNotBuilt: createError('DW_UI_NOT_BUILT', 'the web UI is not built (no %s): run `npm run build:ui` in the driftwatch folder, then reload', 503),
 };

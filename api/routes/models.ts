@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Sql } from '../../store/sql.ts';
 import { EmptyRangeError, freezeBaseline, freezeSegmentBaselines, type Baseline } from '../../analyzers/baseline.ts';
 import { computeDrift, type DriftOptions } from '../../analyzers/drift.ts';
 import type { BaselineOptions } from '../../analyzers/baseline.ts';
@@ -7,6 +8,9 @@ import { comparePerformance, computePerformance } from '../../analyzers/performa
 import { driftHistory } from '../../store/drift-results.ts';
 import { performanceHistory } from '../../store/performance-results.ts';
 import { listModels } from '../../store/events.ts';
+import { modelSummaries } from '../../store/model-summary.ts';
+import { segmentTags } from '../../store/segment-tags.ts';
+import type { AlertEngine } from '../../alerts/engine.ts';
 import { mayUse } from '../access.ts';
 import type { QueryGate } from '../query-gate.ts';
 import { Errors } from '../errors.ts';
@@ -17,12 +21,14 @@ import {
   DriftHistoryQuery,
   DriftQuery,
   DriftReport as DriftReportSchema,
+  ModelSummary as ModelSummarySchema,
   Performance as PerformanceSchema,
   ErrorResponse,
   HistoryQuery,
   ModelParams,
 } from '../schemas.ts';
 import { iso, parseHistoryRange, parseRange, parseTime, windowOut } from '../time.ts';
+import { compactReport } from './compact.ts';
 
 export interface ModelRouteOptions {
   /** Every route here reads through the gate: bounded in number and time. */
@@ -31,6 +37,8 @@ export interface ModelRouteOptions {
   baseline: BaselineOptions;
   drift: DriftOptions;
   maxSegments: number;
+  /** Counts the firing alerts of the models summary; without it the count is null. */
+  alerts?: Pick<AlertEngine, 'active'>;
 }
 
 const baselineOut = (b: Omit<Baseline, 'features'> & { features?: Baseline['features'] }) => ({
@@ -40,6 +48,14 @@ const baselineOut = (b: Omit<Baseline, 'features'> & { features?: Baseline['feat
   to: iso(b.to),
 });
 
+/** The baseline a drift computation compares with: the one named, or the model's default; 404 when there is none. */
+export async function baselineFor(sql: Sql, model: string, baselineId: string | undefined): Promise<Baseline> {
+  const baseline = baselineId ? await getBaseline(sql, model, baselineId) : await latestBaseline(sql, model);
+  if (baseline) return baseline;
+  throw new Errors.BaselineNotFound(
+    baselineId ? `no baseline ${baselineId} for model "${model}"` : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
+  );
+}
 
 type ModelRequest = { Params: { model: string } };
 type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; limit: number } };
@@ -47,13 +63,20 @@ type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; 
 export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
   const { gate } = options;
 
-  app.get(
+  app.get<{ Querystring: { include?: 'summary' } }>(
     '/v1/models',
     {
       config: { scope: 'read', models: 'filtered' },
       schema: {
         summary: 'Models with stored events',
         tags: ['models'],
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            include: { type: 'string', enum: ['summary'], description: 'summary: each model also with `summary`, what a models page shows (three more grouped queries).' },
+          },
+        },
         response: {
           200: {
             type: 'object',
@@ -69,6 +92,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
                     first_event: { type: 'string', format: 'date-time' },
                     last_event: { type: 'string', format: 'date-time' },
                     versions: { type: 'array', items: { type: 'string' } },
+                    summary: ModelSummarySchema,
                   },
                 },
               },
@@ -78,7 +102,28 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         },
       },
     },
-    async (request, reply) => gate.run(reply, async (sql) => ({ models: (await listModels(sql)).filter((m) => mayUse(request.grant, m.model)) })),
+    async (request, reply) =>
+      gate.run(reply, async (sql) => {
+        const models = (await listModels(sql)).filter((m) => mayUse(request.grant, m.model));
+        if (request.query.include !== 'summary') return { models };
+        const summaries = await modelSummaries(sql, options.windowMs);
+        const firing = options.alerts?.active().filter((s) => s.status === 'firing');
+        return {
+          models: models.map((m) => {
+            const s = summaries.get(m.model);
+            const last = s?.last_window;
+            return {
+              ...m,
+              summary: {
+                event_rate_per_s: s?.event_rate_per_s ?? 0,
+                last_window: last ? { ...last, from: iso(last.from), to: iso(last.to) } : null,
+                label_coverage: s?.label_coverage ?? null,
+                firing_alerts: firing ? firing.filter((a) => a.model === m.model).length : null,
+              },
+            };
+          }),
+        };
+      }),
   );
 
   app.post<ModelRequest & { Body: { from: string | number; to: string | number; segment_by?: string } }>(
@@ -156,7 +201,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       }),
   );
 
-  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline_id?: string; segment_by?: string } }>(
+  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline_id?: string; segment_by?: string; include?: ('distributions' | 'segment_tags')[] } }>(
     '/v1/models/:model/drift',
     {
       config: { scope: 'read' },
@@ -173,30 +218,25 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       const { model } = request.params;
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
       return gate.run(reply, async (sql) => {
-        const baseline = request.query.baseline_id
-          ? await getBaseline(sql, model, request.query.baseline_id)
-          : await latestBaseline(sql, model);
-        if (!baseline) {
-          throw new Errors.BaselineNotFound(
-            request.query.baseline_id
-              ? `no baseline ${request.query.baseline_id} for model "${model}"`
-              : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
-          );
-        }
-        const report = windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift));
+        const baseline = await baselineFor(sql, model, request.query.baseline_id);
+        const include = { distributions: request.query.include?.includes('distributions') };
+        const report = {
+          ...windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift, include)),
+          ...(request.query.include?.includes('segment_tags') ? { segment_tags: await segmentTags(sql, model, baseline.baseline_id) } : {}),
+        };
         const tag = request.query.segment_by;
         if (!tag) return report;
         const segments = [];
         for (const segmentBaseline of await segmentBaselines(sql, model, baseline.baseline_id, tag)) {
           const segment = segmentBaseline.segment!;
-          segments.push(windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)));
+          segments.push(windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift, include)));
         }
         return { ...report, segments };
       });
     },
   );
 
-  app.get<RangeRequest & { Querystring: { segment_by?: string; segment?: string } }>(
+  app.get<RangeRequest & { Querystring: { segment_by?: string; segment?: string; compact: boolean } }>(
     '/v1/models/:model/drift/history',
     {
       config: { scope: 'read' },
@@ -213,7 +253,8 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       if (value !== undefined && tag === undefined) throw new Errors.BadQuery('segment needs segment_by: the tag whose value it is');
       const range = parseHistoryRange(request.query.from, request.query.to);
       const windows = await gate.run(reply, (sql) => driftHistory(sql, request.params.model, range, request.query.limit, tag ? { tag, value } : undefined));
-      return { windows: windows.map((w) => ({ ...windowOut(w), segments: w.segments?.map(windowOut) })) };
+      const shape = request.query.compact ? compactReport : <T>(r: T) => r;
+      return { windows: windows.map((w) => ({ ...windowOut(shape(w)), segments: w.segments?.map((s) => windowOut(shape(s))) })) };
     },
   );
 }
