@@ -7,6 +7,7 @@ import { KeysError } from '../api/keys.ts';
 import { ConfigError, parseConfig } from '../core/config.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { demoSucceeded, runDemo } from './demo/run.ts';
+import { runReport } from './report.ts';
 import { settingsReport } from './settings.ts';
 import { StartError, startService } from './service.ts';
 
@@ -21,6 +22,10 @@ Commands:
   rules           Write the alert rules (ALERT_RULES_FILE, or the defaults) as a Prometheus
                   alerting-rule file, for Prometheus to evaluate (stdout, or --out FILE)
   dashboards      Write the Grafana dashboards and provisioning files (--out DIR, default grafana)
+  report          Fetch a self-contained HTML drift report from a running service:
+                  --url URL --model M [--from T] [--to T] [--baseline ID] [--out FILE]
+                  (defaults: the last window, the newest baseline, driftwatch-M.html);
+                  a key, when the service needs one, from DRIFTWATCH_API_KEY
   config          Print every setting with its default and its current value here (from the
                   environment and flags; secrets masked), then check them: exit 2 if one is bad
   help            Show this text
@@ -107,7 +112,7 @@ async function serve(config: ReturnType<typeof parseConfig>): Promise<void> {
 export async function main(argv: readonly string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, ['duration', 'rate', 'out'], ['keep-data']);
+    args = parseArgs(argv, ['duration', 'rate', 'out', 'url', 'model', 'from', 'to', 'baseline'], ['keep-data']);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`driftwatch: ${err.message}\n\n${HELP}`);
@@ -146,6 +151,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       return 0;
     }
+    if (args.command === 'report') return await runReport({ extra: args.extra, env: process.env, out: process.stdout });
     if (args.command === 'demo') {
       // Ctrl-C ends the demo cleanly (summary printed, store closed); a second one exits at once.
       const stop = new AbortController();

@@ -69,12 +69,12 @@ const PURPOSES = ['car', 'home', 'education', 'medical', 'travel'];
  */
 export async function loadDriftingModel(
   service: Service,
-  opts: { headers?: Record<string, string>; referenceWindows?: number; steadyWindows?: number; driftedWindows?: number; perWindow?: number } = {},
+  opts: { end?: number; referenceWindows?: number; steadyWindows?: number; driftedWindows?: number; perWindow?: number } = {},
 ): Promise<DriftingModel> {
   const model = 'credit';
-  const { referenceWindows = 3, steadyWindows = 2, driftedWindows = 2, perWindow = 400 } = opts;
+  const { end = lastWindowEnd(), referenceWindows = 3, steadyWindows = 2, driftedWindows = 2, perWindow = 400 } = opts;
   const total = referenceWindows + steadyWindows + driftedWindows;
-  const first = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - (total + 1) * WINDOW_MS;
+  const first = end - total * WINDOW_MS;
   const windows = Array.from({ length: total }, (_, i) => first + i * WINDOW_MS);
   const { random, normal } = seeded(16);
   const events: object[] = [];
@@ -98,30 +98,45 @@ export async function loadDriftingModel(
       if (random() < 0.6) labels.push({ model, event_id: id, label: random() < p ? 1 : 0 });
     }
   });
-  const post = async (path: string, body: unknown) => {
-    const response = await fetch(`${service.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...opts.headers },
-      body: JSON.stringify(body),
-    });
-    const answer = await response.json();
-    if (response.status >= 300) throw new Error(`${path}: ${response.status} ${JSON.stringify(answer)}`);
-    return answer;
-  };
-  const stored = await post('/v1/events', events);
-  if (stored.accepted !== events.length) throw new Error(`events: ${JSON.stringify(stored.rejected.slice(0, 3))}`);
-  await post('/v1/labels', labels);
-  const baseline = await post(`/v1/models/${model}/baselines`, { from: windows[0], to: windows[referenceWindows], segment_by: 'region' });
-  // Analysed as the scheduler does every window, oldest first (the alert engine follows them).
-  for (const start of windows) await service.scheduler.runWindow({ from: start, to: start + WINDOW_MS });
+  await postAll(service, '/v1/events', events);
+  await postAll(service, '/v1/labels', labels);
+  const baseline = await post(service, `/v1/models/${model}/baselines`, { from: windows[0], to: windows[referenceWindows], segment_by: 'region' });
   return { model, windows, baselineId: baseline.baseline_id, shifted: ['credit_score', 'income', 'loan_purpose'] };
 }
 
+/** The end of the last whole window a minute ago: the models' windows end there, all closed. */
+export const lastWindowEnd = (now = Date.now()) => Math.floor(now / WINDOW_MS) * WINDOW_MS - WINDOW_MS;
+
+async function post(service: Service, path: string, body: unknown) {
+  const response = await fetch(`${service.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const answer = await response.json();
+  if (response.status >= 300) throw new Error(`${path}: ${response.status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/** Posts items in requests of 500, each of which must be accepted whole. */
+async function postAll(service: Service, path: string, items: object[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 500) {
+    const part = items.slice(i, i + 500);
+    const answer = await post(service, path, part);
+    if (answer.accepted !== part.length) throw new Error(`${path}: ${JSON.stringify(answer.rejected.slice(0, 3))}`);
+  }
+}
+
+/**
+ * Analyses each window as the scheduler does, oldest first, for every model
+ * with a baseline (the alert engine follows them): each window once, so
+ * models loaded over the same span share their windows.
+ */
+export async function analyseWindows(service: Service, windows: readonly number[]): Promise<void> {
+  for (const start of windows) await service.scheduler.runWindow({ from: start, to: start + WINDOW_MS });
+}
+
 /** Model "wide": `features` numeric features, the first tenth of them shifted in the last window. */
-export async function loadWideModel(service: Service, features: number, opts: { windows?: number; perWindow?: number } = {}): Promise<DriftingModel> {
+export async function loadWideModel(service: Service, features: number, opts: { end?: number; windows?: number; perWindow?: number } = {}): Promise<DriftingModel> {
   const model = 'wide';
-  const { windows: n = 3, perWindow = 300 } = opts;
-  const first = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - (n + 1) * WINDOW_MS;
+  const { end = lastWindowEnd(), windows: n = 3, perWindow = 300 } = opts;
+  const first = end - n * WINDOW_MS;
   const windows = Array.from({ length: n }, (_, i) => first + i * WINDOW_MS);
   const { normal } = seeded(500);
   const names = Array.from({ length: features }, (_, i) => `f${String(i).padStart(3, '0')}`);
@@ -135,16 +150,7 @@ export async function loadWideModel(service: Service, features: number, opts: { 
       events.push({ event_id: `w${w}-${i}`, model, timestamp: start + Math.floor((i / perWindow) * (WINDOW_MS - 1)), features: values, prediction: normal(0, 1) });
     }
   });
-  for (let i = 0; i < events.length; i += 500) {
-    const response = await fetch(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events.slice(i, i + 500)) });
-    if ((await response.json()).accepted !== Math.min(500, events.length - i)) throw new Error('wide events refused');
-  }
-  const response = await fetch(`${service.url}/v1/models/${model}/baselines`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ from: windows[0], to: windows[n - 1] }),
-  });
-  const baseline = await response.json();
-  for (const start of windows) await service.scheduler.runWindow({ from: start, to: start + WINDOW_MS });
+  await postAll(service, '/v1/events', events);
+  const baseline = await post(service, `/v1/models/${model}/baselines`, { from: windows[0], to: windows[n - 1] });
   return { model, windows, baselineId: baseline.baseline_id, shifted };
 }

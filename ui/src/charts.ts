@@ -31,7 +31,8 @@ export function heatmap(cells: HeatCell[], features: string[], domain: [Date, Da
   const fill = (c: HeatCell) => (c.status === 'no_data' || c.score === null ? '#dee2e6' : String(color.apply(c.score)));
   const chart = Plot.plot({
     width,
-    height: 40 + 16 * features.length,
+    // Rows grow for a few features and stay readable for hundreds.
+    height: 40 + (features.length <= 12 ? 24 : 16) * features.length,
     marginLeft: LEFT,
     marginTop: 24,
     x: { type: 'utc', domain, label: null, ticks: Math.max(2, Math.floor(width / 150)) },
@@ -43,7 +44,8 @@ export function heatmap(cells: HeatCell[], features: string[], domain: [Date, Da
         y: 'feature',
         fill,
         inset: 0.5,
-        ariaLabel: 'heatmap cells',
+        ariaDescription: 'heatmap cells',
+        ariaLabel: (c: HeatCell) => `${c.feature}, window from ${time(c.from)}: ${c.drifted ? 'drifted' : c.status === 'ok' ? 'no drift' : c.status}`,
         title: (c: HeatCell) =>
           tip([c.feature, `${time(c.from)} – ${time(c.to)}`, `score ${num(c.score)} · threshold ${num(c.threshold)}`, c.drifted ? 'DRIFTED' : c.status === 'ok' ? 'no drift' : c.status]),
       }),
@@ -54,7 +56,7 @@ export function heatmap(cells: HeatCell[], features: string[], domain: [Date, Da
         r: 3.5,
         stroke: COLORS.drifted,
         strokeWidth: 2,
-        ariaLabel: 'drifted cells',
+        ariaDescription: 'drifted cells',
       }),
     ],
   });
@@ -65,7 +67,7 @@ export function heatmap(cells: HeatCell[], features: string[], domain: [Date, Da
 /** A heatmap cell's feature and window start under a click, or null. */
 export function heatCellAt(target: EventTarget | null, cells: HeatCell[]): HeatCell | null {
   const el = target as (Element & { __data__?: unknown }) | null;
-  if (!el || el.tagName !== 'rect' || el.parentElement?.getAttribute('aria-label') !== 'heatmap cells') return null;
+  if (!el || el.tagName !== 'rect' || el.parentElement?.getAttribute('aria-description') !== 'heatmap cells') return null;
   // Plot binds each element to its datum's index.
   const i = el.__data__;
   return typeof i === 'number' ? (cells[i] ?? null) : null;
@@ -91,12 +93,15 @@ export function timeChart(
 ): Element {
   const rows = series.flatMap((s) => s.points.filter((p) => p.v !== null && Number.isFinite(p.v)).map((p) => ({ ...p, label: s.label })));
   const colors = Object.fromEntries(series.map((s) => [s.label, s.color]));
+  // Shares read against a fixed floor: a flat 0% line would otherwise get an axis of its own rounding noise.
+  const top = Math.max(0, ...rows.map((r) => r.v!));
+  const shareDomain: [number, number] | undefined = opts.percent ? [0, Math.min(1, Math.max(0.05, top * 1.1))] : undefined;
   return Plot.plot({
     width,
     height: 150,
     marginLeft: LEFT,
     x: { type: 'utc', domain, label: null, ticks: Math.max(2, Math.floor(width / 150)) },
-    y: { label: opts.y ?? (opts.percent ? 'share (%)' : null), grid: true, percent: opts.percent, zero: true },
+    y: { label: opts.y ?? (opts.percent ? 'share (%)' : null), grid: true, percent: opts.percent, zero: true, domain: shareDomain },
     color: { domain: series.map((s) => s.label), range: series.map((s) => s.color), legend: series.length > 1 },
     marks: [
       ...(opts.rules ?? []).map((r) => Plot.ruleY([r.v], { stroke: r.color, strokeDasharray: '4,3', title: r.label })),
@@ -108,7 +113,7 @@ export function timeChart(
         r: 2,
         title: (d: Point & { label: string }) => `${d.label} ${opts.percent ? pct(d.v) : num(d.v)}\n${time(d.t)}`,
       }),
-      ...(opts.marked ? [Plot.dot(opts.marked, { x: 't', y: 'v', symbol: 'times', r: 4, stroke: COLORS.drifted, strokeWidth: 2, ariaLabel: 'drifted windows' })] : []),
+      ...(opts.marked ? [Plot.dot(opts.marked, { x: 't', y: 'v', symbol: 'times', r: 4, stroke: COLORS.drifted, strokeWidth: 2, ariaDescription: 'drifted windows' })] : []),
     ],
   });
 }
@@ -131,7 +136,7 @@ export function alertChart(transitions: AlertTransition[], domain: [Date, Date],
         y: 'rule',
         fill: 'to_status',
         r: 5,
-        ariaLabel: 'alert transitions',
+        ariaDescription: 'alert transitions',
         title: (t: AlertTransition) => tip([`${t.rule}${t.subject ? ` (${t.subject})` : ''}: ${t.from_status} → ${t.to_status}`, `value ${num(t.value)} · threshold ${num(t.threshold)}`, time(t.window_end)]),
       }),
     ],
@@ -175,8 +180,8 @@ export function numericDistribution(d: Distribution, width: number): Element {
     y: { label: 'density', grid: true },
     color: { domain: ['reference', 'current'], range: [COLORS.reference, COLORS.current], legend: true },
     marks: [
-      Plot.rectY(bins, { x1: 'x1', x2: 'x2', y: 'reference', fill: COLORS.reference, fillOpacity: 0.55, inset: 0.5, ariaLabel: 'reference', title: title('reference') }),
-      Plot.rectY(bins, { x1: 'x1', x2: 'x2', y: 'current', fill: COLORS.current, fillOpacity: 0.3, stroke: COLORS.current, strokeWidth: 1.5, inset: 0.5, ariaLabel: 'current', title: title('current') }),
+      Plot.rectY(bins, { x1: 'x1', x2: 'x2', y: 'reference', fill: COLORS.reference, fillOpacity: 0.55, inset: 0.5, ariaDescription: 'reference', title: title('reference') }),
+      Plot.rectY(bins, { x1: 'x1', x2: 'x2', y: 'current', fill: COLORS.current, fillOpacity: 0.3, stroke: COLORS.current, strokeWidth: 1.5, inset: 0.5, ariaDescription: 'current', title: title('current') }),
       Plot.ruleY([0]),
     ],
   });
@@ -227,7 +232,7 @@ export function categoricalDistribution(d: Distribution, width: number, newCateg
         y: 'series',
         x: 'share',
         fill: (r: { series: string; fresh: boolean }) => (r.fresh && r.series === 'current' ? COLORS.fresh : r.series === 'reference' ? COLORS.reference : COLORS.current),
-        ariaLabel: 'category shares',
+        ariaDescription: 'category shares',
         title: (r: { category: string; series: string; share: number }) => `${r.category}: ${pct(r.share)} (${r.series})`,
       }),
       Plot.ruleX([0]),
