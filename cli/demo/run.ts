@@ -166,6 +166,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
 
   write(`driftwatch demo: model "${MODEL}", ${rate} events/s, analysis window ${windowMs / 1000}s`);
   write(`API ${service.url} · store ${resolve(config.DATA_DIR)} · traffic ${sender.via}`);
+  write(`web UI ${service.url}/ui?model=${MODEL} (open it in a browser: heatmap, distributions, report)`);
   write(`reference traffic until ${new Date(shiftAt).toISOString()}, then shifting: ${SHIFTED_FEATURES.join(', ')}`);
   write('');
 
