@@ -132,10 +132,13 @@ export async function analyseWindows(service: Service, windows: readonly number[
   for (const start of windows) await service.scheduler.runWindow({ from: start, to: start + WINDOW_MS });
 }
 
-/** Model "wide": `features` numeric features, the first tenth of them shifted in the last window. */
-export async function loadWideModel(service: Service, features: number, opts: { end?: number; windows?: number; perWindow?: number } = {}): Promise<DriftingModel> {
-  const model = 'wide';
-  const { end = lastWindowEnd(), windows: n = 3, perWindow = 300 } = opts;
+/** Model "wide" (or another name): `features` numeric features, the first tenth of them shifted in the last window. */
+export async function loadWideModel(
+  service: Service,
+  features: number,
+  opts: { model?: string; end?: number; windows?: number; perWindow?: number } = {},
+): Promise<DriftingModel> {
+  const { model = 'wide', end = lastWindowEnd(), windows: n = 3, perWindow = 300 } = opts;
   const first = end - n * WINDOW_MS;
   const windows = Array.from({ length: n }, (_, i) => first + i * WINDOW_MS);
   const { normal } = seeded(500);
