@@ -30,19 +30,46 @@ try {
 
   const full: number[] = [];
   const table: number[] = [];
+  const busy: number[] = [];
   for (let i = 0; i < runs; i++) {
     const { context } = await isolatedContext(browser);
     const page = await context.newPage();
+    // The browser's own work (main-thread task time), apart from the waits on the service and for a core.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
     const started = performance.now();
     await page.goto(`${service.url}/ui?model=wide`);
     await page.waitForSelector('#features tbody tr', { timeout: 60_000 });
     table.push(performance.now() - started);
     await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60_000 });
     full.push(performance.now() - started);
+    const { metrics } = await cdp.send('Performance.getMetrics');
+    busy.push(1000 * metrics.find((m) => m.name === 'TaskDuration')!.value);
     if (i === 0 && (await page.locator('#features tbody tr').count()) !== 500) throw new Error('the table does not hold 500 features');
     await context.close();
   }
-  process.stdout.write(`model page, 500 features x ${wide.windows.length} windows: table shown ${summary(table)}; everything drawn ${summary(full)}\n`);
+  process.stdout.write(`model page, 500 features x ${wide.windows.length} windows: table shown ${summary(table)}; everything drawn ${summary(full)}; main-thread tasks ${summary(busy)}\n`);
+
+  // What the page waits on: the service's answers, alone.
+  const last = wide.windows.at(-1)!;
+  const timed = async (path: string) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const started = performance.now();
+      const response = await fetch(`${service.url}${path}`);
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`${path}: ${response.status}`);
+      times.push(performance.now() - started);
+    }
+    return summary(times);
+  };
+  for (const path of [
+    '/v1/models/wide/drift/history?compact=true&limit=500',
+    `/v1/models/wide/drift/history?from=${last}&to=${last + 1}&limit=1`,
+    `/v1/models/wide/drift?from=${last}&to=${last + WINDOW_MS}&include=distributions&include=segment_tags`,
+  ]) {
+    process.stdout.write(`GET ${path.replace(/\d{13}/g, 'T')}: ${await timed(path)}\n`);
+  }
 
   const sizes = await Promise.all(
     ['', '?compact=true'].map(async (q) => (await (await fetch(`${service.url}/v1/models/wide/drift/history${q}`)).text()).length),

@@ -18,6 +18,8 @@ interface Loaded {
   baselines: BaselineSummary[];
   window: { from: string; to: string } | null;
   report: DriftReport | null;
+  /** Whether `report` is the one computed now, with distributions, or the stored one shown meanwhile. */
+  final: boolean;
 }
 
 // What the page has drawn: a change of sort, search or selected feature
@@ -32,7 +34,7 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   const model = state.model!;
   const key = dataKey(state);
   if (loaded?.key === key && root.querySelector('#features')) {
-    drawTableAndFeature(root, state, loaded.report);
+    drawTableAndFeature(root, state, loaded.report, loaded.final);
     drawHeatmap(root, state, loaded);
     return;
   }
@@ -61,12 +63,38 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   const window = state.window === 'range' ? null : (asked ?? history[0] ?? null);
   const windowRange = window ? { from: window.from, to: window.to } : { from: from.toISOString(), to: to.toISOString() };
 
-  const data: Loaded = { key, from, to, history, baselines, window: window && { from: window.from, to: window.to }, report: null };
+  const data: Loaded = { key, from, to, history, baselines, window: window && { from: window.from, to: window.to }, report: null, final: false };
   loaded = data;
   fillWindowPicker(root, history, window?.from ?? 'range');
   fillBaselines(root, baselines, state.baseline);
   drawHeatmap(root, state, data);
 
+  const windowTitle = root.querySelector('#window-title')!;
+  windowTitle.textContent = `${window ? 'Window' : 'Range'} ${time(windowRange.from)} to ${time(windowRange.to)}`;
+  const detail = root.querySelector<HTMLElement>('#window')!;
+  const show = (report: DriftReport, final: boolean) => {
+    data.report = report;
+    data.final = final;
+    detail.querySelector('#summary')!.innerHTML = summaryHtml(report, baselines.find((b) => b.baseline_id === report.baseline_id));
+    drawTableAndFeature(root, readState(), report, final);
+    markBaselineInUse(root, report.baseline_id);
+  };
+  // A stored window, against the baseline it was analysed with, is on the
+  // screen at once from history; the distributions, computed now (seconds
+  // for hundreds of features), follow and replace it.
+  const stored =
+    window && (!state.baseline || state.baseline === window.baseline_id)
+      ? get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
+          from: window.from,
+          to: new Date(Date.parse(window.from) + 1).toISOString(),
+          limit: 1,
+        }).then((r) => r.windows[0] ?? null, () => null)
+      : Promise.resolve(null);
+  const fresh = get<DriftReport>(`/v1/models/${encodeURIComponent(model)}/drift`, {
+    ...windowRange,
+    baseline_id: state.baseline,
+    include: ['distributions', 'segment_tags'],
+  });
   const perf = get<{ windows: Performance[] }>(`/v1/models/${encodeURIComponent(model)}/performance/history`, {
     from: from.toISOString(),
     to: to.toISOString(),
@@ -75,21 +103,13 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   const alerts = get<{ history: AlertTransition[] }>('/v1/alerts', { model, from: from.toISOString(), to: new Date(to.getTime() + 1).toISOString(), limit: 1000 })
     .then((r) => r.history)
     .catch((err) => (err instanceof ApiError && err.status === 404 ? [] : Promise.reject(err)));
-
-  const windowTitle = root.querySelector('#window-title')!;
-  windowTitle.textContent = `${window ? 'Window' : 'Range'} ${time(windowRange.from)} to ${time(windowRange.to)}`;
-  const detail = root.querySelector<HTMLElement>('#window')!;
+  void stored.then((report) => {
+    if (report && current() && !data.final) show(report, false);
+  });
   try {
-    const report = await get<DriftReport>(`/v1/models/${encodeURIComponent(model)}/drift`, {
-      ...windowRange,
-      baseline_id: state.baseline,
-      include: ['distributions', 'segment_tags'],
-    });
+    const report = await fresh;
     if (!current()) return;
-    data.report = report;
-    detail.querySelector('#summary')!.innerHTML = summaryHtml(report, baselines.find((b) => b.baseline_id === report.baseline_id));
-    drawTableAndFeature(root, state, report);
-    markBaselineInUse(root, report.baseline_id);
+    show(report, true);
     void drawSegments(root, model, report, windowRange, state, current);
     void drawShadows(root, model, windowRange, current);
   } catch (err) {
@@ -340,7 +360,7 @@ function drawTimeline(root: HTMLElement, data: Loaded, perf: Performance[], tran
   );
 }
 
-function drawTableAndFeature(root: HTMLElement, state: ViewState, report: DriftReport | null): void {
+function drawTableAndFeature(root: HTMLElement, state: ViewState, report: DriftReport | null, final: boolean): void {
   if (!report) return;
   const table = root.querySelector<HTMLElement>('#features')!;
   const selected = state.feature && report.features.some((f) => f.feature === state.feature) ? state.feature : report.features[0]?.feature;
@@ -352,10 +372,10 @@ function drawTableAndFeature(root: HTMLElement, state: ViewState, report: DriftR
   const search = root.querySelector<HTMLInputElement>('#search')!;
   if (document.activeElement !== search) search.value = state.q ?? '';
   const f = report.features.find((x) => x.feature === selected) ?? (state.feature === '@prediction' ? report.prediction : null);
-  drawFeature(root.querySelector<HTMLElement>('#feature')!, f ?? null, report);
+  drawFeature(root.querySelector<HTMLElement>('#feature')!, f ?? null, report, final);
 }
 
-function drawFeature(panel: HTMLElement, f: FeatureDrift | null, report: DriftReport): void {
+function drawFeature(panel: HTMLElement, f: FeatureDrift | null, report: DriftReport, final: boolean): void {
   if (!f) {
     panel.innerHTML = '<p class="muted">No feature in this report.</p>';
     return;
@@ -368,7 +388,8 @@ function drawFeature(panel: HTMLElement, f: FeatureDrift | null, report: DriftRe
     <p class="muted">${esc(f.kind)} · ${esc(f.method ?? '')} ${num(f.score)} against a threshold of ${num(f.threshold)} · ${int(f.n_current)} events now, ${int(f.n_reference)} in the baseline${
       q ? ` · present in ${pct(q.present_share)}, missing ${pct(q.missing_share)}, wrong type ${pct(q.type_violation_share)}` : ''
     }</p>`;
-  panel.append(distributionChart(f.distribution, Math.max(360, panel.clientWidth - 24), f.new_categories?.map((c) => c.value)));
+  if (final) panel.append(distributionChart(f.distribution, Math.max(360, panel.clientWidth - 24), f.new_categories?.map((c) => c.value)));
+  else panel.insertAdjacentHTML('beforeend', '<p class="muted" id="distribution-pending">Computing the distributions…</p>');
   panel.insertAdjacentHTML('beforeend', `<details><summary>every statistic</summary><table>${stats}</table></details>`);
 }
 
