@@ -122,6 +122,16 @@ describe('the web UI in Chromium', () => {
     expect(await page.locator('#timeline h3').allTextContents()).toEqual(
       expect.arrayContaining(['Prediction drift (PSI of the model output)', 'Label coverage', 'Alert transitions']),
     );
+    // Every line lies inside its chart (a percent axis once put the shares 100 times above it).
+    const lines = await page.$$eval('#timeline svg', (svgs) =>
+      svgs.flatMap((svg) =>
+        [...svg.querySelectorAll('path')]
+          .filter((p) => p.parentElement?.getAttribute('aria-label') === 'line')
+          .map((p) => ({ height: Number(svg.getAttribute('height')), ys: [...p.getAttribute('d')!.matchAll(/(-?[\d.]+),(-?[\d.]+)/g)].map((m) => Number(m[2])) })),
+      ),
+    );
+    expect(lines.length).toBeGreaterThanOrEqual(6);
+    for (const line of lines) for (const y of line.ys) expect(y >= 0 && y <= line.height, `y ${y} of ${line.height}`).toBe(true);
     // Segments of the region tag, and the baseline in use.
     await page.waitForSelector('#segments table');
     expect(await page.locator('#segments tbody tr').count()).toBe(2);

@@ -95,7 +95,8 @@ export function timeChart(
   const colors = Object.fromEntries(series.map((s) => [s.label, s.color]));
   // Shares read against a fixed floor: a flat 0% line would otherwise get an axis of its own rounding noise.
   const top = Math.max(0, ...rows.map((r) => r.v!));
-  const shareDomain: [number, number] | undefined = opts.percent ? [0, Math.min(1, Math.max(0.05, top * 1.1))] : undefined;
+  // (In percent: Plot scales the values by 100 before the domain applies.)
+  const shareDomain: [number, number] | undefined = opts.percent ? [0, 100 * Math.min(1, Math.max(0.05, top * 1.1))] : undefined;
   return Plot.plot({
     width,
     height: 150,

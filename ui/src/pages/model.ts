@@ -103,6 +103,7 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   const alerts = get<{ history: AlertTransition[] }>('/v1/alerts', { model, from: from.toISOString(), to: new Date(to.getTime() + 1).toISOString(), limit: 1000 })
     .then((r) => r.history)
     .catch((err) => (err instanceof ApiError && err.status === 404 ? [] : Promise.reject(err)));
+  const sections: Promise<void>[] = [];
   void stored.then((report) => {
     if (report && current() && !data.final) show(report, false);
   });
@@ -110,8 +111,7 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
     const report = await fresh;
     if (!current()) return;
     show(report, true);
-    void drawSegments(root, model, report, windowRange, state, current);
-    void drawShadows(root, model, windowRange, current);
+    sections.push(drawSegments(root, model, report, windowRange, state, current), drawShadows(root, model, windowRange, current));
   } catch (err) {
     if (!(err instanceof ApiError) || err.status === 401 || err.status === 403) throw err;
     detail.querySelector('#summary')!.innerHTML = `<p class="error">${esc(err.message)}</p>`;
@@ -119,6 +119,8 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   const [perfWindows, transitions] = await Promise.all([perf, alerts]);
   if (!current()) return;
   drawTimeline(root, data, perfWindows, transitions);
+  // The page is ready once every section has drawn.
+  await Promise.all(sections);
 }
 
 function layout(model: string, state: ViewState): string {
