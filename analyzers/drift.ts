@@ -32,7 +32,19 @@ export interface FeatureDrift {
   status: FeatureStatus;
   /** Categories seen now that the baseline never saw, with their share of the window (categorical only). */
   new_categories?: { value: string; share: number }[];
+  /** Reference and current distributions, when asked for (computeDrift's `distributions`): what the UI and the report draw. */
+  distribution?: Distribution;
 }
+
+/**
+ * A feature's two distributions on the baseline's own bins. Numeric: counts
+ * per bin, below edges[0], between each pair of edges, above the last.
+ * Categorical: counts per category either side knows, plus the pooled rest
+ * beyond the baseline's category cap.
+ */
+export type Distribution =
+  | { kind: 'numeric'; edges: number[]; reference: number[]; current: number[] }
+  | { kind: 'categorical'; categories: string[]; reference: number[]; current: number[]; other: { reference: number; current: number } };
 
 export interface DriftReport {
   model: string;
@@ -114,7 +126,7 @@ function verdict(
   return { threshold, drifted: score >= threshold, status: 'ok' };
 }
 
-function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undefined, options: DriftOptions): FeatureDrift {
+function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undefined, options: DriftOptions, withDistribution = false): FeatureDrift {
   const nCurrent = counts.reduce((a, b) => a + b, 0);
   const metrics: Record<string, number> = {};
   let score: number | null = null;
@@ -143,10 +155,17 @@ function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undef
     method: 'psi',
     score,
     ...verdict(score, threshold, nCurrent, options),
+    ...(withDistribution ? { distribution: { kind: 'numeric' as const, edges: ref.edges, reference: ref.counts, current: counts } } : {}),
   };
 }
 
-function categoricalDrift(ref: CategoricalReference, current: Map<string, number>, nCurrent: number, options: DriftOptions): FeatureDrift {
+function categoricalDrift(
+  ref: CategoricalReference,
+  current: Map<string, number>,
+  nCurrent: number,
+  options: DriftOptions,
+  withDistribution = false,
+): FeatureDrift {
   // Bins: every category either side knows, plus the pooled tail beyond the cap.
   const names = new Set([...Object.keys(ref.counts), ...current.keys()]);
   const listedCurrent = [...current.values()].reduce((a, b) => a + b, 0);
@@ -188,11 +207,31 @@ function categoricalDrift(ref: CategoricalReference, current: Map<string, number
     score,
     ...verdict(score, threshold, nCurrent, options),
     new_categories: newCategories.slice(0, 20),
+    ...(withDistribution
+      ? {
+          distribution: {
+            kind: 'categorical' as const,
+            categories: [...names],
+            reference: refCounts.slice(0, -1),
+            current: curCounts.slice(0, -1),
+            other: { reference: refCounts.at(-1)!, current: curCounts.at(-1)! },
+          },
+        }
+      : {}),
   };
 }
 
-/** Compares one window of a model's events with a frozen baseline, feature by feature. */
-export async function computeDrift(sql: Sql, baseline: Baseline, analysed: Window, options: DriftOptions): Promise<DriftReport> {
+/**
+ * Compares one window of a model's events with a frozen baseline, feature by
+ * feature; with `distributions`, each feature also carries both histograms.
+ */
+export async function computeDrift(
+  sql: Sql,
+  baseline: Baseline,
+  analysed: Window,
+  options: DriftOptions,
+  { distributions = false }: { distributions?: boolean } = {},
+): Promise<DriftReport> {
   // Failed predictions carry no output to judge: left out unless includeFailed.
   const window: Window = { ...analysed, includeFailed: options.includeFailed ?? false };
   const numeric = baseline.features.filter((f): f is NumericReference => f.kind === 'numeric');
@@ -223,8 +262,8 @@ export async function computeDrift(sql: Sql, baseline: Baseline, analysed: Windo
   }
 
   const all = [
-    ...numeric.map((f) => numericDrift(f, histograms.get(f.name)!, ks.get(f.name), options)),
-    ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, categoricalN.get(f.name) ?? 0, options)),
+    ...numeric.map((f) => numericDrift(f, histograms.get(f.name)!, ks.get(f.name), options, distributions)),
+    ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, categoricalN.get(f.name) ?? 0, options, distributions)),
   ];
   const quality = dataQuality(baseline.features, inventory.total, inventory.features);
   // Per-feature quality shares also travel with the feature's metrics, so history and gauges keep them.

@@ -28,6 +28,8 @@ import { importRoutes, type ImportRouteOptions } from './routes/import.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
 import type { Backfill } from '../analyzers/backfill.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { reportRoutes } from './routes/report.ts';
+import { uiRoutes } from './routes/ui.ts';
 import { shadowRoutes, type ShadowRouteOptions } from './routes/shadow.ts';
 
 export interface AppDeps {
@@ -156,9 +158,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     drift: deps.drift,
     maxSegments: deps.maxSegments ?? 20,
   };
-  await app.register(modelRoutes, modelOptions);
   await app.register(baselineRoutes, { ...modelOptions, rolling: deps.rolling });
   await app.register(lifetimeRoutes, { gate: deps.gate, metrics: deps.metrics, alerts: deps.alerts, scorer: deps.shadow?.scorer, jobs: deps.jobs });
+  await app.register(modelRoutes, { ...modelOptions, alerts: deps.alerts });
   await app.register(performanceRoutes, modelOptions);
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
@@ -166,5 +168,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.jobs && deps.import) await app.register(importRoutes, { ...deps.import, jobs: deps.jobs });
   if (deps.backfill) await app.register(analyzeRoutes, { backfill: deps.backfill, gate: deps.gate });
   await app.register(opsRoutes, { sql: deps.sql, metrics: deps.metrics, readiness: deps.readiness ?? [] });
+  await app.register(uiRoutes);
+  await app.register(reportRoutes, modelOptions);
   return app;
 }

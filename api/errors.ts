@@ -35,4 +35,5 @@ export const Errors = {
   ImportUnavailable: createError('DW_IMPORT_UNAVAILABLE', '%s', 501),
   UploadTooLarge: createError('DW_UPLOAD_TOO_LARGE', 'the upload is larger than IMPORT_MAX_UPLOAD_BYTES (%s bytes)', 413),
   BackfillRunning: createError('DW_BACKFILL_RUNNING', 'model "%s" has a backfill running already: follow it at GET /v1/jobs/%s, or cancel it with DELETE /v1/jobs/%s', 409),
+  UiNotBuilt: createError('DW_UI_NOT_BUILT', 'the web UI is not built (no %s): run `npm run build:ui` in the driftwatch folder, then reload', 503),
 };

@@ -216,6 +216,19 @@ export const FeatureDrift = {
       type: 'array',
       items: { type: 'object', properties: { value: { type: 'string' }, share: { type: 'number' } } },
     },
+    distribution: {
+      type: 'object',
+      description:
+        'With include=distributions: both histograms on the baseline\'s bins. numeric: counts below edges[0], between each pair of edges, above the last (length edges+1); categorical: counts per category, and the pooled rest beyond the baseline\'s category cap.',
+      properties: {
+        kind: { type: 'string', enum: ['numeric', 'categorical'] },
+        edges: { type: 'array', items: { type: 'number' } },
+        categories: { type: 'array', items: { type: 'string' } },
+        reference: { type: 'array', items: { type: 'number' } },
+        current: { type: 'array', items: { type: 'number' } },
+        other: { type: 'object', properties: { reference: { type: 'number' }, current: { type: 'number' } } },
+      },
+    },
   },
 } as const;
 
@@ -302,7 +315,35 @@ export const DriftReport = {
   type: 'object',
   properties: {
     ...DriftReportBase.properties,
+    segment_tags: { type: 'array', items: { type: 'string' }, description: 'With include=segment_tags (GET /drift only).' },
     segments: { type: 'array', items: DriftReportBase, description: 'One report per segment, with segment_by.' },
+  },
+} as const;
+
+export const ModelSummary = {
+  type: 'object',
+  description: 'With include=summary.',
+  properties: {
+    event_rate_per_s: { type: 'number', description: 'Events per second over the last ANALYSIS_WINDOW before now.' },
+    last_window: {
+      anyOf: [
+        {
+          type: 'object',
+          description: 'The newest window the scheduled analysis stored.',
+          properties: {
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+            n_events: { type: 'integer' },
+            drifted_features: { type: 'array', items: { type: 'string' } },
+            drifted_share: { type: 'number' },
+            dataset_drifted: { type: 'boolean' },
+          },
+        },
+        { type: 'null' },
+      ],
+    },
+    label_coverage: { type: ['number', 'null'], description: "Share of the newest stored performance window's events with a label." },
+    firing_alerts: { type: ['integer', 'null'], description: 'Alert series of this model firing now; null when alerting is off.' },
   },
 } as const;
 
@@ -315,6 +356,12 @@ export const DriftQuery = {
     reference_from: { type: 'string', description: 'With reference_to: compare with this range instead of a baseline, built in memory the way a frozen one is and stored nowhere.' },
     reference_to: { type: 'string' },
     segment_by: { ...TagName, description: "Also report each segment of this tag against its own baseline (frozen with segment_by)." },
+    include: {
+      type: 'array',
+      items: { type: 'string', enum: ['distributions', 'segment_tags'] },
+      description:
+        "Opt-in parts of the answer (repeat the parameter for several). distributions: each feature (and the prediction) also carries its reference and current histogram on the baseline's bins (`distribution`). segment_tags: the report names the tags its baseline has segment baselines for (`segment_tags`), for segment_by.",
+    },
   },
 } as const;
 
@@ -331,6 +378,12 @@ export const DriftHistoryQuery = {
     ...HistoryQuery.properties,
     segment_by: { ...TagName, description: 'Also return the stored reports of each segment of this tag (segment baselines frozen with segment_by).' },
     segment: { type: 'string', maxLength: 256, description: 'Only this value of the segment_by tag.' },
+    compact: {
+      type: 'boolean',
+      default: false,
+      description:
+        'true: each feature (and the prediction) with its verdict only (feature, kind, score, threshold, drifted, status), and data quality listing only the features with missing values or type violations: what a heatmap of a wide model needs, a fraction of the size.',
+    },
   },
 } as const;
 

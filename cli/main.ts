@@ -9,6 +9,7 @@ import { parseArgs, UsageError } from './args.ts';
 import { IMPORT_FLAGS, ImportFailed, runImport } from './import.ts';
 import { runBackfill } from './backfill.ts';
 import { demoSucceeded, runDemo } from './demo/run.ts';
+import { runReport } from './report.ts';
 import { settingsReport } from './settings.ts';
 import { StartError, startService } from './service.ts';
 
@@ -31,6 +32,10 @@ Commands:
                   CLICKHOUSE_URL server; --prometheus-url URL (default http://localhost:9090)
   import PATH     Import past events from a Parquet, CSV or NDJSON file into a running service
                   (--url URL --model M): sends the file, prints progress and a summary
+  report          Fetch a self-contained HTML drift report from a running service:
+                  --url URL --model M [--from T] [--to T] [--baseline ID] [--out FILE]
+                  (defaults: the last window, the newest baseline, driftwatch-M.html);
+                  a key, when the service needs one, from DRIFTWATCH_API_KEY
   config          Print every setting with its default and its current value here (from the
                   environment and flags; secrets masked), then check them: exit 2 if one is bad
   help            Show this text
@@ -148,7 +153,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'backfill') return backfill(argv.slice(1));
   let args;
   try {
-    args = parseArgs(argv, ['duration', 'rate', 'out', 'clickhouse-host', 'clickhouse-port', 'clickhouse-protocol', 'clickhouse-tls', 'prometheus-url', ...IMPORT_FLAGS], ['keep-data'], 1);
+    args = parseArgs(argv, ['duration', 'rate', 'out', 'clickhouse-host', 'clickhouse-port', 'clickhouse-protocol', 'clickhouse-tls', 'prometheus-url', ...IMPORT_FLAGS, 'from', 'to', 'baseline'], ['keep-data'], 1);
     if (args.command !== 'import' && args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -199,6 +204,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       });
       return (await runImport({ path: args.positionals[0], extra: args.extra, env: process.env, out: process.stdout, signal: stop.signal })) ? 0 : 1;
     }
+    if (args.command === 'report') return await runReport({ extra: args.extra, env: process.env, out: process.stdout });
     if (args.command === 'demo') {
       // Ctrl-C ends the demo cleanly (summary printed, store closed); a second one exits at once.
       const stop = new AbortController();

@@ -555,6 +555,7 @@ describe('operations', () => {
       '/v1/models/{model}/events:delete',
       '/v1/models/{model}/performance',
       '/v1/models/{model}/performance/history',
+      '/v1/models/{model}/report.html',
     ]);
     expect(doc.paths['/v1/events'].post.requestBody.content['application/json'].schema.items.required).toContain('event_id');
   });

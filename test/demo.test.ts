@@ -33,6 +33,7 @@ describe('npm run demo', () => {
       expect(outcome.labelsSent).toBeGreaterThan(0);
       expect(outcome.eventsStored).toBe(outcome.eventsSent);
       expect(printed).toMatch(/traffic over HTTP/);
+      expect(printed).toMatch(/web UI http:\/\/127\.0\.0\.1:\d+\/ui\?model=credit-risk/);
       expect(printed).toMatch(/baseline [0-9a-f-]{36} frozen/);
       expect(printed).toMatch(/feature\s+kind\s+method\s+score\s+threshold\s+drifted/);
       // The threshold depends on the window's size, which depends on how busy the machine is.

@@ -94,6 +94,11 @@ describe('a fresh clone', () => {
       expect(answer.rejected[0].index).toBe(1);
       expect((await (await fetch(`${url}/v1/alerts/rules`)).json()).rules.length).toBeGreaterThan(0);
       expect((await fetch(`${url}/docs`)).status).toBe(200);
+      // The web UI's bundle is built before packing and shipped in the package.
+      const ui = await fetch(`${url}/ui`);
+      expect(ui.status).toBe(200);
+      expect(await ui.text()).toContain('/ui/app.js');
+      expect((await fetch(`${url}/ui/app.js`)).status).toBe(200);
       cli.child.kill('SIGTERM');
       expect(await cli.exited).toBe(0);
     } finally {

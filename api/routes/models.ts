@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import type { Sql } from '../../store/sql.ts';
+import type { Baseline } from '../../analyzers/baseline.ts';
 import { computeDrift, type DriftOptions } from '../../analyzers/drift.ts';
 import type { BaselineOptions } from '../../analyzers/baseline.ts';
 import { activeBaseline, getBaseline, segmentBaselines } from '../../store/baselines.ts';
@@ -6,6 +8,9 @@ import { comparePerformance, computePerformance } from '../../analyzers/performa
 import { driftHistory } from '../../store/drift-results.ts';
 import { performanceHistory } from '../../store/performance-results.ts';
 import { listModels } from '../../store/events.ts';
+import { modelSummaries } from '../../store/model-summary.ts';
+import { segmentTags } from '../../store/segment-tags.ts';
+import type { AlertEngine } from '../../alerts/engine.ts';
 import { mayUse } from '../access.ts';
 import type { QueryGate } from '../query-gate.ts';
 import { Errors } from '../errors.ts';
@@ -14,12 +19,14 @@ import {
   DriftHistoryQuery,
   DriftQuery,
   DriftReport as DriftReportSchema,
+  ModelSummary as ModelSummarySchema,
   Performance as PerformanceSchema,
   ErrorResponse,
   HistoryQuery,
   ModelParams,
 } from '../schemas.ts';
 import { iso, parseHistoryRange, parseRange, parseTime, windowOut } from '../time.ts';
+import { compactReport } from './compact.ts';
 
 export interface ModelRouteOptions {
   /** Every route here reads through the gate: bounded in number and time. */
@@ -28,8 +35,18 @@ export interface ModelRouteOptions {
   baseline: BaselineOptions;
   drift: DriftOptions;
   maxSegments: number;
+  /** Counts the firing alerts of the models summary; without it the count is null. */
+  alerts?: Pick<AlertEngine, 'active'>;
 }
 
+/** The baseline a drift computation compares with: the one named, or the model's active one; 404 when there is none. */
+export async function baselineFor(sql: Sql, model: string, baselineId: string | undefined): Promise<Baseline> {
+  const baseline = baselineId ? await getBaseline(sql, model, baselineId) : await activeBaseline(sql, model);
+  if (baseline) return baseline;
+  throw new Errors.BaselineNotFound(
+    baselineId ? `no baseline ${baselineId} for model "${model}"` : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
+  );
+}
 
 type ModelRequest = { Params: { model: string } };
 type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; limit: number } };
@@ -37,13 +54,20 @@ type RangeRequest = ModelRequest & { Querystring: { from?: string; to?: string; 
 export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
   const { gate } = options;
 
-  app.get(
+  app.get<{ Querystring: { include?: 'summary' } }>(
     '/v1/models',
     {
       config: { scope: 'read', models: 'filtered' },
       schema: {
         summary: 'Models with stored events',
         tags: ['models'],
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            include: { type: 'string', enum: ['summary'], description: 'summary: each model also with `summary`, what a models page shows (three more grouped queries).' },
+          },
+        },
         response: {
           200: {
             type: 'object',
@@ -59,6 +83,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
                     first_event: { type: 'string', format: 'date-time' },
                     last_event: { type: 'string', format: 'date-time' },
                     versions: { type: 'array', items: { type: 'string' } },
+                    summary: ModelSummarySchema,
                   },
                 },
               },
@@ -68,10 +93,31 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         },
       },
     },
-    async (request, reply) => gate.run(reply, async (sql) => ({ models: (await listModels(sql)).filter((m) => mayUse(request.grant, m.model)) })),
+    async (request, reply) =>
+      gate.run(reply, async (sql) => {
+        const models = (await listModels(sql)).filter((m) => mayUse(request.grant, m.model));
+        if (request.query.include !== 'summary') return { models };
+        const summaries = await modelSummaries(sql, options.windowMs);
+        const firing = options.alerts?.active().filter((s) => s.status === 'firing');
+        return {
+          models: models.map((m) => {
+            const s = summaries.get(m.model);
+            const last = s?.last_window;
+            return {
+              ...m,
+              summary: {
+                event_rate_per_s: s?.event_rate_per_s ?? 0,
+                last_window: last ? { ...last, from: iso(last.from), to: iso(last.to) } : null,
+                label_coverage: s?.label_coverage ?? null,
+                firing_alerts: firing ? firing.filter((a) => a.model === m.model).length : null,
+              },
+            };
+          }),
+        };
+      }),
   );
 
-  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline_id?: string; reference_from?: string; reference_to?: string; segment_by?: string } }>(
+  app.get<ModelRequest & { Querystring: { from?: string; to?: string; baseline_id?: string; reference_from?: string; reference_to?: string; segment_by?: string; include?: ('distributions' | 'segment_tags')[] } }>(
     '/v1/models/:model/drift',
     {
       config: { scope: 'read' },
@@ -92,31 +138,27 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       const reference = referenceRange(request.query);
       return gate.run(reply, async (sql) => {
         if (reference) return reference.compare(sql, model, range, request.query.segment_by, options);
-        const baseline = request.query.baseline_id
-          ? await getBaseline(sql, model, request.query.baseline_id)
-          : await activeBaseline(sql, model);
-        if (!baseline) {
-          throw new Errors.BaselineNotFound(
-            request.query.baseline_id
-              ? `no baseline ${request.query.baseline_id} for model "${model}"`
-              : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
-          );
-        }
+        const baseline = await baselineFor(sql, model, request.query.baseline_id);
+        const include = { distributions: request.query.include?.includes('distributions') };
         const frozen = { from: iso(baseline.from), to: iso(baseline.to), frozen: true };
-        const report = { ...windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift)), reference: frozen };
+        const report = {
+          ...windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift, include)),
+          reference: frozen,
+          ...(request.query.include?.includes('segment_tags') ? { segment_tags: await segmentTags(sql, model, baseline.baseline_id) } : {}),
+        };
         const tag = request.query.segment_by;
         if (!tag) return report;
         const segments = [];
         for (const segmentBaseline of await segmentBaselines(sql, model, baseline.baseline_id, tag)) {
           const segment = segmentBaseline.segment!;
-          segments.push(windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift)));
+          segments.push(windowOut(await computeDrift(sql, segmentBaseline, { model, ...range, segment }, options.drift, include)));
         }
         return { ...report, segments };
       });
     },
   );
 
-  app.get<RangeRequest & { Querystring: { segment_by?: string; segment?: string } }>(
+  app.get<RangeRequest & { Querystring: { segment_by?: string; segment?: string; compact: boolean } }>(
     '/v1/models/:model/drift/history',
     {
       config: { scope: 'read' },
@@ -133,7 +175,8 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       if (value !== undefined && tag === undefined) throw new Errors.BadQuery('segment needs segment_by: the tag whose value it is');
       const range = parseHistoryRange(request.query.from, request.query.to);
       const windows = await gate.run(reply, (sql) => driftHistory(sql, request.params.model, range, request.query.limit, tag ? { tag, value } : undefined));
-      return { windows: windows.map((w) => ({ ...windowOut(w), segments: w.segments?.map(windowOut) })) };
+      const shape = request.query.compact ? compactReport : <T>(r: T) => r;
+      return { windows: windows.map((w) => ({ ...windowOut(shape(w)), segments: w.segments?.map((s) => windowOut(shape(s))) })) };
     },
   );
 }

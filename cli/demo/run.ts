@@ -89,8 +89,19 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 async function storedCounts(serviceUrl: string): Promise<{ events: number; labels: number }> {
-  const models = (await (await fetch(`${serviceUrl}/v1/models`)).json()) as { models: { events: number; labels: number }[] };
-  return models.models[0] ?? { events: 0, labels: 0 };
+  // Someone looking at the web UI meanwhile can fill the analysis slots
+  // (ANALYSIS_MAX_CONCURRENT): a 503 is waited out as its Retry-After says.
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(`${serviceUrl}/v1/models`);
+    if (response.status === 503 && attempt < 20) {
+      await response.arrayBuffer();
+      await sleep(Math.min(5, Number(response.headers.get('retry-after')) || 1) * 1000);
+      continue;
+    }
+    const models = (await response.json()) as { models?: { events: number; labels: number }[]; message?: string };
+    if (!models.models) throw new Error(`GET /v1/models answered ${response.status}: ${models.message}`);
+    return models.models[0] ?? { events: 0, labels: 0 };
+  }
 }
 
 /**
@@ -166,6 +177,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
 
   write(`driftwatch demo: model "${MODEL}", ${rate} events/s, analysis window ${windowMs / 1000}s`);
   write(`API ${service.url} · store ${resolve(config.DATA_DIR)} · traffic ${sender.via}`);
+  write(`web UI ${service.url}/ui?model=${MODEL} (open it in a browser: heatmap, distributions, report)`);
   write(`reference traffic until ${new Date(shiftAt).toISOString()}, then shifting: ${SHIFTED_FEATURES.join(', ')}`);
   write('');
 
@@ -222,9 +234,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
           body: JSON.stringify({ from: started, to: shiftAt }),
         });
         const body = (await response.json()) as { baseline_id: string; n_events: number; features: unknown[] };
-        if (response.status !== 201) throw new Error(`freezing the baseline failed: ${JSON.stringify(body)}`);
-        baselineId = body.baseline_id;
-        write(`baseline ${baselineId} frozen from ${body.n_events.toLocaleString('en-US')} reference events (${body.features.length} features); shift starts now`);
+        // 503: the analysis slots are taken (someone on the web UI); the next tick asks again, for the same range.
+        if (response.status !== 201 && response.status !== 503) throw new Error(`freezing the baseline failed: ${JSON.stringify(body)}`);
+        if (response.status === 201) {
+          baselineId = body.baseline_id;
+          write(`baseline ${baselineId} frozen from ${body.n_events.toLocaleString('en-US')} reference events (${body.features.length} features); shift starts now`);
+        }
       }
 
       if (Date.now() - lastProgress >= 2000) {

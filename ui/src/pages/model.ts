@@ -1,0 +1,461 @@
+import { ApiError, get, getText } from '../api.ts';
+import { alertChart, distributionChart, heatCellAt, heatmap, timeChart, type HeatCell, type Point } from '../charts.ts';
+import { esc, int, num, pct, short, time } from '../format.ts';
+import { navigate, readState, stateUrl, type ViewState } from '../state.ts';
+import type { AlertTransition, BaselineSummary, DriftReport, FeatureDrift, Performance, ShadowReport, ShadowSummary } from '../types.ts';
+import { featureTableHtml, nextSort, summaryHtml } from '../window-view.ts';
+
+/** Features the heatmap shows unless asked for all: the strongest, by the newest window's ranking. */
+const HEATMAP_TOP = 40;
+/** Windows read for the time charts. */
+const HISTORY_LIMIT = 500;
+
+interface Loaded {
+  key: string;
+  from: Date;
+  to: Date;
+  history: DriftReport[];
+  baselines: BaselineSummary[];
+  window: { from: string; to: string } | null;
+  report: DriftReport | null;
+  /** Whether `report` is the one computed now, with distributions, or the stored one shown meanwhile. */
+  final: boolean;
+}
+
+// What the page has drawn: a change of sort, search or selected feature
+// redraws the table and the feature panel from it, without asking again.
+let loaded: Loaded | null = null;
+
+const dataKey = (s: ViewState) => [s.model, s.from, s.to, s.baseline, s.window, s.segment_by].join('|');
+
+const isoOrUndefined = (s: string | undefined) => (s ? new Date(s).toISOString() : undefined);
+
+export async function renderModel(root: HTMLElement, state: ViewState, current: () => boolean): Promise<void> {
+  const model = state.model!;
+  const key = dataKey(state);
+  if (loaded?.key === key && root.querySelector('#features')) {
+    drawTableAndFeature(root, state, loaded.report, loaded.final);
+    drawHeatmap(root, state, loaded);
+    return;
+  }
+  loaded = null;
+  root.innerHTML = layout(model, state);
+  wireControls(root, state);
+
+  const [history, baselines] = await Promise.all([
+    get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
+      from: isoOrUndefined(state.from),
+      to: isoOrUndefined(state.to),
+      limit: HISTORY_LIMIT,
+      compact: true,
+    }).then((r) => r.windows),
+    get<{ baselines: BaselineSummary[] }>(`/v1/models/${encodeURIComponent(model)}/baselines`).then((r) => r.baselines),
+  ]);
+  if (!current()) return;
+
+  // The range shown: as asked, or the span of the stored windows (the last hour without any).
+  const to = state.to ? new Date(state.to) : history.length ? new Date(history[0].to) : new Date();
+  const from = state.from ? new Date(state.from) : history.length ? new Date(history[history.length - 1].from) : new Date(to.getTime() - 3_600_000);
+  fillRangeInputs(root, from, to);
+
+  // The window shown in detail: the one asked for, else the newest in range, else the whole range.
+  const asked = state.window && state.window !== 'range' ? history.find((w) => w.from === new Date(state.window!).toISOString()) : undefined;
+  const window = state.window === 'range' ? null : (asked ?? history[0] ?? null);
+  const windowRange = window ? { from: window.from, to: window.to } : { from: from.toISOString(), to: to.toISOString() };
+
+  const data: Loaded = { key, from, to, history, baselines, window: window && { from: window.from, to: window.to }, report: null, final: false };
+  loaded = data;
+  fillWindowPicker(root, history, window?.from ?? 'range');
+  fillBaselines(root, baselines, state.baseline);
+  drawHeatmap(root, state, data);
+
+  const windowTitle = root.querySelector('#window-title')!;
+  windowTitle.textContent = `${window ? 'Window' : 'Range'} ${time(windowRange.from)} to ${time(windowRange.to)}`;
+  const detail = root.querySelector<HTMLElement>('#window')!;
+  const show = (report: DriftReport, final: boolean) => {
+    data.report = report;
+    data.final = final;
+    detail.querySelector('#summary')!.innerHTML = summaryHtml(report, baselines.find((b) => b.baseline_id === report.baseline_id));
+    drawTableAndFeature(root, readState(), report, final);
+    markBaselineInUse(root, report.baseline_id);
+  };
+  // A stored window, against the baseline it was analysed with, is on the
+  // screen at once from history; the distributions, computed now (seconds
+  // for hundreds of features), follow and replace it.
+  const stored =
+    window && (!state.baseline || state.baseline === window.baseline_id)
+      ? get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
+          from: window.from,
+          to: new Date(Date.parse(window.from) + 1).toISOString(),
+          limit: 1,
+        }).then((r) => r.windows[0] ?? null, () => null)
+      : Promise.resolve(null);
+  const fresh = get<DriftReport>(`/v1/models/${encodeURIComponent(model)}/drift`, {
+    ...windowRange,
+    baseline_id: state.baseline,
+    include: ['distributions', 'segment_tags'],
+  });
+  const perf = get<{ windows: Performance[] }>(`/v1/models/${encodeURIComponent(model)}/performance/history`, {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    limit: HISTORY_LIMIT,
+  }).then((r) => r.windows);
+  const alerts = get<{ history: AlertTransition[] }>('/v1/alerts', { model, from: from.toISOString(), to: new Date(to.getTime() + 1).toISOString(), limit: 1000 })
+    .then((r) => r.history)
+    .catch((err) => (err instanceof ApiError && err.status === 404 ? [] : Promise.reject(err)));
+  const sections: Promise<void>[] = [];
+  void stored.then((report) => {
+    if (report && current() && !data.final) show(report, false);
+  });
+  try {
+    const report = await fresh;
+    if (!current()) return;
+    show(report, true);
+    sections.push(drawSegments(root, model, report, windowRange, state, current), drawShadows(root, model, windowRange, current));
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status === 401 || err.status === 403) throw err;
+    detail.querySelector('#summary')!.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  }
+  const [perfWindows, transitions] = await Promise.all([perf, alerts]);
+  if (!current()) return;
+  drawTimeline(root, data, perfWindows, transitions);
+  // The page is ready once every section has drawn.
+  await Promise.all(sections);
+}
+
+function layout(model: string, state: ViewState): string {
+  return `
+  <nav class="crumbs"><a href="/ui" data-nav>all models</a> › ${esc(model)}</nav>
+  <header class="top"><h1>${esc(model)}</h1><p class="muted" id="range-note"></p></header>
+  <form class="controls" id="controls">
+    <label>from (UTC)<input type="datetime-local" step="1" name="from"></label>
+    <label>to (UTC)<input type="datetime-local" step="1" name="to"></label>
+    <button type="submit">Apply</button>
+    <span class="presets">${[
+      ['15m', 15 * 60_000],
+      ['1h', 3_600_000],
+      ['6h', 6 * 3_600_000],
+      ['24h', 86_400_000],
+      ['7d', 7 * 86_400_000],
+    ]
+      .map(([l, ms]) => `<button type="button" data-preset="${ms}">last ${l}</button>`)
+      .join('')}<button type="button" data-preset="">stored windows</button></span>
+    <label>window<select name="window"></select></label>
+    <label>baseline<select name="baseline"><option value="">newest (default)</option></select></label>
+    <button type="button" id="download">Download report</button>
+  </form>
+  <section class="timeline"><h2>Over time</h2>
+    <div class="toolbar"><span id="heatmap-note" class="muted"></span></div>
+    <div id="heatmap"><p class="muted">Loading…</p></div>
+    <div id="timeline"></div>
+  </section>
+  <section id="window"><h2 id="window-title">Window</h2>
+    <div id="summary"><p class="muted">Loading…</p></div>
+    <div class="split">
+      <div>
+        <div class="toolbar"><input type="search" id="search" placeholder="search features" value="${esc(state.q ?? '')}" aria-label="search features"><span id="count" class="muted"></span></div>
+        <div class="table-wrap" id="features"></div>
+      </div>
+      <div class="panel" id="feature"></div>
+    </div>
+  </section>
+  <section><h2>Segments</h2><div id="segments"><p class="muted">Loading…</p></div></section>
+  <section><h2>Shadow models</h2><div id="shadows"><p class="muted">Loading…</p></div></section>
+  <section><h2>Baselines</h2><div id="baselines"></div></section>`;
+}
+
+const toLocalInput = (d: Date) => d.toISOString().slice(0, 19);
+const fromLocalInput = (v: string) => (v ? new Date(`${v}Z`).toISOString() : undefined);
+
+function fillRangeInputs(root: HTMLElement, from: Date, to: Date): void {
+  const form = root.querySelector<HTMLFormElement>('#controls')!;
+  (form.elements.namedItem('from') as HTMLInputElement).value = toLocalInput(from);
+  (form.elements.namedItem('to') as HTMLInputElement).value = toLocalInput(to);
+  root.querySelector('#range-note')!.textContent = `${time(from)} to ${time(to)}`;
+}
+
+function wireControls(root: HTMLElement, state: ViewState): void {
+  const form = root.querySelector<HTMLFormElement>('#controls')!;
+  const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    navigate({ from: fromLocalInput(value('from')), to: fromLocalInput(value('to')), window: undefined });
+  });
+  form.querySelectorAll<HTMLButtonElement>('button[data-preset]').forEach((b) =>
+    b.addEventListener('click', () => {
+      const ms = Number(b.dataset.preset);
+      const now = Date.now();
+      navigate(b.dataset.preset ? { from: new Date(now - ms).toISOString(), to: new Date(now).toISOString(), window: undefined } : { from: undefined, to: undefined, window: undefined });
+    }),
+  );
+  form.querySelector<HTMLSelectElement>('select[name=window]')!.addEventListener('change', (e) => navigate({ window: (e.target as HTMLSelectElement).value }));
+  form.querySelector<HTMLSelectElement>('select[name=baseline]')!.addEventListener('change', (e) => navigate({ baseline: (e.target as HTMLSelectElement).value || undefined }));
+  root.querySelector('#download')!.addEventListener('click', () => void download(state));
+
+  const search = root.querySelector<HTMLInputElement>('#search')!;
+  // Each keystroke refines this view: the URL follows without a history entry per letter.
+  search.addEventListener('input', () => navigate({ q: search.value || undefined }, { replace: true }));
+  const table = root.querySelector<HTMLElement>('#features')!;
+  table.addEventListener('click', (e) => {
+    const target = e.target as Element;
+    const sort = target.closest<HTMLButtonElement>('button[data-sort]');
+    if (sort) return navigate({ sort: nextSort(readState().sort, sort.dataset.sort!) }, { replace: true });
+    const row = target.closest<HTMLElement>('tr[data-feature]');
+    if (row) navigate({ feature: row.dataset.feature });
+  });
+  root.querySelector('#heatmap-note')!.addEventListener('click', (e) => {
+    const toggle = (e.target as Element).closest<HTMLButtonElement>('button[data-heatmap]');
+    if (toggle) navigate({ heatmap: toggle.dataset.heatmap || undefined }, { replace: true });
+  });
+}
+
+/** The report of what is on screen, fetched with the key and saved as a file: the key never goes into a link. */
+async function download(state: ViewState): Promise<void> {
+  const range = loaded?.window ?? (loaded ? { from: loaded.from.toISOString(), to: loaded.to.toISOString() } : undefined);
+  const html = await getText(`/v1/models/${encodeURIComponent(state.model!)}/report.html`, { ...range, baseline_id: state.baseline });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
+  a.download = `driftwatch-${state.model}-${(range?.from ?? '').replace(/[:.]/g, '-')}.html`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+function fillWindowPicker(root: HTMLElement, history: DriftReport[], selected: string): void {
+  const select = root.querySelector<HTMLSelectElement>('select[name=window]')!;
+  select.innerHTML =
+    `<option value="range">whole range</option>` +
+    history.map((w) => `<option value="${esc(w.from)}">${esc(time(w.from))}${w.drifted_features.length ? ` · ${w.drifted_features.length} drifted` : ''}</option>`).join('');
+  select.value = selected;
+}
+
+function fillBaselines(root: HTMLElement, baselines: BaselineSummary[], selected: string | undefined): void {
+  const models = baselines.filter((b) => !b.segment);
+  const select = root.querySelector<HTMLSelectElement>('select[name=baseline]')!;
+  select.innerHTML =
+    `<option value="">newest (default)</option>` +
+    models.map((b) => `<option value="${esc(b.baseline_id)}">${esc(short(b.baseline_id))} · ${esc(time(b.from))}</option>`).join('');
+  select.value = selected ?? '';
+  root.querySelector('#baselines')!.innerHTML = models.length
+    ? `<table class="models"><thead><tr><th>baseline</th><th>from</th><th>to</th><th>events</th><th>frozen</th><th></th></tr></thead><tbody>${models
+        .map(
+          (b) => `<tr data-baseline="${esc(b.baseline_id)}"><td><code>${esc(b.baseline_id)}</code></td><td>${esc(time(b.from))}</td><td>${esc(time(b.to))}</td>
+          <td>${int(b.n_events)}</td><td>${esc(time(b.created_at))}</td>
+          <td class="use"><a href="${esc(stateUrl({ ...readState(), baseline: b.baseline_id }))}" data-nav>compare with this one</a></td></tr>`,
+        )
+        .join('')}</tbody></table>`
+    : '<p>No baseline yet: freeze one with <code>POST /v1/models/{model}/baselines</code>.</p>';
+}
+
+function markBaselineInUse(root: HTMLElement, baselineId: string): void {
+  root.querySelectorAll<HTMLElement>('#baselines tr[data-baseline]').forEach((tr) => {
+    const inUse = tr.dataset.baseline === baselineId;
+    tr.classList.toggle('selected', inUse);
+    if (inUse) tr.querySelector('td.use')!.innerHTML = '<b>in use here</b>';
+  });
+}
+
+function drawHeatmap(root: HTMLElement, state: ViewState, data: Loaded): void {
+  const el = root.querySelector<HTMLElement>('#heatmap')!;
+  const note = root.querySelector<HTMLElement>('#heatmap-note')!;
+  if (data.history.length === 0) {
+    el.innerHTML = '<p class="muted">No analysed window in this range yet: the scheduled analysis stores one every ANALYSIS_WINDOW once the model has a baseline.</p>';
+    note.textContent = '';
+    return;
+  }
+  // Rows: the newest window's ranking (drifted first), then features only older windows had.
+  const order: string[] = [];
+  const seen = new Set<string>();
+  for (const w of data.history) for (const f of w.features) if (!seen.has(f.feature)) seen.add(f.feature), order.push(f.feature);
+  const q = (state.q ?? '').toLowerCase();
+  const matching = q ? order.filter((f) => f.toLowerCase().includes(q)) : order;
+  const shown = state.heatmap === 'all' ? matching : matching.slice(0, HEATMAP_TOP);
+  const wanted = new Set(shown);
+  const cells: HeatCell[] = [];
+  for (const w of data.history) {
+    for (const f of w.features) {
+      if (!wanted.has(f.feature)) continue;
+      cells.push({ feature: f.feature, from: new Date(w.from), to: new Date(w.to), score: f.score, threshold: f.threshold, drifted: f.drifted, status: f.status });
+    }
+  }
+  note.innerHTML =
+    `${shown.length} of ${order.length} features × ${data.history.length} windows, coloured by drift score; × marks a drifted cell. Click a cell to open that window and feature.` +
+    (matching.length > HEATMAP_TOP ? ` <button type="button" data-heatmap="${state.heatmap === 'all' ? '' : 'all'}">${state.heatmap === 'all' ? `top ${HEATMAP_TOP} only` : `show all ${matching.length}`}</button>` : '');
+  const chart = heatmap(cells, shown, [data.from, data.to], width(el));
+  chart.addEventListener('click', (e) => {
+    const cell = heatCellAt(e.target, cells);
+    if (cell) navigate({ window: cell.from.toISOString(), feature: cell.feature });
+  });
+  el.replaceChildren(chart);
+}
+
+const width = (el: HTMLElement) => Math.max(640, el.clientWidth || 1200);
+
+function drawTimeline(root: HTMLElement, data: Loaded, perf: Performance[], transitions: AlertTransition[]): void {
+  const el = root.querySelector<HTMLElement>('#timeline')!;
+  const domain: [Date, Date] = [data.from, data.to];
+  const w = width(el);
+  const at = (r: { from?: string; to?: string }) => new Date((Date.parse(r.from!) + Date.parse(r.to!)) / 2);
+  const blocks: [string, Element | string][] = [];
+
+  const pred = data.history.filter((h) => h.prediction);
+  if (pred.length > 0) {
+    const points: Point[] = pred.map((h) => ({ t: at(h), v: h.prediction!.score }));
+    const thresholds: Point[] = pred.map((h) => ({ t: at(h), v: h.prediction!.threshold }));
+    const marked = pred.filter((h) => h.prediction!.drifted).map((h) => ({ t: at(h), v: h.prediction!.score }));
+    blocks.push([
+      'Prediction drift (PSI of the model output)',
+      timeChart(
+        [
+          { label: 'score', points, color: '#e8590c' },
+          { label: 'threshold', points: thresholds, color: '#adb5bd' },
+        ],
+        domain,
+        w,
+        { marked },
+      ),
+    ]);
+  }
+
+  const quality = data.history.filter((h) => h.data_quality);
+  if (quality.length > 0) {
+    const worst = (h: DriftReport, key: 'missing_share' | 'type_violation_share') => Math.max(0, ...h.data_quality!.features.map((f) => f[key]));
+    blocks.push([
+      'Data quality (the worst feature of each window)',
+      timeChart(
+        [
+          { label: 'missing', points: quality.map((h) => ({ t: at(h), v: worst(h, 'missing_share') })), color: '#1c7ed6' },
+          { label: 'wrong type', points: quality.map((h) => ({ t: at(h), v: worst(h, 'type_violation_share') })), color: '#ae3ec9' },
+          { label: 'drifted share of features', points: data.history.map((h) => ({ t: at(h), v: h.drifted_share })), color: '#c92a2a' },
+        ],
+        domain,
+        w,
+        { percent: true },
+      ),
+    ]);
+  }
+
+  const labelled = perf.filter((p) => p.n_labelled > 0);
+  const metric = labelled.length ? ['roc_auc', 'accuracy', 'f1', 'rmse', 'mae'].find((k) => k in labelled[0].metrics) ?? Object.keys(labelled[0].metrics)[0] : undefined;
+  if (metric) {
+    const base = labelled.find((p) => p.baseline_metrics?.[metric] != null)?.baseline_metrics?.[metric];
+    blocks.push([
+      `Performance: ${metric}`,
+      timeChart([{ label: metric, points: labelled.map((p) => ({ t: at(p), v: p.metrics[metric] })), color: '#2b8a3e' }], domain, w, {
+        rules: base != null ? [{ v: base, label: `baseline ${num(base)}`, color: '#2b8a3e' }] : [],
+      }),
+    ]);
+  }
+  if (perf.length > 0) {
+    blocks.push(['Label coverage', timeChart([{ label: 'label coverage', points: perf.map((p) => ({ t: at(p), v: p.label_coverage })), color: '#495057' }], domain, w, { percent: true })]);
+  } else blocks.push(['Performance', '<p class="muted">No stored performance in this range: labels are joined to events as they arrive.</p>']);
+
+  blocks.push(['Alert transitions', transitions.length ? alertChart(transitions, domain, w) : '<p class="muted">No alert changed state in this range.</p>']);
+
+  el.replaceChildren(
+    ...blocks.map(([title, body]) => {
+      const div = document.createElement('div');
+      div.innerHTML = `<h3>${esc(title)}</h3>`;
+      if (typeof body === 'string') div.insertAdjacentHTML('beforeend', body);
+      else div.append(body);
+      return div;
+    }),
+  );
+}
+
+function drawTableAndFeature(root: HTMLElement, state: ViewState, report: DriftReport | null, final: boolean): void {
+  if (!report) return;
+  const table = root.querySelector<HTMLElement>('#features')!;
+  const selected = state.feature && report.features.some((f) => f.feature === state.feature) ? state.feature : report.features[0]?.feature;
+  const scroll = table.scrollTop;
+  table.innerHTML = featureTableHtml(report.features, { sort: state.sort, q: state.q, selected });
+  table.scrollTop = scroll;
+  const shown = table.querySelectorAll('tbody tr').length;
+  root.querySelector('#count')!.textContent = `${shown} of ${report.features.length} features`;
+  const search = root.querySelector<HTMLInputElement>('#search')!;
+  if (document.activeElement !== search) search.value = state.q ?? '';
+  const f = report.features.find((x) => x.feature === selected) ?? (state.feature === '@prediction' ? report.prediction : null);
+  drawFeature(root.querySelector<HTMLElement>('#feature')!, f ?? null, report, final);
+}
+
+function drawFeature(panel: HTMLElement, f: FeatureDrift | null, report: DriftReport, final: boolean): void {
+  if (!f) {
+    panel.innerHTML = '<p class="muted">No feature in this report.</p>';
+    return;
+  }
+  const q = report.data_quality?.features.find((x) => x.feature === f.feature);
+  const stats = Object.entries(f.metrics ?? {})
+    .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${k.endsWith('share') ? pct(v) : num(v)}</td></tr>`)
+    .join('');
+  panel.innerHTML = `<h3>${esc(f.feature)} <span class="verdict ${f.drifted ? 'drifted' : f.status === 'ok' ? 'ok' : 'none'}">${f.drifted ? 'DRIFTED' : f.status === 'ok' ? 'no drift' : esc(f.status)}</span></h3>
+    <p class="muted">${esc(f.kind)} · ${esc(f.method ?? '')} ${num(f.score)} against a threshold of ${num(f.threshold)} · ${int(f.n_current)} events now, ${int(f.n_reference)} in the baseline${
+      q ? ` · present in ${pct(q.present_share)}, missing ${pct(q.missing_share)}, wrong type ${pct(q.type_violation_share)}` : ''
+    }</p>`;
+  if (final) panel.append(distributionChart(f.distribution, Math.max(360, panel.clientWidth - 24), f.new_categories?.map((c) => c.value)));
+  else panel.insertAdjacentHTML('beforeend', '<p class="muted" id="distribution-pending">Computing the distributions…</p>');
+  panel.insertAdjacentHTML('beforeend', `<details><summary>every statistic</summary><table>${stats}</table></details>`);
+}
+
+async function drawSegments(
+  root: HTMLElement,
+  model: string,
+  report: DriftReport,
+  range: { from: string; to: string },
+  state: ViewState,
+  current: () => boolean,
+): Promise<void> {
+  const el = root.querySelector<HTMLElement>('#segments')!;
+  const tags = report.segment_tags ?? [];
+  if (tags.length === 0) {
+    el.innerHTML = '<p class="muted">The baseline in use has no segments: freeze one with <code>"segment_by": "&lt;tag&gt;"</code> to compare each value of a tag with its own reference.</p>';
+    return;
+  }
+  const tag = state.segment_by && tags.includes(state.segment_by) ? state.segment_by : tags[0];
+  try {
+    const withSegments = await get<DriftReport>(`/v1/models/${encodeURIComponent(model)}/drift`, { ...range, baseline_id: report.baseline_id, segment_by: tag });
+    if (!current()) return;
+    const segments = withSegments.segments ?? [];
+    el.innerHTML = `<div class="toolbar">by ${tags.map((t) => `<a href="${esc(stateUrl({ ...readState(), segment_by: t }))}" data-nav class="pill${t === tag ? ' bad' : ''}">${esc(t)}</a>`).join('')}</div>
+      <table class="models"><thead><tr><th>${esc(tag)}</th><th>events</th><th>drifted features</th><th>drifted share</th><th>dataset</th></tr></thead><tbody>${segments
+        .map(
+          (s) => `<tr><td>${esc(s.segment?.value ?? '')}</td><td>${int(s.n_events)}</td><td>${s.drifted_features.map((f) => `<span class="pill bad">${esc(f)}</span>`).join('') || '–'}</td>
+          <td>${pct(s.drifted_share)}</td><td>${s.dataset_drifted ? '<span class="verdict drifted">DRIFTED</span>' : '<span class="verdict ok">no drift</span>'}</td></tr>`,
+        )
+        .join('')}</tbody></table>`;
+  } catch (err) {
+    el.innerHTML = `<p class="error">${esc((err as Error).message)}</p>`;
+  }
+}
+
+async function drawShadows(root: HTMLElement, model: string, range: { from: string; to: string }, current: () => boolean): Promise<void> {
+  const el = root.querySelector<HTMLElement>('#shadows')!;
+  let shadows: ShadowSummary[];
+  try {
+    shadows = (await get<{ shadows: ShadowSummary[] }>(`/v1/models/${encodeURIComponent(model)}/shadow`)).shadows;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) shadows = [];
+    else throw err;
+  }
+  if (!current()) return;
+  if (shadows.length === 0) {
+    el.innerHTML = '<p class="muted">No shadow model: register an ONNX copy with <code>POST /v1/models/{model}/shadow</code> (docs/shadow.md).</p>';
+    return;
+  }
+  const rows: string[] = [];
+  for (const s of shadows) {
+    try {
+      const r = await get<ShadowReport>(`/v1/models/${encodeURIComponent(model)}/shadow/${encodeURIComponent(s.name)}/report`, range);
+      const perf = Object.keys(r.performance?.champion ?? {})
+        .slice(0, 3)
+        .map((k) => `${esc(k)} ${num(r.performance.shadow[k], 3)} <span class="muted">vs ${num(r.performance.champion[k], 3)}</span>`)
+        .join('<br>');
+      rows.push(`<tr><td>${esc(s.name)}</td><td>${esc(s.role)}</td><td>${int(r.n_scored)} of ${int(r.n_sampled)}</td>
+        <td>${pct(r.comparison.mismatch_share, 2)}</td><td>${num(r.comparison.mean_abs_diff)}</td><td>${pct(r.comparison.class_agreement, 2)}</td>
+        <td>${perf || '<span class="muted">no labels</span>'}</td></tr>`);
+    } catch (err) {
+      rows.push(`<tr><td>${esc(s.name)}</td><td>${esc(s.role)}</td><td colspan="5" class="error">${esc((err as Error).message)}</td></tr>`);
+    }
+  }
+  if (!current()) return;
+  el.innerHTML = `<table class="models"><thead><tr><th>shadow</th><th>role</th><th>scored</th><th title="Parity: share of compared predictions that differ beyond the tolerance">mismatch</th>
+    <th>mean |diff|</th><th>class agreement</th><th title="Challenger against champion, on the labelled events">performance (shadow vs production)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
