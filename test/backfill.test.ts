@@ -223,6 +223,30 @@ describe('a backfill of a model with a shadow model', () => {
   }, 420_000);
 });
 
+describe('a backfill of a model with segment baselines', () => {
+  it('stores each segment of each window, as the scheduler does', async () => {
+    const tagged = (from: number, n: number, shiftUs: number) =>
+      events('seg', from, n, 0).map((e, i) => {
+        const region = i % 2 === 0 ? 'eu' : 'us';
+        return { ...e, tags: { region }, features: { ...e.features, income: e.features.income + (region === 'us' ? shiftUs : 0) } };
+      });
+    await send(tagged(start - 4 * W, 2_000, 0));
+    expect((await call('POST', '/v1/models/seg/baselines', { from: start - 4 * W, to: start - 3 * W, segment_by: 'region' })).status).toBe(201);
+    await send([...tagged(start - 3 * W, 600, 0), ...tagged(start - 2 * W, 600, 25)]);
+    const job = await settledJob((await call('POST', '/v1/models/seg/analyze', { from: start - 3 * W, to: start - W })).body.id);
+    expect(job.state).toBe('succeeded');
+    const history = await call('GET', `/v1/models/seg/drift/history?from=${start - 3 * W}&to=${start - W}&segment_by=region`);
+    const seen = (history.body.windows as { from: string; segments: { segment: { value: string }; drifted_features: string[] }[] }[]).map((w) => [
+      w.from,
+      w.segments.map((s) => [s.segment.value, s.drifted_features]),
+    ]);
+    expect(seen).toEqual([
+      [iso(start - 2 * W), [['eu', []], ['us', ['income']]]],
+      [iso(start - 3 * W), [['eu', []], ['us', []]]],
+    ]);
+  }, 300_000);
+});
+
 describe('backfill requests', () => {
   it('are refused with the reason: too many windows, none closed, no baseline, one running already', async () => {
     const tooMany = await call('POST', '/v1/models/bf/analyze', { from: end - 2_000 * W, to: end });
