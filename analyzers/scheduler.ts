@@ -260,7 +260,8 @@ export class AnalysisScheduler {
         this.lastWindowEnd = window.to;
         try {
           await this.runWindow(window);
-          await this.reanalyseLate(window);
+          // Late events once no closed window waits: a re-analysis never delays a live window.
+          if (this.lastWindowEnd >= lastClosedWindow(this.now(), windowMs, graceMs).to) await this.reanalyseLate(window);
         } catch (err) {
           // The model list itself was unreadable (the store away): this window is lost, the next ones are not.
           this.deps.log.error({ err, window }, 'window analysis failed');

@@ -20,6 +20,8 @@ const W = 5 * 60_000;
 const dir = tempDir('driftwatch-backfill-');
 let service: Service;
 let receiver: Receiver;
+// While set, the store refuses every read of events: an analysis that cannot be done.
+let eventsUnreadable = false;
 
 // 48 windows that closed an hour before the current one began.
 const end = Math.floor(Date.now() / W) * W - 12 * W;
@@ -95,7 +97,18 @@ beforeAll(async () => {
       ALERT_NOTIFY_MAX_AGE: '20m',
       BACKFILL_MAX_WINDOWS: '1000',
     }),
-    { logger: false },
+    {
+      logger: false,
+      wrapSql: (sql) => ({
+        ...sql,
+        backend: sql.backend,
+        query: (q, p, o) => (eventsUnreadable && /FROM events\b/.test(q) ? Promise.reject(new Error('events unreadable (injected)')) : sql.query(q, p, o)),
+        command: (q, p, o) => sql.command(q, p, o),
+        close: () => sql.close(),
+        insertCompact: (t, c, r) => sql.insertCompact(t, c, r),
+        insertRowBinary: (t, c, r) => sql.insertRowBinary(t, c, r),
+      }),
+    },
   );
   // Reference: four windows before the range; then 300 events a window, income up 25 in the last 12.
   await send(events('bf', start - 4 * W, 3_000, 0));
@@ -210,6 +223,30 @@ describe('a backfill of a model with a shadow model', () => {
   }, 420_000);
 });
 
+describe('a backfill of a model with segment baselines', () => {
+  it('stores each segment of each window, as the scheduler does', async () => {
+    const tagged = (from: number, n: number, shiftUs: number) =>
+      events('seg', from, n, 0).map((e, i) => {
+        const region = i % 2 === 0 ? 'eu' : 'us';
+        return { ...e, tags: { region }, features: { ...e.features, income: e.features.income + (region === 'us' ? shiftUs : 0) } };
+      });
+    await send(tagged(start - 4 * W, 2_000, 0));
+    expect((await call('POST', '/v1/models/seg/baselines', { from: start - 4 * W, to: start - 3 * W, segment_by: 'region' })).status).toBe(201);
+    await send([...tagged(start - 3 * W, 600, 0), ...tagged(start - 2 * W, 600, 25)]);
+    const job = await settledJob((await call('POST', '/v1/models/seg/analyze', { from: start - 3 * W, to: start - W })).body.id);
+    expect(job.state).toBe('succeeded');
+    const history = await call('GET', `/v1/models/seg/drift/history?from=${start - 3 * W}&to=${start - W}&segment_by=region`);
+    const seen = (history.body.windows as { from: string; segments: { segment: { value: string }; drifted_features: string[] }[] }[]).map((w) => [
+      w.from,
+      w.segments.map((s) => [s.segment.value, s.drifted_features]),
+    ]);
+    expect(seen).toEqual([
+      [iso(start - 2 * W), [['eu', []], ['us', ['income']]]],
+      [iso(start - 3 * W), [['eu', []], ['us', []]]],
+    ]);
+  }, 300_000);
+});
+
 describe('backfill requests', () => {
   it('are refused with the reason: too many windows, none closed, no baseline, one running already', async () => {
     const tooMany = await call('POST', '/v1/models/bf/analyze', { from: end - 2_000 * W, to: end });
@@ -224,6 +261,30 @@ describe('backfill requests', () => {
     expect(none.status).toBe(404);
     expect(none.body.code).toBe('DW_BASELINE_NOT_FOUND');
   });
+
+  it('fail at the first window that cannot be analysed, naming it; the CLI exits non-zero and says why', async () => {
+    eventsUnreadable = true;
+    try {
+      const started = await call('POST', '/v1/models/bf/analyze', { from: start, to: windowStart(3) });
+      expect(started.status).toBe(202);
+      const job = await settledJob(started.body.id);
+      expect(job.state).toBe('failed');
+      expect((job as unknown as { error: string }).error).toBe(
+        `window ${iso(start)} - ${iso(windowStart(1))} could not be analysed (0 of 3 done): events unreadable (injected)`,
+      );
+      const cli = runCli(['backfill', '--url', service.url, '--model', 'bf', '--from', String(start), '--to', String(windowStart(3)), '--poll-interval', '0.2']);
+      expect(await cli.exited).toBe(1);
+      expect(cli.err()).toMatch(/job \S+ failed: window .* could not be analysed \(0 of 3 done\): events unreadable/);
+    } finally {
+      eventsUnreadable = false;
+    }
+    const usage = runCli(['backfill', '--url', service.url, '--from', String(start), '--to', String(end)]);
+    expect(await usage.exited).toBe(2);
+    expect(usage.err()).toContain('--model is required');
+    const refused = runCli(['backfill', '--url', service.url, '--model', 'nobody', '--from', String(start), '--to', String(end)]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.err()).toMatch(/the service refused \(404\): model "nobody" has no baseline yet/);
+  }, 300_000);
 
   it('can be cancelled between windows; a second backfill of the same model meanwhile is a 409', async () => {
     const wide = { from: start - 900 * W, to: end };
