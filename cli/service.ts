@@ -148,7 +148,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
   const limits = () => ({
     now: Date.now(),
     maxFeatures: config.MAX_FEATURES_PER_EVENT,
-    maxAgeMs: config.MAX_EVENT_AGE,
+    // An event older than its retention would be acknowledged and then expired at the next merge: refused instead.
+    maxAgeMs: Math.min(config.MAX_EVENT_AGE, config.RETENTION_EVENTS ?? Number.POSITIVE_INFINITY),
     maxFutureSkewMs: config.MAX_FUTURE_SKEW,
   });
   const scorer = new ShadowScorer(

@@ -119,8 +119,8 @@ export async function renameBaseline(sql: Sql, model: string, baselineId: string
 
 /**
  * Deletes a model-wide baseline with the segment baselines frozen with it,
- * their KS samples, and the choice of it as active (the model's newest
- * baseline is active after that, if it has one).
+ * their KS samples, and the choice of it as active (if it was the active
+ * one, the model's newest remaining baseline is active after that).
  */
 export async function deleteBaseline(sql: Sql, model: string, baselineId: string): Promise<void> {
   const params = { model, id: baselineId };
@@ -128,7 +128,14 @@ export async function deleteBaseline(sql: Sql, model: string, baselineId: string
   // Samples first: they are found through the baselines being deleted.
   await deleteRows(sql, 'baseline_samples', `baseline_id IN ${ids}`, params);
   await deleteRows(sql, 'baselines', 'model = {model:String} AND (baseline_id = {id:UUID} OR parent_id = {id:String})', params);
-  await deleteRows(sql, 'baseline_active', 'model = {model:String} AND baseline_id = {id:UUID}', params);
+  // Its choice and every earlier one: choices replace each other at merges, so what is left must
+  // not depend on whether one ran (the current choice deleted: the newest baseline is active).
+  await deleteRows(
+    sql,
+    'baseline_active',
+    'model = {model:String} AND chosen_at <= (SELECT max(chosen_at) FROM baseline_active WHERE model = {model:String} AND baseline_id = {id:UUID})',
+    params,
+  );
 }
 
 /** Models that have at least one baseline: the ones the scheduler analyses. */

@@ -91,7 +91,7 @@ beforeAll(async () => {
   await send('managed', RANGE_B, 400, 0, 'wrong', 2);
   await send('managed', RANGE_C, 400, 0.1, 'none', 3);
   await send('managed', WINDOW, 300, 2, 'right', 4);
-}, 120_000);
+}, 300_000);
 afterAll(async () => {
   await app.close();
   await sql.close();
@@ -142,14 +142,14 @@ describe('the active baseline', () => {
     expect(segmentChoice.json().code).toBe('DW_SEGMENT_BASELINE');
     expect(await activeId('managed')).toBe(a.baseline_id);
     expect((await inject('PUT', `/v1/models/managed/baselines/00000000-0000-4000-8000-000000000000/active`)).statusCode).toBe(404);
-  });
+  }, 180_000);
 
   it('can be frozen active at once', async () => {
     await send('instant', RANGE_A, 100, 0, 'none', 5);
     const first = await freeze('instant', RANGE_A, { activate: true });
     await freeze('instant', RANGE_A);
     expect(await activeId('instant')).toBe(first.baseline_id);
-  });
+  }, 180_000);
 });
 
 describe('names', () => {
@@ -170,13 +170,14 @@ describe('names', () => {
     const missing = await inject('PATCH', '/v1/models/managed/baselines/00000000-0000-4000-8000-000000000000', { name: 'x' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().code).toBe('DW_BASELINE_NOT_FOUND');
-  });
+  }, 180_000);
 });
 
 describe('deleting a baseline', () => {
   it('needs force for the active one (409 saying so), takes its segment baselines and samples, and leaves no query returning it', async () => {
     await send('doomed', RANGE_A, 200, 0, 'right', 6);
-    const keep = await freeze('doomed', RANGE_A);
+    const keep = await freeze('doomed', RANGE_A, { activate: true });
+    const newer = await freeze('doomed', RANGE_A);
     const gone = await freeze('doomed', RANGE_A, { segment_by: 'region', activate: true });
     const ids = [gone.baseline_id, ...gone.segments.map((s) => s.baseline_id)];
     expect(ids).toHaveLength(3);
@@ -206,19 +207,22 @@ describe('deleting a baseline', () => {
     }
     expect(await samplesOf()).toBe(0);
     expect(Number((await sql.query<{ n: number }>("SELECT count() AS n FROM baseline_active WHERE model = 'doomed'"))[0].n)).toBe(0);
-    // The other one is left, and active now: the chosen one is gone, so the newest remaining is.
-    expect((await list('doomed')).map((b) => [b.baseline_id, b.active])).toEqual([[keep.baseline_id, true]]);
+    // The others are left, and the newest of them is active: not the one chosen before the deleted one.
+    expect((await list('doomed')).map((b) => [b.baseline_id, b.active])).toEqual([
+      [newer.baseline_id, true],
+      [keep.baseline_id, false],
+    ]);
     const drift = (await inject('GET', `/v1/models/doomed/drift?from=${RANGE_A.from}&to=${RANGE_A.to}&segment_by=region`)).json();
-    expect(drift.baseline_id).toBe(keep.baseline_id);
+    expect(drift.baseline_id).toBe(newer.baseline_id);
     expect(drift.segments).toEqual([]);
 
     // An inactive one goes without force.
-    const other = await freeze('doomed', RANGE_A);
-    expect((await inject('DELETE', `/v1/models/doomed/baselines/${other.baseline_id}`)).statusCode).toBe(409);
+    expect((await inject('DELETE', `/v1/models/doomed/baselines/${newer.baseline_id}`)).statusCode).toBe(409);
     await inject('PUT', `/v1/models/doomed/baselines/${keep.baseline_id}/active`);
-    expect((await inject('DELETE', `/v1/models/doomed/baselines/${other.baseline_id}`)).statusCode).toBe(204);
-    expect((await inject('DELETE', `/v1/models/doomed/baselines/${other.baseline_id}`)).statusCode).toBe(404);
-  });
+    expect((await inject('DELETE', `/v1/models/doomed/baselines/${newer.baseline_id}`)).statusCode).toBe(204);
+    expect((await inject('DELETE', `/v1/models/doomed/baselines/${newer.baseline_id}`)).statusCode).toBe(404);
+    expect(await activeId('doomed')).toBe(keep.baseline_id);
+  }, 180_000);
 });
 
 describe('comparing two ranges without freezing anything', () => {
@@ -242,7 +246,7 @@ describe('comparing two ranges without freezing anything', () => {
     expect(x).toMatchObject({ drifted: true, status: 'ok' });
     expect(x.metrics.ks_statistic).toBeGreaterThan(0.5);
     expect(report.segments).toHaveLength(2);
-  });
+  }, 180_000);
 
   it('refuses half a reference range, one mixed with baseline_id, a reversed one, and an empty one', async () => {
     const base = `/v1/models/managed/drift?from=${WINDOW.from}&to=${WINDOW.to}`;
@@ -349,7 +353,7 @@ describe('rolling baselines', () => {
     expect(await activeId('quiet')).toBe(kept.baseline_id);
     expect((await inject('GET', '/v1/models/quiet/baselines/rolling')).json().refreezes[0]).toMatchObject({ outcome: 'failed', reason: mine!.reason });
     await inject('DELETE', '/v1/models/quiet/baselines/rolling');
-  });
+  }, 180_000);
 
   it('refuses a bad period', async () => {
     for (const body of [{ every: 'daily', lookback: '7d' }, { every: '500ms', lookback: '7d' }, { every: '1d', lookback: '400d' }, { every: '1d' }]) {

@@ -93,7 +93,7 @@ beforeAll(async () => {
   await service.scheduler.runWindow(RANGE);
   await service.rolling.runDue();
   await service.alerts.start();
-}, 180_000);
+}, 300_000);
 afterAll(async () => {
   await service?.close();
   dir.remove();
@@ -160,7 +160,7 @@ describe('DELETE /v1/models/{model}', () => {
     const again = await call('DELETE', '/v1/models/gone');
     expect(again.status).toBe(404);
     expect(again.json().code).toBe('DW_MODEL_NOT_FOUND');
-  }, 120_000);
+  }, 180_000);
 });
 
 describe('POST /v1/models/{model}/events:delete', () => {
@@ -181,7 +181,7 @@ describe('POST /v1/models/{model}/events:delete', () => {
     // Only this model's: the same ids of another model stay.
     expect((await call('POST', '/v1/models/other/events:delete', { event_ids: ['kept-1'] })).json().deleted).toEqual({ events: 0, labels: 0, shadow_predictions: 0 });
     expect(Number((await sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE event_id = 'kept-1'"))[0].n)).toBe(1);
-  });
+  }, 120_000);
 
   it('with purge, also rewrites the parts that held them: on disk as well, the rows are gone', async () => {
     const answer = await call('POST', '/v1/models/kept/events:delete', { event_ids: ['kept-1', 'kept-2'], purge: true });
@@ -196,7 +196,7 @@ describe('POST /v1/models/{model}/events:delete', () => {
       expect(`${table} ${stored.rows}`).toBe(`${table} ${visible.n}`);
     }
     expect(Number((await sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'kept'"))[0].n)).toBe(N - 5);
-  });
+  }, 120_000);
 
   it('refuses an empty list, a list over 10,000 ids, and a body without one, with the reason', async () => {
     for (const body of [{ event_ids: [] }, { event_ids: Array.from({ length: 10_001 }, (_, i) => `id-${i}`) }, {}, { event_ids: [''] }, { event_ids: ['a'], extra: 1 }]) {
@@ -205,5 +205,5 @@ describe('POST /v1/models/{model}/events:delete', () => {
       expect(response.json().message).toMatch(/event_ids|must NOT|additional/);
     }
     expect(Number((await sql.query<{ n: number }>("SELECT count() AS n FROM events FINAL WHERE model = 'kept'"))[0].n)).toBe(N - 5);
-  });
+  }, 120_000);
 });

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startService } from '../cli/service.ts';
 import { DURABLE_MERGE_TREE } from '../store/durability.ts';
 import { openStore } from '../store/open.ts';
 import { RETAINED } from '../store/retention.ts';
@@ -120,4 +122,21 @@ describe('retention by the engine TTL', () => {
     expect(testConfig({ RETENTION_ALERTS: '400d' }).RETENTION_ALERTS).toBe(400 * DAY);
     expect(testConfig({}).RETENTION_EVENTS).toBeUndefined();
   });
+
+  it('refuses at ingest an event older than RETENTION_EVENTS: acknowledged means kept, not expired at the next merge', async () => {
+    const service = await startService(testConfig({ DATA_DIR: dir.path, RETENTION_EVENTS: '1d', INGEST_JOURNAL_DIR: join(dir.path, 'journal') }), { logger: false });
+    try {
+      const event = (id: string, ageMs: number) => ({ event_id: id, model: 'fresh', timestamp: Date.now() - ageMs, features: { x: 1 }, prediction: 1 });
+      const response = await fetch(`${service.url}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([event('young', 3_600_000), event('old', 2 * DAY)]),
+      });
+      const body = await response.json();
+      expect(body.accepted).toBe(1);
+      expect(body.rejected).toEqual([{ index: 1, reason: expect.stringMatching(/older than the accepted age/) }]);
+    } finally {
+      await service.close();
+    }
+  }, 120_000);
 });

@@ -205,6 +205,17 @@ describe('parity and challenger reports', () => {
     // Window 1 scored once by each model (the report above and this run do not score twice).
     expect(metrics).toMatch(/driftwatch_shadow_rows_total\{model="credit",shadow="logreg",outcome="ok"\} 1000\n/);
   });
+
+  it("measures a challenger's prediction drift against the active baseline's period, not a newer baseline's", async () => {
+    const [chosen] = (await call('GET', '/v1/models/credit/baselines')).body.baselines;
+    expect((await call('PUT', `/v1/models/credit/baselines/${chosen.baseline_id}/active`)).status).toBe(200);
+    // Frozen from the shifted window itself: against it, window 2 would not drift at all.
+    const w2 = windowAt(2);
+    expect((await call('POST', '/v1/models/credit/baselines', { from: w2.from, to: w2.to })).status).toBe(201);
+    const shifted = await report('credit', 'gbt', w2);
+    expect(shifted.prediction_drift).toMatchObject({ status: 'ok', n_reference: 500 });
+    expect(shifted.prediction_drift!.score!).toBeGreaterThan(0.25);
+  });
 });
 
 describe('a binary challenger of a model that logs a probability', () => {

@@ -242,7 +242,7 @@ export async function baselineRoutes(app: FastifyInstance, options: BaselineRout
         if (!request.query.force && (await activeBaseline(sql, model))?.baseline_id === id) {
           throw new Errors.BaselineActive(
             `baseline ${id} is the active baseline of model "${model}": choose another first (PUT /v1/models/${model}/baselines/{id}/active), ` +
-              'or delete it anyway with ?force=true (then the chosen one, or else the newest remaining baseline, is active)',
+              'or delete it anyway with ?force=true (then the newest remaining baseline is active)',
           );
         }
         await deleteBaseline(sql, model, id);
