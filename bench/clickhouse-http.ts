@@ -88,4 +88,6 @@ const sortedMs = [...queryMs].sort((a, b) => a - b);
 console.log(`${fmt(total)} events per run, ${batch} per request, ${concurrency} in flight, ${rounds} rounds`);
 console.log(`interface off: median ${fmt(median(off))} events/s (${span(off)})`);
 console.log(`interface on, the model dashboard's ${queries.length} SQL queries every ${REFRESH_MS / 1000} s: median ${fmt(median(on))} events/s (${span(on)})`);
+// Per round, the run with the interface against the run without it beside it.
+console.log(`on/off per round: ${on.map((r, i) => `${((r / off[i]) * 100).toFixed(0)}%`).join(', ')}`);
 console.log(`on/off, medians: ${((median(on) / median(off)) * 100).toFixed(1)}%; ${dashboards} refreshes, a query took ${sortedMs[Math.floor(sortedMs.length / 2)].toFixed(1)} ms at the median, ${sortedMs[Math.floor(sortedMs.length * 0.99)].toFixed(1)} ms at the 99th percentile`);

@@ -35,6 +35,11 @@ const sorted = (rows: unknown[][]) => rows.map((r) => JSON.stringify(r)).sort();
 /** Writes each client tries; the engine must refuse every one. */
 const WRITES = ['DROP TABLE events', 'INSERT INTO events SELECT * FROM events LIMIT 1', "SELECT * FROM file('/etc/passwd', 'LineAsString')", 'SELECT count() FROM events SETTINGS readonly = 0'];
 
+/** Nested and wrapped types in Native, in two blocks (one per branch of the UNION). */
+const NATIVE_TYPES = `SELECT toLowCardinality(toNullable(toString(number))) AS lc, [number, 1] AS arr, map('k', number) AS m,
+  tuple(number, 'x') AS t, if(number % 2 = 1, NULL, number) AS n, toDate(number) AS day
+  FROM (SELECT number FROM numbers(2) UNION ALL SELECT number + 2 FROM numbers(1))`;
+
 beforeAll(async () => {
   // The clients build while the service fills (the Go build takes minutes on a cold cache).
   goClient = buildGoClient();
@@ -106,7 +111,7 @@ describe('the dashboards through real clients', () => {
 
   it('clickhouse-go v2 over HTTP with Native (Grafana data source) gets the rows of the store, and refusals', async () => {
     const program = await goClient;
-    const out = await runClient<{ ping: string; version: string; results: ClientResult[] }>([program], { addr: new URL(ch).host, queries: [...panels.map((p) => p.sql), ...WRITES] });
+    const out = await runClient<{ ping: string; version: string; results: ClientResult[] }>([program], { addr: new URL(ch).host, queries: [...panels.map((p) => p.sql), ...WRITES, NATIVE_TYPES] });
     expect(out.ping).toBe('ok');
     expect(out.version).toMatch(/^\d+\.\d+\.\d+/);
     for (const [i, panel] of panels.entries()) {
@@ -116,6 +121,10 @@ describe('the dashboards through real clients', () => {
       expect(sorted(normaliseRows(got.rows!, expected[i].types)), panel.name).toEqual(expected[i].rows);
     }
     for (const [j, query] of WRITES.entries()) expect(out.results[panels.length + j], query).toMatchObject({ code: 164 });
+    // Native rewritten for the driver's revision across blocks and nested types.
+    const types = out.results[panels.length + WRITES.length];
+    expect(types.error).toBeUndefined();
+    expect([...types.rows!].sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([0, 1, 2].map((i) => [String(i), [i, 1], { k: i }, [i, 'x'], i % 2 ? null : i, i * 86_400_000]));
   }, 900_000);
 
   it('clickhouse-connect (Python) gets the rows of the store, and refusals', async () => {
