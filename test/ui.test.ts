@@ -64,6 +64,12 @@ describe('the API the UI reads', () => {
     const plain = await (await fetch(`${service.url}/v1/models/credit/drift?from=${last}&to=${last + WINDOW_MS}`)).json();
     expect(plain.features[0].distribution).toBeUndefined();
     expect(plain.segment_tags).toBeUndefined();
+    // Values outside what the parameters take are refused with the reason.
+    for (const url of ['/v1/models/credit/drift?include=everything', '/v1/models/credit/drift/history?compact=maybe', '/v1/models?include=all']) {
+      const refused = await fetch(`${service.url}${url}`);
+      expect(`${url} ${refused.status}`).toBe(`${url} 400`);
+      expect((await refused.json()).message).toMatch(/include|compact/);
+    }
 
     const full = await (await fetch(`${service.url}/v1/models/wide/drift/history`)).text();
     const compact = await (await fetch(`${service.url}/v1/models/wide/drift/history?compact=true`)).text();

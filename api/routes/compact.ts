@@ -5,8 +5,8 @@ const verdictOnly = ({ feature, kind, score, threshold, drifted, status }: Featu
 /**
  * A stored report as `drift/history?compact=true` answers it: each feature's
  * verdict without its statistics, and data quality naming only the features
- * that have a problem. A heatmap of 500 features over 100 windows needs the
- * scores alone; the full reports are about ten times the size.
+ * that have a problem. A heatmap needs the scores alone; for 500 features
+ * the full history was five times the size (docs/benchmarks.md).
  */
 export function compactReport<T extends DriftReport>(report: T): T {
   const quality = report.data_quality;

@@ -173,11 +173,19 @@ export function numericDistribution(d: Distribution, width: number): Element {
   const above = { reference: d.reference.at(-1)! / refN, current: d.current.at(-1)! / curN };
   const share = (b: Bin, key: 'reference' | 'current') => b[key] * (b.x2 - b.x1);
   const title = (key: 'reference' | 'current') => (b: Bin) => `${key} ${pct(share(b, key))} of events\n[${num(b.x1)}, ${num(b.x2)})`;
+  // The outer inner bins reach the reference's minimum and maximum: a long
+  // tail would squeeze the rest into a corner. The axis stops two bin-widths
+  // past the next edge, and those bins are drawn clipped (same density).
+  const e = edges;
+  const k = e.length - 1;
+  const domain: [number, number] | undefined =
+    k >= 3 ? [Math.max(e[0], e[1] - 2 * (e[2] - e[1])), Math.min(e[k], e[k - 1] + 2 * (e[k - 1] - e[k - 2]))] : undefined;
   const chart = Plot.plot({
     width,
     height: 220,
     marginLeft: 60,
-    x: { label: null },
+    x: { label: null, domain },
+    clip: true,
     y: { label: 'density', grid: true },
     color: { domain: ['reference', 'current'], range: [COLORS.reference, COLORS.current], legend: true },
     marks: [
