@@ -34,7 +34,7 @@ Commands:
                   (--url URL --model M): sends the file, prints progress and a summary
   report          Fetch a self-contained HTML drift report from a running service:
                   --url URL --model M [--from T] [--to T] [--baseline ID] [--out FILE]
-                  (defaults: the last window, the newest baseline, driftwatch-M.html);
+                  (defaults: the last window, the active baseline, driftwatch-M.html);
                   a key, when the service needs one, from DRIFTWATCH_API_KEY
   config          Print every setting with its default and its current value here (from the
                   environment and flags; secrets masked), then check them: exit 2 if one is bad

@@ -86,6 +86,12 @@ export interface BaselineSummary {
   from: string;
   to: string;
   n_events: number;
+  /** Set by PATCH or at freeze; null without one. */
+  name?: string | null;
+  /** The baseline the model is analysed against when none is picked. */
+  active?: boolean;
+  /** Frozen by a rolling policy. */
+  rolled?: boolean;
 }
 
 export interface AlertTransition {

@@ -141,7 +141,7 @@ function layout(model: string, state: ViewState): string {
       .map(([l, ms]) => `<button type="button" data-preset="${ms}">last ${l}</button>`)
       .join('')}<button type="button" data-preset="">stored windows</button></span>
     <label>window<select name="window"></select></label>
-    <label>baseline<select name="baseline"><option value="">newest (default)</option></select></label>
+    <label>baseline<select name="baseline"><option value="">active (default)</option></select></label>
     <button type="button" id="download">Download report</button>
   </form>
   <section class="timeline"><h2>Over time</h2>
@@ -232,13 +232,13 @@ function fillBaselines(root: HTMLElement, baselines: BaselineSummary[], selected
   const models = baselines.filter((b) => !b.segment);
   const select = root.querySelector<HTMLSelectElement>('select[name=baseline]')!;
   select.innerHTML =
-    `<option value="">newest (default)</option>` +
-    models.map((b) => `<option value="${esc(b.baseline_id)}">${esc(short(b.baseline_id))} · ${esc(time(b.from))}</option>`).join('');
+    `<option value="">active (default)</option>` +
+    models.map((b) => `<option value="${esc(b.baseline_id)}">${esc(b.name || short(b.baseline_id))} · ${esc(time(b.from))}${b.active ? ' · active' : ''}</option>`).join('');
   select.value = selected ?? '';
   root.querySelector('#baselines')!.innerHTML = models.length
     ? `<table class="models"><thead><tr><th>baseline</th><th>from</th><th>to</th><th>events</th><th>frozen</th><th></th></tr></thead><tbody>${models
         .map(
-          (b) => `<tr data-baseline="${esc(b.baseline_id)}"><td><code>${esc(b.baseline_id)}</code></td><td>${esc(time(b.from))}</td><td>${esc(time(b.to))}</td>
+          (b) => `<tr data-baseline="${esc(b.baseline_id)}"><td>${b.name ? `${esc(b.name)} ` : ''}<code>${esc(b.baseline_id)}</code>${b.active ? ' <span class="pill">active</span>' : ''}${b.rolled ? ' <span class="muted">rolled</span>' : ''}</td><td>${esc(time(b.from))}</td><td>${esc(time(b.to))}</td>
           <td>${int(b.n_events)}</td><td>${esc(time(b.created_at))}</td>
           <td class="use"><a href="${esc(stateUrl({ ...readState(), baseline: b.baseline_id }))}" data-nav>compare with this one</a></td></tr>`,
         )
