@@ -28,6 +28,7 @@ import { reportDetachedParts } from '../store/detached.ts';
 import { StoreOpenError } from '../store/errors.ts';
 import { Jobs } from '../jobs/registry.ts';
 import { Importer } from '../import/run.ts';
+import { EVENT_COLUMN_LAYOUTS } from '../store/events.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 
@@ -129,6 +130,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
           flushIntervalMs: config.INGEST_FLUSH_INTERVAL,
           retry: { initialMs: 200, maxMs: 5_000 },
           maxUnstoredRows: config.INGEST_MAX_PENDING_ROWS,
+          async storeOlderLayout(stream, layout, bytes) {
+            const columns = stream === 'events' ? EVENT_COLUMN_LAYOUTS[layout] : undefined;
+            if (!columns) throw new Error(`the journal holds ${stream} rows in layout ${layout}, which this version cannot store; start the version that wrote them once`);
+            await sql.insertRowBinary(stream, columns, bytes);
+          },
         },
         { metrics, log },
       );

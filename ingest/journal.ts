@@ -51,16 +51,26 @@ export function readFrames(data: Buffer): { payloads: Buffer[]; rows: number; by
   return { payloads, rows, bytes: at };
 }
 
-const segmentName = (stream: Stream, n: number) => `${stream}-${n}.wal`;
+/**
+ * Rows in a segment are encoded for the table's columns as they were when it
+ * was written. A segment's name carries that layout, so that rows a crashed
+ * older version acknowledged are still stored by a newer one that added
+ * columns (test/journaled.test.ts). Layout 1 segments have the plain name
+ * `<stream>-<n>.wal` every version before layouts wrote.
+ */
+export const JOURNAL_LAYOUT: Record<Stream, number> = { events: 2, labels: 1 };
+
+const segmentName = (stream: Stream, n: number, layout = JOURNAL_LAYOUT[stream]) =>
+  layout === 1 ? `${stream}-${n}.wal` : `${stream}.${layout}-${n}.wal`;
 
 /** Segment files a previous run left for `stream`, oldest first. */
-export async function leftoverSegments(dir: string, stream: Stream): Promise<{ n: number; path: string }[]> {
-  const pattern = new RegExp(`^${stream}-(\\d+)\\.wal$`);
+export async function leftoverSegments(dir: string, stream: Stream): Promise<{ n: number; path: string; layout: number }[]> {
+  const pattern = new RegExp(`^${stream}(?:\\.(\\d+))?-(\\d+)\\.wal$`);
   const names = await readdir(dir).catch(() => [] as string[]);
   return names
     .flatMap((name) => {
       const m = pattern.exec(name);
-      return m ? [{ n: Number(m[1]), path: join(dir, name) }] : [];
+      return m ? [{ n: Number(m[2]), path: join(dir, name), layout: m[1] === undefined ? 1 : Number(m[1]) }] : [];
     })
     .sort((a, b) => a.n - b.n);
 }

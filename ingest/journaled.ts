@@ -4,7 +4,7 @@ import type { Metrics } from '../core/metrics.ts';
 import { settleWithin } from '../core/within.ts';
 import { BusyError } from './batcher.ts';
 import { Flusher, type FlushEntry, type FlusherOptions } from './flusher.ts';
-import { Journal, leftoverSegments, lockJournal, readSegment } from './journal.ts';
+import { Journal, JOURNAL_LAYOUT, leftoverSegments, lockJournal, readSegment } from './journal.ts';
 import type { Stream } from './prepare.ts';
 import type { RowWriter, Writers } from './writers.ts';
 
@@ -27,6 +27,12 @@ export interface JournaledOptions extends FlusherOptions {
   segmentBytes: number;
   /** Rows acknowledged but not yet stored, per stream, beyond which requests get 503 (bounded memory). */
   maxUnstoredRows: number;
+  /**
+   * Stores the rows of a segment an older version wrote in an older column
+   * layout (JOURNAL_LAYOUT); throws for a layout it does not know, which
+   * stops the start with the segment kept.
+   */
+  storeOlderLayout?: (stream: Stream, layout: number, bytes: Buffer, rows: number) => Promise<void>;
 }
 
 export interface JournaledWriters {
@@ -50,7 +56,11 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
   for (const stream of STREAMS) {
     for (const segment of await leftoverSegments(options.dir, stream)) {
       const { bytes, rows } = await readSegment(segment.path);
-      if (rows > 0) await store[stream].add(bytes, rows);
+      if (rows > 0 && segment.layout === JOURNAL_LAYOUT[stream]) await store[stream].add(bytes, rows);
+      else if (rows > 0) {
+        if (!options.storeOlderLayout) throw new Error(`journal segment ${segment.path} holds ${stream} rows in layout ${segment.layout}, which this version cannot store`);
+        await options.storeOlderLayout(stream, segment.layout, bytes, rows);
+      }
       // Stored (or empty): only now may the segment go.
       await unlink(segment.path);
     }

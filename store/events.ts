@@ -7,6 +7,16 @@ export const EVENT_COLUMNS = [
   'prediction_num', 'prediction_cat', 'scores', 'latency_ms', 'tags', 'status', 'error_type',
 ] as const satisfies readonly (keyof EventRow)[];
 
+/**
+ * The events columns of each journal layout (ingest/journal.ts): rows a
+ * crashed older version journaled are stored in the columns it encoded.
+ * Layout 1 predates status and error_type (migration 8); they take their defaults.
+ */
+export const EVENT_COLUMN_LAYOUTS: Readonly<Record<number, readonly string[]>> = {
+  1: EVENT_COLUMNS.filter((c) => c !== 'status' && c !== 'error_type'),
+  2: EVENT_COLUMNS,
+};
+
 export const LABEL_COLUMNS = ['model', 'event_id', 'label_num', 'label_cat', 'ts'] as const satisfies readonly (keyof LabelRow)[];
 
 /** Encodes rows as JSONCompactEachRow text, one line per row, values in `columns` order. */

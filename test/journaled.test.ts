@@ -1,8 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { startService } from '../cli/service.ts';
+import type { EventRow } from '../core/event.ts';
+import { frameHeader } from '../ingest/journal.ts';
+import { encodeEvents } from '../store/events.ts';
 import { event, tempDir, testConfig, withInsertOutage } from './helpers.ts';
 import { spawnService, waitFor } from './kafka-helpers.ts';
 
@@ -134,6 +137,43 @@ describe('journaled ingest', () => {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
     }
+    dir.remove();
+  }, 120_000);
+
+  it('stores the rows an older version journaled before a crash in the columns it wrote them in, and refuses a layout it does not know', async () => {
+    const dir = tempDir();
+    const journal = join(dir.path, 'journal');
+    mkdirSync(journal, { recursive: true });
+    const now = Date.now();
+    const rows: EventRow[] = Array.from({ length: 50 }, (_, i) => ({
+      model: 'upgrade', event_id: `old-${i}`, model_version: 'v1', ts: now - 60_000 + i, num: { x: i }, cat: { c: `k${i % 3}` },
+      missing: [], prediction_num: i / 50, prediction_cat: null, scores: {}, latency_ms: 3, tags: { region: 'eu' },
+    }));
+    // Layout 1 is today's row without its last two columns (status 'ok': 0x02 'o' 'k'; error_type '': 0x00),
+    // as versions before failed events wrote it, under the segment name they used.
+    const layout1 = Buffer.concat(rows.map((r) => {
+      const row = Buffer.from(encodeEvents([r]));
+      expect([...row.subarray(row.length - 4)]).toEqual([2, 0x6f, 0x6b, 0]);
+      return row.subarray(0, row.length - 4);
+    }));
+    writeFileSync(join(journal, 'events-1.wal'), Buffer.concat([frameHeader(layout1, rows.length), layout1]));
+    const service = await startService(testConfig({ DATA_DIR: dir.path, INGEST_ACK: 'journaled' }), { logger: false });
+    try {
+      const stored = await service.sql.query<{ n: number; ok: number; x: number; region: string }>(
+        "SELECT count() AS n, countIf(status = 'ok' AND error_type = '') AS ok, sum(num['x']) AS x, any(tags['region']) AS region FROM events FINAL WHERE model = 'upgrade'",
+      );
+      expect(stored.map((r) => ({ n: Number(r.n), ok: Number(r.ok), x: Number(r.x), region: r.region }))).toEqual([{ n: 50, ok: 50, x: 1225, region: 'eu' }]);
+      expect(walFiles(journal)).toEqual([]);
+      // What this version journals says its layout in the segment's name.
+      expect((await post(service.url, batch('upgrade-new', 0, 10))).status).toBe(200);
+      expect(walFiles(journal)).toEqual([expect.stringMatching(/^events\.2-\d+\.wal$/)]);
+    } finally {
+      await service.close();
+    }
+    // A layout from a newer version is not guessed at: the start stops, naming it, and the segment stays.
+    writeFileSync(join(journal, 'events.9-7.wal'), Buffer.concat([frameHeader(layout1, rows.length), layout1]));
+    await expect(startService(testConfig({ DATA_DIR: dir.path, INGEST_ACK: 'journaled' }), { logger: false })).rejects.toThrow(/layout 9/);
+    expect(walFiles(journal)).toEqual(['events.9-7.wal']);
     dir.remove();
   }, 120_000);
 });

@@ -35,7 +35,7 @@ describe('Journal', () => {
       const journal = await Journal.open(dir.path, 'events', 1024 * 1024);
       const segments = await Promise.all([journal.append(Buffer.from('aaaa'), 1), journal.append(Buffer.from('bb'), 2), journal.append(Buffer.from('c'), 1)]);
       const files = readdirSync(dir.path);
-      expect(files).toEqual([`events-${segments[0]}.wal`]);
+      expect(files).toEqual([`events.2-${segments[0]}.wal`]);
       const onDisk = readFrames(readFileSync(join(dir.path, files[0])));
       expect(onDisk.payloads.map(String)).toEqual(['aaaa', 'bb', 'c']);
       expect(onDisk.rows).toBe(4);
@@ -60,7 +60,7 @@ describe('Journal', () => {
       expect(frameHeader(pieces, 3)).toEqual(frameHeader(Buffer.from('abcdef'), 3));
       const segment = await journal.append(pieces, 3);
       await journal.append(Buffer.from('gh'), 1);
-      const onDisk = readFrames(readFileSync(join(dir.path, `events-${segment}.wal`)));
+      const onDisk = readFrames(readFileSync(join(dir.path, `events.2-${segment}.wal`)));
       expect(onDisk.payloads.map(String)).toEqual(['abcdef', 'gh']);
       expect(onDisk.rows).toBe(4);
       await journal.close();
@@ -77,11 +77,11 @@ describe('Journal', () => {
       const first = await journal.append(Buffer.alloc(30, 1), 1);
       const second = await journal.append(Buffer.alloc(30, 2), 1);
       expect([first, second]).toEqual([8, 9]);
-      expect(readdirSync(dir.path).sort()).toEqual(['events-7.wal', 'events-8.wal', 'events-9.wal']);
+      expect(readdirSync(dir.path).sort()).toEqual(['events-7.wal', 'events.2-8.wal', 'events.2-9.wal']);
       journal.release(first);
       await journal.append(Buffer.alloc(1), 1);
       await journal.close(); // the file work queued so far is done: 8 is gone, 9 and 10 wait to be stored
-      expect(readdirSync(dir.path).sort()).toEqual(['events-10.wal', 'events-7.wal', 'events-9.wal']);
+      expect(readdirSync(dir.path).sort()).toEqual(['events-7.wal', 'events.2-10.wal', 'events.2-9.wal']);
     } finally {
       dir.remove();
     }
