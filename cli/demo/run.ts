@@ -190,9 +190,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoOutcome> {
     const flagged = [...report.drifted_features].sort();
     // A window too small to judge is shown, not counted against the run.
     const matched = !judged || expected.join() === flagged.join();
-    outcome.windows.push({ from: report.from, to: report.to, judged, expected, flagged, matched });
-    if (!matched) outcome.allMatched = false;
+    // The scheduler analyses a window again when events arrive late (LATE_REANALYZE_SHARE; through
+    // Kafka on a busy machine they do): the newest report of a window is its verdict.
+    const entry = { from: report.from, to: report.to, judged, expected, flagged, matched };
+    const again = outcome.windows.findIndex((w) => w.from === report.from && w.to === report.to);
+    if (again >= 0) outcome.windows[again] = entry;
+    else outcome.windows.push(entry);
+    outcome.allMatched = outcome.windows.every((w) => w.matched);
     write('');
+    if (again >= 0) write('analysed again with the events that arrived late:');
     write(driftTable(report, expected));
     if (!judged) write(`${report.n_events} events, too few for a verdict (or sent after the traffic stopped): not checked`);
     else write(matched ? 'OK: flagged exactly the expected features' : `MISMATCH: flagged ${flagged.join(', ') || 'none'}`);
