@@ -251,6 +251,9 @@ export function buildPlan(
     `${scoresMap} AS scores`,
     `${latency?.num ?? nullNum} AS latency_ms`,
     `${tagsMap} AS tags`,
+    // Imported rows are predictions that were served: failed ones (status 'error') are not mapped from files yet.
+    `'ok' AS status`,
+    `'' AS error_type`,
     `${label?.num ?? nullNum} AS label_num`,
     `${label?.str ?? nullStr} AS label_cat`,
   ].join(',\n  ');
