@@ -224,20 +224,21 @@ describe('POST /v1/models/{model}/import', () => {
     writeFileSync(join(dir.path, 'outside.csv'), 'timestamp,prediction\n');
     symlinkSync(join(dir.path, 'outside.csv'), join(importDir, 'link.csv'));
     writeFileSync(join(importDir, 'broken.parquet'), 'this is not a parquet file at all');
+    writeFileSync(join(importDir, 'mapping.csv'), `timestamp,prediction,x\n${iso(1000)},1,2\n`);
     const jobsBefore = service.jobs.list({ kind: 'import' }).length;
     const cases: [object, number, RegExp][] = [
       [{ path: '../outside.csv' }, 400, /under IMPORT_DIR/],
       [{ path: 'link.csv' }, 400, /under IMPORT_DIR/],
       [{ path: 'nope.csv' }, 400, /does not exist under IMPORT_DIR/],
-      [{ path: '{quoted,mixed}.csv' }, 400, /one file/],
+      [{ path: '{mapping,broken}.csv' }, 400, /one file/],
       [{ url: `file://${PARQUET}` }, 400, /scheme file:\/\/ is refused/],
       [{ url: 'ftp://example.com/x.csv' }, 400, /scheme ftp:\/\/ is refused/],
       [{ url: 's3://bucket/x.parquet' }, 400, /IMPORT_S3_ACCESS_KEY_ID/],
-      [{ path: 'quoted.csv', url: `${filesUrl}/quoted.csv` }, 400, /exactly one of path/],
+      [{ path: 'mapping.csv', url: `${filesUrl}/mapping.csv` }, 400, /exactly one of path/],
       [{ path: 'broken.parquet' }, 422, /cannot be read: .+/],
       [{ url: `${filesUrl}/missing.csv` }, 422, /cannot be read: .*404/],
-      [{ path: 'quoted.csv', prediction_column: 'score' }, 400, /no column "score" \(for prediction\)/],
-      [{ path: 'quoted.csv', feature_columns: ['prediction'] }, 400, /mapped twice/],
+      [{ path: 'mapping.csv', prediction_column: 'score' }, 400, /no column "score" \(for prediction\)/],
+      [{ path: 'mapping.csv', feature_columns: ['prediction'] }, 400, /mapped twice/],
     ];
     for (const [body, status, message] of cases) {
       const answer = await post('/v1/models/refused/import', body);
