@@ -26,6 +26,8 @@ export interface Value {
   ms: string | null;
   /** Nullable(String): any scalar value as text (ids, tags, versions): integers keep every digit. */
   text: string;
+  /** UInt8: the number is infinite; null where it cannot be (integers, strings). */
+  inf: string | null;
   /** UInt8: present but of a kind no field takes (an array, an object, a number that did not parse). */
   bad: string | null;
   /** UInt8: the NDJSON key is not in the line at all (not even null); null for columnar files. */
@@ -62,14 +64,17 @@ export function usableType(type: string): boolean {
 export function typedValue(column: Column): Value {
   const c = column.staged;
   const { base, nullable } = baseType(column.type);
-  const none = { num: null, str: null, bool: null, ms: null, bad: null, absent: null, nullable };
+  const none = { num: null, str: null, bool: null, ms: null, inf: null, bad: null, absent: null, nullable };
   if (base === 'Bool') return { ...none, bool: `toUInt8(${c})`, text: `if(${c}, 'true', 'false')` };
   if (NUMERIC.test(base)) {
-    const num = FLOAT.test(base) ? `if(isNaN(${c}), NULL, toFloat64(${c}))` : `toFloat64(${c})`;
-    return { ...none, num, text: `toString(${c})`, nullable: nullable || FLOAT.test(base) };
+    const float = FLOAT.test(base);
+    const num = float ? `if(isNaN(${c}), NULL, toFloat64(${c}))` : `toFloat64(${c})`;
+    return { ...none, num, inf: float ? `isInfinite(${c})` : null, text: `toString(${c})`, nullable: nullable || float };
   }
   if (TIME.test(base)) return { ...none, ms: `toUnixTimestamp64Milli(toDateTime64(${c}, 3, 'UTC'))`, str: `toString(${c})`, text: `toString(${c})` };
-  if (STRING.test(base)) return { ...none, str: `toString(${c})`, text: `toString(${c})` };
+  // A String column is used as it is: toString() would copy every value.
+  const str = base === 'String' ? c : `toString(${c})`;
+  if (STRING.test(base)) return { ...none, str, text: str };
   return { ...none, bad: '1', text: 'NULL' };
 }
 
@@ -82,10 +87,10 @@ export function typedValue(column: Column): Value {
 export function csvValue(column: Column): Value {
   const c = column.staged;
   const { base } = baseType(column.type);
-  const none = { num: null, str: null, bool: null, ms: null, bad: null, absent: null, nullable: true, text: c };
+  const none = { num: null, str: null, bool: null, ms: null, inf: null, bad: null, absent: null, nullable: true, text: c };
   if (NUMERIC.test(base)) {
     const parsed = `toFloat64OrNull(${c})`;
-    return { ...none, num: `if(isNaN(${parsed}), NULL, ${parsed})`, bad: `(${c} IS NOT NULL AND ${parsed} IS NULL)` };
+    return { ...none, num: `if(isNaN(${parsed}), NULL, ${parsed})`, inf: `isInfinite(${parsed})`, bad: `(${c} IS NOT NULL AND ${parsed} IS NULL)` };
   }
   if (base === 'Bool') {
     return { ...none, bool: `if(${c} IS NULL, NULL, lower(${c}) IN ('true', '1'))`, bad: `(${c} IS NOT NULL AND lower(${c}) NOT IN ('true', 'false', '1', '0'))` };
@@ -100,8 +105,11 @@ export function csvValue(column: Column): Value {
 export function jsonValue(param: string, line = 'c0'): Value {
   const key = `{${param}:String}`;
   const kind = `JSONType(${line}, ${key})`;
+  const num = `if(${kind} IN ('Int64', 'UInt64', 'Double'), JSONExtractFloat(${line}, ${key}), NULL)`;
   return {
-    num: `if(${kind} IN ('Int64', 'UInt64', 'Double'), JSONExtractFloat(${line}, ${key}), NULL)`,
+    num,
+    // 1e999 is valid JSON and reads as infinity.
+    inf: `isInfinite(${num})`,
     str: `if(${kind} = 'String', JSONExtractString(${line}, ${key}), NULL)`,
     bool: `if(${kind} = 'Bool', toUInt8(JSONExtractBool(${line}, ${key})), NULL)`,
     ms: null,

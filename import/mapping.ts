@@ -149,7 +149,7 @@ export function buildPlan(
   const tsWrongType = [ts.bad, ts.bool === null ? null : `${ts.bool} IS NOT NULL`].filter(Boolean).join(' OR ');
   if (tsWrongType) check(tsWrongType, 'wrong_type', 'timestamp must be an RFC 3339 string or epoch milliseconds');
   if (ts.num) {
-    check(`NOT isFinite(${ts.num})`, 'invalid_value', 'timestamp must be a finite number');
+    if (ts.inf) check(ts.inf, 'invalid_value', 'timestamp must be a finite number');
     checkBuilt(`abs(${ts.num}) < 1e11`, 'timestamp_out_of_range', `'timestamp ' || toString(${ts.num}) || ${bind(' looks like epoch seconds; send epoch milliseconds or RFC 3339')}`);
   }
   const strMs = ts.str && !ts.ms ? `toUnixTimestamp64Milli(parseDateTime64BestEffortOrNull(${ts.str}, 3, 'UTC'))` : null;
@@ -161,7 +161,7 @@ export function buildPlan(
   for (const { name, v } of features) {
     const field = `features.${name}`;
     if (v.bad) check(v.bad, 'wrong_type', `${field} must be a number, string, boolean or null`);
-    if (v.num) check(`isInfinite(${v.num})`, 'invalid_value', `${field} must be finite`);
+    if (v.inf) check(v.inf, 'invalid_value', `${field} must be finite`);
     if (v.str) {
       check(`${v.str} IS NOT NULL AND ${tooLong(v.str, MAX_VALUE_LENGTH)}`, 'invalid_value', `${field} is longer than ${MAX_VALUE_LENGTH}`);
       check(`${v.str} IS NOT NULL AND ${hasNul(v.str)}`, 'invalid_value', `${field} contains a NUL character (U+0000)`);
@@ -171,7 +171,7 @@ export function buildPlan(
   check(`NOT ${present(prediction)}`, 'missing_field', 'prediction is required');
   const predWrong = [prediction.bad, prediction.bool && `${prediction.bool} IS NOT NULL`, prediction.ms && !prediction.str ? `${prediction.ms} IS NOT NULL` : null].filter(Boolean).join(' OR ');
   if (predWrong) check(predWrong, 'wrong_type', 'prediction must be a number or a string');
-  if (prediction.num) check(`isInfinite(${prediction.num})`, 'invalid_value', 'prediction must be finite');
+  if (prediction.inf) check(prediction.inf, 'invalid_value', 'prediction must be finite');
   if (prediction.str) {
     check(`${prediction.str} IS NOT NULL AND ${tooLong(prediction.str, MAX_VALUE_LENGTH)}`, 'invalid_value', 'prediction is too long');
     check(`${prediction.str} IS NOT NULL AND ${hasNul(prediction.str)}`, 'invalid_value', 'prediction contains a NUL character (U+0000)');
@@ -180,7 +180,7 @@ export function buildPlan(
   const numberField = (field: string, v: Value) => {
     const wrong = [v.bad, v.str && `${v.str} IS NOT NULL`, v.bool && `${v.bool} IS NOT NULL`].filter(Boolean).join(' OR ');
     if (wrong) check(wrong, 'wrong_type', `${field} must be a number`);
-    if (v.num) check(`isInfinite(${v.num})`, 'invalid_value', `${field} must be finite`);
+    if (v.inf) check(v.inf, 'invalid_value', `${field} must be finite`);
   };
   for (const { name, v } of scores) numberField(`scores.${name}`, v);
   if (latency) {
@@ -195,7 +195,7 @@ export function buildPlan(
   if (label) {
     const wrong = [label.bad, label.bool && `${label.bool} IS NOT NULL`].filter(Boolean).join(' OR ');
     if (wrong) check(wrong, 'wrong_type', 'label must be a number or a string');
-    if (label.num) check(`isInfinite(${label.num})`, 'invalid_value', 'label must be finite');
+    if (label.inf) check(label.inf, 'invalid_value', 'label must be finite');
     if (label.str) {
       check(`${label.str} IS NOT NULL AND ${tooLong(label.str, MAX_VALUE_LENGTH)}`, 'invalid_value', 'label is too long');
       check(`${label.str} IS NOT NULL AND ${hasNul(label.str)}`, 'invalid_value', 'label contains a NUL character (U+0000)');

@@ -7,7 +7,7 @@ import { EVENT_COLUMNS, LABEL_COLUMNS } from '../store/events.ts';
 import type { Sql } from '../store/sql.ts';
 import { csvValue, jsonValue, typedValue, type Column } from './columns.ts';
 import { buildPlan, type ImportMapping, type Plan } from './mapping.ts';
-import { describeSource, stageSource } from './stage.ts';
+import { describeSource, engineReason, stageSource, UnreadableError } from './stage.ts';
 import type { ImportFormat, Source } from './source.ts';
 
 /** Rejected rows the answer lists with their reason (all are counted). */
@@ -182,6 +182,10 @@ export class Importer {
       }
       result.seconds = (Date.now() - started) / 1000;
       return result;
+    } catch (err) {
+      // The job's error is read by a person: the engine's sentence, not its stack.
+      if (ctx.signal.aborted || err instanceof UnreadableError) throw err;
+      throw new Error(engineReason(err));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,12 +8,19 @@ export class UnreadableError extends Error {
   override name = 'UnreadableError';
 }
 
-/** The engine's own sentence out of its error text: no "Query failed: Code: N. DB::Exception:", no version, no stack. */
+/**
+ * The engine's own sentences out of its error text, outermost first (a
+ * schema inference failure wraps the parse error that caused it): no
+ * "Query failed: Code: N. DB::Exception:", no version, no stack.
+ */
 export function engineReason(err: unknown): string {
-  const text = String((err as Error)?.message ?? err);
-  const m = /DB::Exception: ([\s\S]*?)(?: \(version [^)]*\))?(?:\.\s*Stack trace:[\s\S]*)?$/.exec(text);
-  const reason = (m ? m[1] : text).split('\n')[0].replace(/^Query failed: /, '').trim();
-  return reason.length > 300 ? `${reason.slice(0, 300)}...` : reason;
+  const text = String((err as Error)?.message ?? err).replace(/\s*Stack trace:[\s\S]*$/, '');
+  const parts = text.split(/(?:Code: \d+\. )?DB::\w*Exception: /).slice(1);
+  const sentences = (parts.length > 0 ? parts : [text.replace(/^Query failed: /, '')])
+    .map((p) => p.replace(/\(version [^)]*\)/g, '').replace(/\s*Error:\s*$/, '').replace(/\s+/g, ' ').trim().replace(/\.$/, ''))
+    .filter(Boolean);
+  const reason = sentences.join(': ');
+  return reason.length > 400 ? `${reason.slice(0, 400)}...` : reason;
 }
 
 /** Lines of an NDJSON file read to find its keys (the columns a mapping can name). */

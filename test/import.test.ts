@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../cli/service.ts';
-import { fileUnder, SourceError, urlSource } from '../import/source.ts';
+import { progressLine } from '../cli/import.ts';
+import { fileUnder, formatOf, SourceError, urlSource } from '../import/source.ts';
 import type { JobView } from '../jobs/registry.ts';
 import { runCli, tempDir, testConfig } from './helpers.ts';
 
@@ -25,16 +26,17 @@ const iso = (msAgo: number) => new Date(now - msAgo).toISOString();
  * of its own, as a tool of the user's would write it.
  */
 function writeParquet(path: string, rows: number): void {
-  const features = Array.from({ length: 10 }, (_, i) => `round(sin(number * ${i + 1}) * 100, 3) AS f${i}`).join(', ');
-  const script = `
-    import { query } from 'chdb';
-    query(\`INSERT INTO FUNCTION file('${path}', Parquet)
-      SELECT 'e' || toString(number) AS id,
+  writeWithEngine(path, `SELECT 'e' || toString(number) AS id,
              now64(3, 'UTC') - toIntervalMillisecond(number * 100 + 60000) AS ts,
              number % 7 / 7 AS pred, toUInt8(number % 3 = 0) AS outcome,
              ['north', 'south'][number % 2 + 1] AS region, ['a', 'b', 'c'][number % 3 + 1] AS plan,
-             ${features}
-      FROM numbers(${rows})\`, 'Null');`;
+             ${Array.from({ length: 10 }, (_, i) => `round(sin(number * ${i + 1}) * 100, 3) AS f${i}`).join(', ')}
+      FROM numbers(${rows})`);
+}
+
+/** Writes the rows of `select` as a Parquet file with chDB in a child process. */
+function writeWithEngine(path: string, select: string): void {
+  const script = `import { query } from 'chdb'; query(${JSON.stringify(`INSERT INTO FUNCTION file('${path}', Parquet) ${select}`)}, 'Null');`;
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`writing the Parquet file failed: ${run.stderr}`);
 }
@@ -202,24 +204,41 @@ describe('POST /v1/models/{model}/import', () => {
     ]);
   }, 300_000);
 
+  it('reads NaN in a Parquet column as missing and refuses infinity, as the HTTP contract does', async () => {
+    writeWithEngine(
+      join(importDir, 'floats.parquet'),
+      `SELECT now64(3, 'UTC') - toIntervalSecond(number + 1) AS timestamp, 1.0 AS prediction, [1.5, nan, inf, -2][number + 1] AS x FROM numbers(4)`,
+    );
+    const started = await post('/v1/models/floats/import', { path: 'floats.parquet' });
+    const job = await finished(started.body.id);
+    expect(job.result).toMatchObject({ rows: 4, accepted: 3, rejected_by_reason: { invalid_value: 1 }, first_rejected: [{ row: 3, code: 'invalid_value', reason: 'features.x must be finite' }] });
+    const rows = await service.sql.query<{ num: object; missing: string[] }>(`SELECT num, missing FROM events FINAL WHERE model = 'floats' ORDER BY ts DESC`);
+    expect(rows).toEqual([
+      { num: { x: 1.5 }, missing: [] },
+      { num: {}, missing: ['x'] },
+      { num: { x: -2 }, missing: [] },
+    ]);
+  }, 300_000);
+
   it('refuses what it must not read, or cannot, with a clear 4xx and nothing started', async () => {
     writeFileSync(join(dir.path, 'outside.csv'), 'timestamp,prediction\n');
     symlinkSync(join(dir.path, 'outside.csv'), join(importDir, 'link.csv'));
     writeFileSync(join(importDir, 'broken.parquet'), 'this is not a parquet file at all');
+    writeFileSync(join(importDir, 'mapping.csv'), `timestamp,prediction,x\n${iso(1000)},1,2\n`);
     const jobsBefore = service.jobs.list({ kind: 'import' }).length;
     const cases: [object, number, RegExp][] = [
       [{ path: '../outside.csv' }, 400, /under IMPORT_DIR/],
       [{ path: 'link.csv' }, 400, /under IMPORT_DIR/],
       [{ path: 'nope.csv' }, 400, /does not exist under IMPORT_DIR/],
-      [{ path: '{quoted,mixed}.csv' }, 400, /one file/],
+      [{ path: '{mapping,broken}.csv' }, 400, /one file/],
       [{ url: `file://${PARQUET}` }, 400, /scheme file:\/\/ is refused/],
       [{ url: 'ftp://example.com/x.csv' }, 400, /scheme ftp:\/\/ is refused/],
       [{ url: 's3://bucket/x.parquet' }, 400, /IMPORT_S3_ACCESS_KEY_ID/],
-      [{ path: 'quoted.csv', url: `${filesUrl}/quoted.csv` }, 400, /exactly one of path/],
+      [{ path: 'mapping.csv', url: `${filesUrl}/mapping.csv` }, 400, /exactly one of path/],
       [{ path: 'broken.parquet' }, 422, /cannot be read: .+/],
       [{ url: `${filesUrl}/missing.csv` }, 422, /cannot be read: .*404/],
-      [{ path: 'quoted.csv', prediction_column: 'score' }, 400, /no column "score" \(for prediction\)/],
-      [{ path: 'quoted.csv', feature_columns: ['prediction'] }, 400, /mapped twice/],
+      [{ path: 'mapping.csv', prediction_column: 'score' }, 400, /no column "score" \(for prediction\)/],
+      [{ path: 'mapping.csv', feature_columns: ['prediction'] }, 400, /mapped twice/],
     ];
     for (const [body, status, message] of cases) {
       const answer = await post('/v1/models/refused/import', body);
@@ -234,5 +253,21 @@ describe('import sources (pure checks)', () => {
     await expect(fileUnder(undefined, 'x.csv')).rejects.toThrow(/IMPORT_DIR is not set/);
     expect(() => urlSource('https://user:pw@example.com/x.csv', {})).toThrow(SourceError);
     expect(urlSource('https://example.com/x.csv?sig=1', {})).toEqual({ kind: 'url', url: 'https://example.com/x.csv?sig=1' });
+    expect(() => urlSource('https://example.com/{a,b}.csv', {})).toThrow(/refused/);
+    expect(urlSource('s3://bucket/logs/x.parquet', { accessKeyId: 'id', secretAccessKey: 'secret' })).toMatchObject({ kind: 's3', url: 's3://bucket/logs/x.parquet' });
+  });
+
+  it('tells the format and compression from the name, or refuses to guess', () => {
+    expect(formatOf('logs/2026-11.CSV.gz')).toEqual({ format: 'csv', compression: 'gz' });
+    expect(formatOf('x.jsonl')).toEqual({ format: 'ndjson', compression: null });
+    expect(formatOf('x.pq')).toEqual({ format: 'parquet', compression: null });
+    expect(formatOf('export.txt.zst', 'ndjson')).toEqual({ format: 'ndjson', compression: 'zst' });
+    expect(() => formatOf('export.txt')).toThrow(/give format/);
+    expect(() => formatOf('x.csv', 'xlsx')).toThrow(/format must be one of parquet, csv, ndjson/);
+  });
+
+  it('prints progress as rows, rows/s and ETA', () => {
+    expect(progressLine({ done: 0, total: null, rate_per_second: null, eta_seconds: null })).toBe('reading the file...');
+    expect(progressLine({ done: 1_200_000, total: 10_000_000, rate_per_second: 150_000.4, eta_seconds: 58.7 })).toBe('1,200,000 of 10,000,000 rows (12%) · 150,000 rows/s · ETA 59s');
   });
 });
