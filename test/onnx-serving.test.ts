@@ -31,8 +31,10 @@ it('serves the ONNX model, logs every call, and driftwatch raises the drift aler
           scraped = (async () => {
             const errors = async () => Number((await promQuery(prom.url, 'sum(model_server_requests_total{outcome="error"})'))[0]?.value[1] ?? 0);
             await waitFor(async () => (await errors()) > 0, 60_000, 'the model server scraped with a failed request');
-            const up = await promQuery(prom.url, 'up{job="driftwatch"}');
-            return { modelServerErrors: await errors(), driftwatchUp: up.some((r) => r.value[1] === '1') };
+            // Scraped at least once: a scrape of 1 s can time out now and then on a busy machine, so not "up at this instant".
+            const upOnce = async () => (await promQuery(prom.url, 'max_over_time(up{job="driftwatch"}[5m])')).some((r) => r.value[1] === '1');
+            await waitFor(upOnce, 60_000, 'driftwatch scraped by Prometheus').catch(() => {});
+            return { modelServerErrors: await errors(), driftwatchUp: await upOnce() };
           })();
         },
       },
