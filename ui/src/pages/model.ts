@@ -90,6 +90,12 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
           limit: 1,
         }).then((r) => r.windows[0] ?? null, () => null)
       : Promise.resolve(null);
+  // The stored window is asked for, and drawn, before the rest: the embedded
+  // store runs one statement at a time, and behind the fresh computation
+  // (seconds for hundreds of features) the table would wait as long.
+  const storedReport = await stored;
+  if (!current()) return;
+  if (storedReport) show(storedReport, false);
   const fresh = get<DriftReport>(`/v1/models/${encodeURIComponent(model)}/drift`, {
     ...windowRange,
     baseline_id: state.baseline,
@@ -104,9 +110,6 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
     .then((r) => r.history)
     .catch((err) => (err instanceof ApiError && err.status === 404 ? [] : Promise.reject(err)));
   const sections: Promise<void>[] = [];
-  void stored.then((report) => {
-    if (report && current() && !data.final) show(report, false);
-  });
   try {
     const report = await fresh;
     if (!current()) return;
