@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { constants as zlibConstants } from 'node:zlib';
 import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -92,7 +93,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Prometheus scrapes /metrics with gzip, and reports and histories run to
   // hundreds of KB. Request bodies are decompressed on the ingest routes
   // alone (their `decompress` option), in these encodings.
-  await app.register(compress, { globalCompression: true, globalDecompression: false, threshold: 1024, requestEncodings: ['gzip', 'deflate', 'br'] });
+  // Brotli at quality 4, not zlib's default 11: at 11 the UI's 300 KB bundle took
+  // 670 ms to compress on every page load (and a 1.8 MB history seconds), at 4
+  // it takes 9 ms for 16% more bytes.
+  await app.register(compress, {
+    globalCompression: true,
+    globalDecompression: false,
+    threshold: 1024,
+    requestEncodings: ['gzip', 'deflate', 'br'],
+    brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } },
+  });
   await app.register(swagger, {
     openapi: {
       info: {
