@@ -1,4 +1,6 @@
+import type { BackfillSummary } from '../analyzers/backfill.ts';
 import { parseArgs, UsageError } from './args.ts';
+import { followJob, type JobAnswer } from './job.ts';
 
 /**
  * `driftwatch backfill`: asks a running service to analyse a past range of a
@@ -20,26 +22,7 @@ interface Out {
   write(text: string): unknown;
 }
 
-interface JobView {
-  id: string;
-  state: 'running' | 'succeeded' | 'failed' | 'cancelled';
-  done: number;
-  total: number | null;
-  rate_per_second: number | null;
-  eta_seconds: number | null;
-  error: string | null;
-  result: {
-    windows: number;
-    analysed: number;
-    from: string;
-    to: string;
-    drifted_windows: { from: string; to: string; drifted_features: string[]; prediction_drifted: boolean }[];
-    alert_transitions: number;
-    notifications: number;
-  } | null;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type BackfillJob = JobAnswer<BackfillSummary>;
 
 export async function runBackfill(
   argv: readonly string[],
@@ -79,30 +62,28 @@ export async function runBackfill(
   };
   const asTime = (t: string) => (/^\d+$/.test(t) ? Number(t) : t);
 
-  let job: JobView;
+  let job: BackfillJob;
   try {
     const started = await call('POST', `/v1/models/${encodeURIComponent(model)}/analyze`, { from: asTime(from), to: asTime(to) });
     if (started.status !== 202) {
       io.err.write(`driftwatch backfill: the service refused (${started.status}): ${String(started.json.message ?? started.text.slice(0, 300))}\n`);
       return 1;
     }
-    job = started.json as unknown as JobView;
-    io.out.write(`backfill of ${model}: job ${job.id}, ${job.total ?? '?'} windows\n`);
-    let cancelled = false;
-    while (job.state === 'running') {
-      await sleep(poll);
-      if (io.signal?.aborted && !cancelled) {
-        cancelled = true;
-        io.err.write('cancelling: the windows analysed so far stay stored\n');
-        await call('DELETE', `/v1/jobs/${job.id}`);
-      }
-      const seen = await call('GET', `/v1/jobs/${job.id}`);
-      if (seen.status !== 200) throw new Error(`GET /v1/jobs/${job.id} answered ${seen.status}: ${String(seen.json.message ?? '')}`);
-      job = seen.json as unknown as JobView;
-      const rate = job.rate_per_second === null ? '' : `, ${job.rate_per_second.toFixed(1)} windows/s`;
-      const eta = job.eta_seconds === null || job.state !== 'running' ? '' : `, ETA ${Math.ceil(job.eta_seconds)} s`;
-      io.out.write(`windows ${job.done}/${job.total ?? '?'}${rate}${eta}\n`);
-    }
+    const first = started.json as unknown as BackfillJob;
+    io.out.write(`backfill of ${model}: job ${first.id}, ${first.total ?? '?'} windows\n`);
+    job = await followJob(first, {
+      url: `${base}/v1/jobs/${first.id}`,
+      headers,
+      pollMs: poll,
+      signal: io.signal,
+      onCancel: () => io.err.write('cancelling: the windows analysed so far stay stored\n'),
+      onPoll(seen) {
+        const rate = seen.rate_per_second === null ? '' : `, ${seen.rate_per_second.toFixed(1)} windows/s`;
+        const eta = seen.eta_seconds === null || seen.state !== 'running' ? '' : `, ETA ${Math.ceil(seen.eta_seconds)} s`;
+        io.out.write(`windows ${seen.done}/${seen.total ?? '?'}${rate}${eta}\n`);
+      },
+      fail: (message) => new Error(message),
+    });
   } catch (err) {
     io.err.write(`driftwatch backfill: cannot reach ${base}: ${(err as Error).message}\n`);
     return 1;

@@ -4,8 +4,10 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { ImportResult } from '../import/run.ts';
 import { formatOf, SourceError } from '../import/source.ts';
 import { UsageError } from './args.ts';
+import { followJob, serviceAnswered, type JobAnswer } from './job.ts';
 
 /** The command's own flags: the service, the model, the format, and the column mapping. */
 export const IMPORT_FLAGS = [
@@ -35,28 +37,8 @@ export interface ImportCommand {
   signal?: AbortSignal;
 }
 
-interface JobAnswer {
-  id: string;
-  state: 'running' | 'succeeded' | 'failed' | 'cancelled';
-  done: number;
-  total: number | null;
-  rate_per_second: number | null;
-  eta_seconds: number | null;
-  result: null | {
-    rows: number;
-    accepted: number;
-    rejected: number;
-    rejected_by_reason: Record<string, number>;
-    first_rejected: { row: number; code: string; reason: string }[];
-    labels: number;
-    features: string[];
-    ignored_columns: string[];
-    seconds: number;
-  };
-  error: string | null;
-}
+type ImportJob = JobAnswer<ImportResult>;
 
-/** The service refused or failed the import: said in one line, exit 1. */
 export class ImportFailed extends Error {
   override name = 'ImportFailed';
 }
@@ -111,30 +93,25 @@ export async function runImport(cmd: ImportCommand): Promise<boolean> {
     headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(info.size) },
     file: cmd.path,
   });
-  if (started.status !== 202) throw new ImportFailed(refusal(started));
-  let job = JSON.parse(started.body) as JobAnswer;
-  out.write(`import job ${job.id} started\n`);
+  if (started.status !== 202) throw new ImportFailed(serviceAnswered(started));
+  const first = JSON.parse(started.body) as ImportJob;
+  out.write(`import job ${first.id} started\n`);
 
-  let cancelled = false;
-  const cancel = () => {
-    if (cancelled) return;
-    cancelled = true;
-    out.write('cancelling the import...\n');
-    void send(new URL(`/v1/jobs/${job.id}`, base), { method: 'DELETE', headers }).catch(() => {});
-  };
-  cmd.signal?.addEventListener('abort', cancel, { once: true });
   let last = -1;
-  while (job.state === 'running') {
-    await new Promise((r) => setTimeout(r, pollMs));
-    const polled = await send(new URL(`/v1/jobs/${job.id}`, base), { method: 'GET', headers });
-    if (polled.status !== 200) throw new ImportFailed(refusal(polled));
-    job = JSON.parse(polled.body) as JobAnswer;
-    if (job.state === 'running' && job.done !== last) {
-      last = job.done;
-      out.write(`${progressLine(job)}\n`);
-    }
-  }
-  cmd.signal?.removeEventListener('abort', cancel);
+  const job = await followJob(first, {
+    url: new URL(`/v1/jobs/${first.id}`, base).href,
+    headers,
+    pollMs,
+    signal: cmd.signal,
+    onCancel: () => out.write('cancelling the import...\n'),
+    onPoll(polled) {
+      if (polled.state === 'running' && polled.done !== last) {
+        last = polled.done;
+        out.write(`${progressLine(polled)}\n`);
+      }
+    },
+    fail: (message) => new ImportFailed(message),
+  });
   if (job.state !== 'succeeded' || !job.result) {
     out.write(`import ${job.state}${job.error ? `: ${job.error}` : ''} (${n(job.done)} rows done; what was stored stays, and importing the file again stores each row once)\n`);
     return false;
@@ -144,7 +121,7 @@ export async function runImport(cmd: ImportCommand): Promise<boolean> {
 }
 
 /** "1,200,000 of 10,000,000 rows (12%) · 150,000 rows/s · ETA 59s" */
-export function progressLine(job: Pick<JobAnswer, 'done' | 'total' | 'rate_per_second' | 'eta_seconds'>): string {
+export function progressLine(job: Pick<ImportJob, 'done' | 'total' | 'rate_per_second' | 'eta_seconds'>): string {
   if (job.total === null) return 'reading the file...';
   const share = job.total > 0 ? ` (${Math.floor((job.done / job.total) * 100)}%)` : '';
   const rate = job.rate_per_second !== null ? ` · ${n(job.rate_per_second)} rows/s` : '';
@@ -152,7 +129,7 @@ export function progressLine(job: Pick<JobAnswer, 'done' | 'total' | 'rate_per_s
   return `${n(job.done)} of ${n(job.total)} rows${share}${rate}${eta}`;
 }
 
-function summary(r: NonNullable<JobAnswer['result']>): string {
+function summary(r: ImportResult): string {
   const lines = [
     `imported ${n(r.accepted)} of ${n(r.rows)} rows in ${r.seconds.toFixed(1)}s (${n(r.rows / Math.max(r.seconds, 0.001))} rows/s); ${n(r.labels)} labels`,
     `features (${r.features.length}): ${r.features.join(', ')}`,
@@ -164,15 +141,6 @@ function summary(r: NonNullable<JobAnswer['result']>): string {
   }
   return lines.join('\n') + '\n';
 }
-
-const refusal = (answer: { status: number; body: string }) => {
-  try {
-    const e = JSON.parse(answer.body) as { code?: string; message?: string };
-    return `the service answered ${answer.status} ${e.code ?? ''}: ${e.message ?? answer.body.slice(0, 300)}`;
-  } catch {
-    return `the service answered ${answer.status}: ${answer.body.slice(0, 300)}`;
-  }
-};
 
 /** One HTTP request, the body streamed from `file` when given; the whole answer as text. */
 async function send(url: URL, options: { method: string; headers: Record<string, string>; file?: string }): Promise<{ status: number; body: string }> {
