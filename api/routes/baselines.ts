@@ -45,6 +45,15 @@ type OneRequest = { Params: { model: string; baseline_id: string } };
 // Longest period a rolling policy may have: a refreeze less than yearly is a baseline frozen by hand.
 const MAX_PERIOD_MS = 366 * 86_400_000;
 
+/** The baseline a computation compares with (drift, a report, a backfill's check): the one named, or the model's active one; 404 when there is none. */
+export async function baselineFor(sql: Sql, model: string, baselineId: string | undefined): Promise<Baseline> {
+  const baseline = baselineId ? await getBaseline(sql, model, baselineId) : await activeBaseline(sql, model);
+  if (baseline) return baseline;
+  throw new Errors.BaselineNotFound(
+    baselineId ? `no baseline ${baselineId} for model "${model}"` : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
+  );
+}
+
 /** A model-wide baseline of the model, or the reason there is none to act on. */
 async function modelWide(sql: Sql, model: string, id: string): Promise<Baseline> {
   const baseline = await getBaseline(sql, model, id);
@@ -174,8 +183,7 @@ export async function baselineRoutes(app: FastifyInstance, options: BaselineRout
     },
     async (request, reply) =>
       gate.run(reply, async (sql) => {
-        const baseline = await getBaseline(sql, request.params.model, request.params.baseline_id);
-        if (!baseline) throw new Errors.BaselineNotFound(`no baseline ${request.params.baseline_id} for model "${request.params.model}"`);
+        const baseline = await baselineFor(sql, request.params.model, request.params.baseline_id);
         return { ...baselineOut(baseline), active: (await activeBaseline(sql, baseline.model))?.baseline_id === baseline.baseline_id };
       }),
   );

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { Sql } from '../../store/sql.ts';
-import type { Baseline } from '../../analyzers/baseline.ts';
 import { computeDrift, type DriftOptions } from '../../analyzers/drift.ts';
 import type { BaselineOptions } from '../../analyzers/baseline.ts';
-import { activeBaseline, getBaseline, segmentBaselines } from '../../store/baselines.ts';
+import { activeBaseline, segmentBaselines } from '../../store/baselines.ts';
 import { comparePerformance, computePerformance } from '../../analyzers/performance-window.ts';
 import { driftHistory } from '../../store/drift-results.ts';
 import { performanceHistory } from '../../store/performance-results.ts';
@@ -14,7 +12,7 @@ import type { AlertEngine } from '../../alerts/engine.ts';
 import { mayUse } from '../access.ts';
 import type { QueryGate } from '../query-gate.ts';
 import { Errors } from '../errors.ts';
-import { referenceRange } from './baselines.ts';
+import { baselineFor, referenceRange } from './baselines.ts';
 import {
   DriftHistoryQuery,
   DriftQuery,
@@ -25,7 +23,7 @@ import {
   HistoryQuery,
   ModelParams,
 } from '../schemas.ts';
-import { iso, parseHistoryRange, parseRange, parseTime, windowOut } from '../time.ts';
+import { iso, parseHistoryRange, parseRange, windowOut } from '../time.ts';
 import { compactReport } from './compact.ts';
 
 export interface ModelRouteOptions {
@@ -37,15 +35,6 @@ export interface ModelRouteOptions {
   maxSegments: number;
   /** Counts the firing alerts of the models summary; without it the count is null. */
   alerts?: Pick<AlertEngine, 'active'>;
-}
-
-/** The baseline a drift computation compares with: the one named, or the model's active one; 404 when there is none. */
-export async function baselineFor(sql: Sql, model: string, baselineId: string | undefined): Promise<Baseline> {
-  const baseline = baselineId ? await getBaseline(sql, model, baselineId) : await activeBaseline(sql, model);
-  if (baseline) return baseline;
-  throw new Errors.BaselineNotFound(
-    baselineId ? `no baseline ${baselineId} for model "${model}"` : `model "${model}" has no baseline yet: POST /v1/models/${model}/baselines first`,
-  );
 }
 
 type ModelRequest = { Params: { model: string } };

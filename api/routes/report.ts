@@ -3,7 +3,8 @@ import { computeDrift } from '../../analyzers/drift.ts';
 import { ErrorResponse, ModelParams } from '../schemas.ts';
 import { reportPage } from '../report-page.ts';
 import { iso, parseRange, windowOut } from '../time.ts';
-import { baselineFor, type ModelRouteOptions } from './models.ts';
+import { baselineFor } from './baselines.ts';
+import type { ModelRouteOptions } from './models.ts';
 
 /** GET /v1/models/{model}/report.html: a window's drift as one self-contained HTML file to share. */
 export async function reportRoutes(app: FastifyInstance, options: ModelRouteOptions): Promise<void> {
