@@ -30,7 +30,7 @@ interface Mix {
 }
 
 function events(prefix: string, from: number, n: number, mix: Mix): EventRow[] {
-  return Array.from({ length: n }, (_, i) => {
+  return Array.from({ length: n }, (_, i): EventRow => {
     const u = random.random();
     const missing = u < mix.missing;
     const asString = !missing && u < mix.missing + (mix.string ?? 0);
@@ -40,7 +40,7 @@ function events(prefix: string, from: number, n: number, mix: Mix): EventRow[] {
       model_version: 'v1',
       ts: from + Math.floor((i * HOUR) / n),
       num: { ...(missing || asString ? {} : { x: random.normal() }), y: random.random() < (mix.above ?? 0) ? 100 + random.random() : random.normal() },
-      cat: asString ? { x: 'n/a' } : {},
+      cat: asString ? { x: 'n/a' } : ({} as Record<string, string>),
       missing: missing ? ['x'] : [],
       prediction_num: null,
       prediction_cat: null,
