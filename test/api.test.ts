@@ -521,7 +521,9 @@ describe('data quality', () => {
     expect(amount.checks.type_violation).toMatchObject({ baseline: 0, drifted: true });
     expect(amount.checks.out_of_range).toMatchObject({ share: 0, baseline: 2 / 401, drifted: false });
     expect(country.checks.missing.drifted).toBe(false);
-    expect(dq.flagged_features).toEqual(['amount']);
+    // retired is gone from the window: missing in every event against none in the reference.
+    expect(dq.features.find((f: { feature: string }) => f.feature === 'retired').checks.missing).toMatchObject({ share: 1, baseline: 0, drifted: true });
+    expect(dq.flagged_features).toEqual(['amount', 'retired']);
     // The joint distribution of the numeric features against the baseline's PCA (issue 19 item 2).
     expect(report.multivariate).toMatchObject({ method: 'pca_reconstruction_error', features: ['amount', 'retired'], status: 'ok', n_current: 400 });
   });
