@@ -48,7 +48,7 @@ export interface Projection {
 export interface WindowError {
   /** Rows the error was averaged over (the window's events, sampled down to `max`). */
   n: number;
-  /** Mean reconstruction error over them; null without rows. */
+  /** Mean reconstruction error over them; null without rows, or when it overflowed (NaN). */
   mean: number | null;
 }
 

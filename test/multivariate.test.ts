@@ -103,6 +103,16 @@ describe('multivariate drift', () => {
     }
   }, 240_000);
 
+  it('flags a window whose errors overflow, and reports it without a number JSON cannot carry', async () => {
+    const { baseline, random } = await reference('huge', 3, 2_000);
+    const from = T0 + 2 * HOUR;
+    const rows = events(random, 'huge', 'h', from, 200, 0.8).map((e) => ({ ...e, num: { ...e.num, c: 1e200 } }));
+    await insertEvents(sql, rows);
+    const report = await computeDrift(sql, baseline, { model: 'huge', from, to: from + HOUR }, OPTIONS);
+    expect(report.multivariate).toMatchObject({ status: 'ok', drifted: true, reconstruction_error: null });
+    expect(JSON.parse(JSON.stringify(report)).multivariate.upper_threshold).toBe(report.multivariate!.upper_threshold);
+  }, 120_000);
+
   it('leaves at least 198 of 200 stationary windows of 500 events unflagged', async () => {
     const { baseline, random } = await reference('stationary', 7, 20_000);
     const model = baseline.multivariate!;

@@ -100,12 +100,17 @@ export async function multivariateDrift(sql: Sql, model: ReconstructionModel, wi
     reference_error: model.reference.mean,
     reference_std: model.reference.std,
   };
-  if (n === 0 || mean === null) {
+  if (n === 0) {
     return { ...base, reconstruction_error: null, lower_threshold: null, upper_threshold: null, change: null, drifted: false, status: 'no_data' };
   }
   const band = errorBand(model, n, options);
   // Judged on the window's events, not the sample: a window below MIN_WINDOW_EVENTS has no verdict however it was sampled.
   const status = total < options.minWindowEvents ? 'insufficient_data' : 'ok';
+  if (mean === null || !Number.isFinite(mean)) {
+    // Values some 1e154 standard deviations out overflow the squares (the engine answers NaN as null):
+    // far outside any band, but JSON has no Infinity (a 500).
+    return { ...base, reconstruction_error: null, lower_threshold: band.lower, upper_threshold: band.upper, change: null, drifted: status === 'ok', status };
+  }
   return {
     ...base,
     reconstruction_error: mean,

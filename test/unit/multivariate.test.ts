@@ -51,3 +51,11 @@ describe('quality share checks', () => {
     expect(outOfRangeBaseline(999)).toBe(0.002);
   });
 });
+
+describe('PCA reconstruction model on extreme values', () => {
+  it('leaves out features whose spread overflows, rather than store NaN', () => {
+    const random = seeded(3);
+    const rows = Array.from({ length: 500 }, () => [random.normal() * 1e200, random.normal() * 1e200]);
+    expect(fitReconstruction(['a', 'b'], rows, 0.65)).toBeNull();
+  });
+});
