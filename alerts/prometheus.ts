@@ -47,8 +47,17 @@ function select(rule: Rule): string {
         : series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature="@prediction"', models);
     case 'dataset':
       return series('driftwatch_drifted_features_ratio', models);
-    case 'quality':
-      return series(metric.name === 'missing_share' ? 'driftwatch_feature_missing_ratio' : 'driftwatch_feature_type_violation_ratio', models, features);
+    case 'quality': {
+      const share = { missing_share: 'driftwatch_feature_missing_ratio', type_violation_share: 'driftwatch_feature_type_violation_ratio', out_of_range_share: 'driftwatch_feature_out_of_range_ratio' }[metric.name];
+      if (share) return series(share, models, features);
+      if (metric.name === 'drifted') return `max by (model, feature) (${series('driftwatch_feature_quality_drifted', models, features)})`;
+      return series('driftwatch_feature_quality_drifted', `check=${quote(metric.name.replace(/_share_drifted$/, ''))}`, models, features);
+    }
+    case 'multivariate':
+      return series(
+        { reconstruction_error: 'driftwatch_multivariate_reconstruction_error', change: 'driftwatch_multivariate_reconstruction_error_change_ratio', drifted: 'driftwatch_multivariate_drifted' }[metric.name]!,
+        models,
+      );
     case 'performance':
       return metric.name === 'label_coverage'
         ? series('driftwatch_label_coverage_ratio', models)

@@ -16,16 +16,28 @@ export const METRIC_FAMILIES = {
   drift: 'per feature: drift.drifted (the verdict, 1 or 0) or a drift statistic of the window, drift.<method> (psi, jensen_shannon, hellinger, ks_statistic, ks_p_value, wasserstein_normalized, chi2_statistic, chi2_p_value, l_infinity)',
   prediction_drift: "per model: the same for the model's own output, prediction_drift.drifted or prediction_drift.<method>",
   dataset: 'per model: dataset.drifted_share, the share of judged features that drifted',
-  quality: 'per feature: quality.missing_share or quality.type_violation_share',
+  quality:
+    'per feature: quality.missing_share, quality.type_violation_share, quality.out_of_range_share (numeric), their verdicts against the baseline quality.<share>_drifted (1 or 0), or quality.drifted (any of them)',
   performance: 'per model: performance.<metric> (accuracy, f1, precision, recall, roc_auc, log_loss, mae, rmse, r2, ...) of the newest window with labels, or performance.label_coverage',
   shadow: 'per shadow model: shadow.mismatch_share, shadow.class_agreement, shadow.prediction_psi, shadow.mean_abs_diff, shadow.max_abs_diff',
   ingest: 'service-wide: ingest.kafka_lag, messages behind the end of the topics',
   errors: 'per model: errors.rate, the share of the window\'s events that were failed predictions (status "error")',
+  multivariate:
+    'per model: multivariate.reconstruction_error (mean PCA reconstruction error of the numeric features), multivariate.change (relative to the baseline\'s), or multivariate.drifted (outside the band, 1 or 0)',
 } as const;
 
 const FIXED: Record<string, readonly string[]> = {
   dataset: ['drifted_share'],
-  quality: ['missing_share', 'type_violation_share'],
+  quality: [
+    'missing_share',
+    'type_violation_share',
+    'out_of_range_share',
+    'missing_share_drifted',
+    'type_violation_share_drifted',
+    'out_of_range_share_drifted',
+    'drifted',
+  ],
+  multivariate: ['reconstruction_error', 'change', 'drifted'],
   shadow: ['mismatch_share', 'class_agreement', 'prediction_psi', 'mean_abs_diff', 'max_abs_diff'],
   ingest: ['kafka_lag'],
   errors: ['rate'],

@@ -1,5 +1,6 @@
 import type { DriftReport, FeatureDrift } from '../analyzers/drift.ts';
 import type { PerformanceReport } from '../analyzers/performance.ts';
+import type { FeatureQuality } from '../analyzers/quality.ts';
 import type { ShadowReport } from '../analyzers/shadow/report.ts';
 import { matches, parseMetric, type Rule } from './rules.ts';
 
@@ -35,6 +36,17 @@ function featureValue(f: FeatureDrift, name: string): number | undefined {
   return f.metrics[name];
 }
 
+/** A data-quality share, or a verdict on one as 1 or 0 ("drifted": any of them); none without the baseline's shares. */
+function qualityValue(q: FeatureQuality, name: string): number | undefined {
+  if (name === 'missing_share') return q.missing_share;
+  if (name === 'type_violation_share') return q.type_violation_share;
+  if (name === 'out_of_range_share') return q.out_of_range_share;
+  if (!q.checks) return undefined;
+  if (name === 'drifted') return Number(Object.values(q.checks).some((c) => c.drifted));
+  const check = { missing_share_drifted: q.checks.missing, type_violation_share_drifted: q.checks.type_violation, out_of_range_share_drifted: q.checks.out_of_range }[name];
+  return check ? Number(check.drifted) : undefined;
+}
+
 /** The values `rule` looks at in a window's results. Pure. */
 export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
   const metric = parseMetric(rule.metric);
@@ -62,8 +74,15 @@ export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
     case 'quality':
       for (const r of drift) {
         for (const q of r.data_quality?.features ?? []) {
-          if (matches(rule.features, q.feature)) push(r.model, q.feature, metric.name === 'missing_share' ? q.missing_share : q.type_violation_share);
+          if (matches(rule.features, q.feature)) push(r.model, q.feature, qualityValue(q, metric.name));
         }
+      }
+      break;
+    case 'multivariate':
+      for (const r of drift) {
+        const m = r.multivariate;
+        if (!m) continue;
+        push(r.model, '', metric.name === 'drifted' ? (m.status === 'ok' ? Number(m.drifted) : undefined) : metric.name === 'change' ? m.change : m.reconstruction_error);
       }
       break;
     case 'performance':

@@ -6,6 +6,7 @@ import {
   freezeSample,
   numericHistograms,
   numericSummaries,
+  PREDICTION,
   sampleCounts,
   type ReferenceSample,
   type Window,
@@ -14,6 +15,8 @@ import { saveBaseline } from '../store/baselines.ts';
 import type { Sql } from '../store/sql.ts';
 import type { PerformanceReport } from './performance.ts';
 import { computePerformance } from './performance-window.ts';
+import { freezeReconstruction, type FreezeOptions, type ReconstructionModel } from './multivariate/drift.ts';
+import { baselineQuality, type BaselineQuality } from './quality.ts';
 
 export interface NumericReference {
   name: string;
@@ -59,6 +62,10 @@ export interface Baseline {
   /** For a segment baseline: which tag value it covers, and the model-wide baseline it was frozen with. */
   segment?: { tag: string; value: string } | null;
   parent_baseline_id?: string | null;
+  /** The PCA of the numeric features that multivariate drift measures windows against (analyzers/multivariate/); null with fewer than two. */
+  multivariate?: ReconstructionModel | null;
+  /** The reference's own missing and type-violation shares per feature, which a window's data quality is judged against. */
+  quality?: BaselineQuality;
   /** Only on a baseline built in memory (never stored): where KS draws its reference values from. */
   reference_sample?: ReferenceSample;
 }
@@ -86,6 +93,8 @@ export interface BaselineOptions {
   now?: number;
   /** Count failed predictions (status 'error') too (ANALYSIS_INCLUDE_FAILED; default false). */
   includeFailed?: boolean;
+  /** How the multivariate model is fitted (MULTIVARIATE_*); its defaults without. */
+  multivariate?: FreezeOptions;
 }
 
 export class EmptyRangeError extends Error {}
@@ -173,6 +182,14 @@ export async function freezeBaseline(
     n_events: inventory.total,
     features,
     performance: await computePerformance(sql, window),
+    multivariate: await freezeReconstruction(
+      sql,
+      window,
+      summaries.filter((s) => s.feature !== PREDICTION).map((s) => ({ name: s.feature, n: s.n })),
+      inventory.total,
+      options.multivariate,
+    ),
+    quality: baselineQuality(features, inventory.total, inventory.features),
     segment: window.segment ?? null,
     parent_baseline_id: parentId,
     name: as.name ?? null,

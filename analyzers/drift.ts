@@ -11,7 +11,8 @@ import type { FeatureKind } from './methods/method.ts';
 import { psi } from './methods/psi.ts';
 import { calibratedPsiThreshold } from './methods/psi-threshold.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
-import { dataQuality, type DataQuality } from './quality.ts';
+import { dataQuality, judgeQuality, type DataQuality } from './quality.ts';
+import { multivariateDrift, type MultivariateDrift } from './multivariate/drift.ts';
 import { windowErrors, type WindowErrors } from '../store/failures.ts';
 
 export type FeatureStatus = 'ok' | 'insufficient_data' | 'no_data';
@@ -67,6 +68,8 @@ export interface DriftReport {
   performance: ReturnType<typeof comparePerformance> | null;
   /** Failed predictions among the window's events: the error rate and its types (issue 20). */
   errors?: WindowErrors;
+  /** Drift of the joint distribution of the numeric features (PCA reconstruction error); null when the baseline has no model. */
+  multivariate?: MultivariateDrift | null;
 }
 
 export interface DriftOptions {
@@ -86,7 +89,16 @@ export interface DriftOptions {
   datasetDriftShare?: number;
   minWindowEvents: number;
   maxCategories: number;
+  /** Multivariate drift (analyzers/multivariate/): the least relative change of the error that counts, and the window events it is computed on. */
+  multivariateMinEffect?: number;
+  multivariateWindowSampleMax?: number;
+  /** Data quality verdicts: the least rise of a share over the baseline's that counts (QUALITY_MIN_EFFECT). */
+  qualityMinEffect?: number;
 }
+
+export const DEFAULT_MULTIVARIATE_MIN_EFFECT = 0.02;
+export const DEFAULT_MULTIVARIATE_WINDOW_SAMPLE_MAX = 50_000;
+export const DEFAULT_QUALITY_MIN_EFFECT = 0.01;
 
 
 export const DEFAULT_DATASET_DRIFT_SHARE = 0.5;
@@ -265,7 +277,23 @@ export async function computeDrift(
     ...numeric.map((f) => numericDrift(f, histograms.get(f.name)!, ks.get(f.name), options, distributions)),
     ...categorical.map((f) => categoricalDrift(f, current.get(f.name)!, categoricalN.get(f.name) ?? 0, options, distributions)),
   ];
-  const quality = dataQuality(baseline.features, inventory.total, inventory.features);
+  const alpha = options.driftAlpha ?? DEFAULT_DRIFT_ALPHA;
+  const outOfRange = new Map(
+    [...histograms].map(([name, counts]) => [name, { n: counts.reduce((a, b) => a + b, 0), outside: counts[0] + counts[counts.length - 1] }]),
+  );
+  const quality = judgeQuality(dataQuality(baseline.features, inventory.total, inventory.features), baseline.features, baseline.quality, outOfRange, {
+    alpha,
+    minEffect: options.qualityMinEffect ?? DEFAULT_QUALITY_MIN_EFFECT,
+    minWindowEvents: options.minWindowEvents,
+  });
+  const multivariate = baseline.multivariate
+    ? await multivariateDrift(sql, baseline.multivariate, window, inventory.total, {
+        alpha,
+        minEffect: options.multivariateMinEffect ?? DEFAULT_MULTIVARIATE_MIN_EFFECT,
+        minWindowEvents: options.minWindowEvents,
+        windowSampleMax: options.multivariateWindowSampleMax ?? DEFAULT_MULTIVARIATE_WINDOW_SAMPLE_MAX,
+      })
+    : null;
   // Per-feature quality shares also travel with the feature's metrics, so history and gauges keep them.
   for (const q of quality.features) {
     const target = all.find((f) => f.feature === q.feature);
@@ -280,6 +308,7 @@ export async function computeDrift(
     data_quality: quality,
     performance,
     errors: await windowErrors(sql, window),
+    multivariate,
   };
 }
 

@@ -1,5 +1,7 @@
 import type { Metrics } from '../core/metrics.ts';
 import type { DriftReport, FeatureDrift } from './drift.ts';
+import { publishMultivariate } from './multivariate/publish.ts';
+import type { FeatureQuality } from './quality.ts';
 
 /** The series published for a model: feature -> the methods it has a drift score for. */
 export type Published = Map<string, Set<string>>;
@@ -20,6 +22,20 @@ function overflow(features: readonly FeatureDrift[]): FeatureDrift | null {
     }
   }
   return { ...features[0], feature: OVERFLOW_FEATURE, metrics, drifted: features.some((f) => f.drifted) };
+}
+
+const CHECKS = ['missing', 'type_violation', 'out_of_range'] as const;
+
+/** A kept feature's out-of-range share and quality verdicts (for the overflow series: the worst of the rest). */
+function publishQuality(metrics: Metrics, model: string, feature: string, qualities: readonly FeatureQuality[]): void {
+  const outside = qualities.map((q) => q.out_of_range_share).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  if (outside.length > 0) metrics.featureOutOfRange.set({ model, feature }, Math.max(...outside));
+  else metrics.featureOutOfRange.remove({ model, feature });
+  for (const check of CHECKS) {
+    const verdicts = qualities.flatMap((q) => (q.checks?.[check] ? [q.checks[check]] : []));
+    if (verdicts.length > 0) metrics.featureQualityDrifted.set({ model, feature, check }, Number(verdicts.some((v) => v.drifted)));
+    else metrics.featureQualityDrifted.remove({ model, feature, check });
+  }
 }
 
 /**
@@ -62,6 +78,8 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
       metrics.featureMissing.remove({ model, feature: f.feature });
       metrics.featureTypeViolation.remove({ model, feature: f.feature });
     }
+    const own = quality.get(f.feature);
+    publishQuality(metrics, model, f.feature, f.feature === OVERFLOW_FEATURE ? overflowQuality : own ? [own] : []);
     now.set(f.feature, methods);
   }
   for (const [feature, methods] of previous) {
@@ -70,6 +88,7 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
       metrics.featureDrifted.remove({ model, feature });
       metrics.featureMissing.remove({ model, feature });
       metrics.featureTypeViolation.remove({ model, feature });
+      publishQuality(metrics, model, feature, []);
     }
     for (const method of methods) if (!still?.has(method)) metrics.driftScore.remove({ model, feature, method });
   }
@@ -81,5 +100,6 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
   if (report.errors?.rate != null) metrics.predictionErrorRatio.set({ model }, report.errors.rate);
   else metrics.predictionErrorRatio.remove({ model });
   metrics.lastWindowEnd.set({ model }, report.to / 1000);
+  publishMultivariate(metrics, report);
   return now;
 }

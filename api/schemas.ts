@@ -192,6 +192,11 @@ export const BaselineResponse = {
     ...BaselineSummary.properties,
     features: { type: 'array', items: FeatureReference },
     performance: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },
+    multivariate: {
+      anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }],
+      description: 'The frozen PCA multivariate drift is measured against: scaler, components, the reference error (docs/statistics.md).',
+    },
+    quality: { type: 'object', additionalProperties: true, description: "The reference's own missing and type-violation shares per feature." },
     segments: {
       type: 'array',
       items: { type: 'object', properties: { value: { type: 'string' }, baseline_id: { type: 'string' }, n_events: { type: 'integer' } } },
@@ -247,6 +252,41 @@ export const Performance = {
   },
 } as const;
 
+const ShareCheck = {
+  type: 'object',
+  properties: {
+    share: { type: 'number' },
+    baseline: { type: 'number', description: "The baseline's share; for out of range 2/(n+1), what fresh reference values give (docs/statistics.md)." },
+    p_value: { type: 'number' },
+    drifted: { type: 'boolean' },
+  },
+} as const;
+
+export const MultivariateDrift = {
+  anyOf: [
+    {
+      type: 'object',
+      description: "Drift of the joint distribution of the numeric features: the window's mean PCA reconstruction error against the band a stationary window of its size stays in (docs/statistics.md).",
+      properties: {
+        method: { type: 'string', enum: ['pca_reconstruction_error'] },
+        features: { type: 'array', items: { type: 'string' } },
+        n_components: { type: 'integer' },
+        explained_variance: { type: 'number' },
+        n_current: { type: 'integer', description: 'Events the error was averaged over (the window sampled down to MULTIVARIATE_WINDOW_SAMPLE_MAX).' },
+        reconstruction_error: { type: ['number', 'null'] },
+        reference_error: { type: 'number' },
+        reference_std: { type: 'number' },
+        lower_threshold: { type: ['number', 'null'] },
+        upper_threshold: { type: ['number', 'null'] },
+        change: { type: ['number', 'null'], description: 'Relative to reference_error.' },
+        drifted: { type: 'boolean' },
+        status: { type: 'string', enum: ['ok', 'insufficient_data', 'no_data'] },
+      },
+    },
+    { type: 'null' },
+  ],
+} as const;
+
 const DriftReportBase = {
   type: 'object',
   properties: {
@@ -268,6 +308,7 @@ const DriftReportBase = {
     dataset_drifted: { type: 'boolean' },
     prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
     performance: { anyOf: [Performance, { type: 'null' }] },
+    multivariate: MultivariateDrift,
     errors: {
       type: 'object',
       description: 'Failed predictions (events sent with status "error") among all the window\'s events: left out of drift and performance unless ANALYSIS_INCLUDE_FAILED.',
@@ -298,11 +339,19 @@ const DriftReportBase = {
                   present_share: { type: 'number' },
                   missing_share: { type: 'number' },
                   type_violation_share: { type: 'number' },
+                  out_of_range_share: { type: 'number', description: 'Numeric features: share of the values below the reference minimum or above its maximum.' },
+                  checks: {
+                    type: 'object',
+                    description:
+                      "Each share beside the baseline's, with its verdict: a one-sided binomial test at DRIFT_ALPHA and a rise of at least QUALITY_MIN_EFFECT (docs/statistics.md). Absent for a baseline frozen before verdicts existed.",
+                    properties: { missing: ShareCheck, type_violation: ShareCheck, out_of_range: ShareCheck },
+                  },
                 },
               },
             },
             absent_features: { type: 'array', items: { type: 'string' } },
             new_features: { type: 'array', items: { type: 'string' } },
+            flagged_features: { type: 'array', items: { type: 'string' }, description: 'Features with at least one drifted check.' },
           },
         },
         { type: 'null' },

@@ -13,6 +13,7 @@
  */
 import { freezeBaseline } from '../analyzers/baseline.ts';
 import { computeDrift } from '../analyzers/drift.ts';
+import { multivariateDrift } from '../analyzers/multivariate/drift.ts';
 import * as A from '../store/aggregates.ts';
 import { openStore } from '../store/open.ts';
 import { tempDir, testConfig } from '../test/helpers.ts';
@@ -87,10 +88,35 @@ try {
     again.push(seconds(t1));
   }
 
+  // Issue 19 items 2 and 4: the same drift with and without the baseline's multivariate model, in
+  // turns, and the multivariate step alone (quality verdicts are arithmetic on counts already there).
+  const withMv: number[] = [];
+  const withoutMv: number[] = [];
+  const mvAlone: number[] = [];
+  const options = { psiThreshold: 0.2, minWindowEvents: 100, maxCategories: 1000 };
+  for (let i = 0; i < 3; i++) {
+    let t1 = performance.now();
+    await computeDrift(sql, { ...baseline, multivariate: null }, window, options);
+    withoutMv.push(seconds(t1));
+    t1 = performance.now();
+    await computeDrift(sql, baseline, window, options);
+    withMv.push(seconds(t1));
+    t1 = performance.now();
+    await multivariateDrift(sql, baseline.multivariate!, window, report.n_events, { alpha: 0.001, minEffect: 0.02, minWindowEvents: 100, windowSampleMax: 50_000 });
+    mvAlone.push(seconds(t1));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const mv = report.multivariate!;
+
   console.log(`bare scan of both windows' feature maps (FINAL): ${scanSeconds.toFixed(2)} s (checksum ${Number(scan.s).toExponential(3)})`);
-  console.log(`freeze baseline (quantiles, histograms, KS sample): ${freezeSeconds.toFixed(2)} s`);
+  console.log(`freeze baseline (quantiles, histograms, KS sample, multivariate PCA): ${freezeSeconds.toFixed(2)} s`);
   console.log(`drift, all methods, data quality, performance: ${driftSeconds.toFixed(2)} s, then ${again.map((a) => a.toFixed(2)).join(' s, ')} s (${(Math.min(driftSeconds, ...again) / scanSeconds).toFixed(1)}x the bare scan at best)`);
   console.log(`features analysed: ${report.features.length}, drifted: ${report.drifted_features.join(', ') || 'none'}`);
+  console.log(
+    `multivariate (PCA of ${mv.features.length} features, ${mv.n_components} components, error over ${mv.n_current.toLocaleString('en-US')} sampled events): ` +
+      `drift without it ${withoutMv.map((a) => a.toFixed(2)).join(', ')} s, with it ${withMv.map((a) => a.toFixed(2)).join(', ')} s ` +
+      `(medians: +${(100 * (median(withMv) / median(withoutMv) - 1)).toFixed(0)}%); the multivariate query alone ${mvAlone.map((a) => a.toFixed(2)).join(', ')} s`,
+  );
 } finally {
   await sql.close();
   dir.remove();

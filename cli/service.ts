@@ -113,6 +113,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     minWindowEvents: config.MIN_WINDOW_EVENTS,
     maxCategories: config.MAX_CATEGORIES,
     includeFailed: config.ANALYSIS_INCLUDE_FAILED,
+    multivariateMinEffect: config.MULTIVARIATE_MIN_EFFECT,
+    multivariateWindowSampleMax: config.MULTIVARIATE_WINDOW_SAMPLE_MAX,
+    qualityMinEffect: config.QUALITY_MIN_EFFECT,
   };
   const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS }, metrics);
   // Logs go through the app's logger once it exists (nothing logs before it does).
@@ -190,7 +193,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     { windowMs: config.ANALYSIS_WINDOW, graceMs: config.ANALYSIS_GRACE, maxWindows: config.BACKFILL_MAX_WINDOWS },
   );
   const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT });
-  const baselineOptions = { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX, includeFailed: config.ANALYSIS_INCLUDE_FAILED };
+  const baselineOptions = { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX, includeFailed: config.ANALYSIS_INCLUDE_FAILED,
+    multivariate: { sampleMax: config.MULTIVARIATE_SAMPLE_MAX, maxFeatures: config.MULTIVARIATE_MAX_FEATURES, varianceShare: config.MULTIVARIATE_VARIANCE },
+  };
   const rolling = new RollingBaselines(
     { sql, metrics, settled, log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) } },
     { baseline: baselineOptions, maxSegments: config.MAX_SEGMENTS, pollMs: config.ROLLING_POLL_INTERVAL },

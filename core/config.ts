@@ -218,6 +218,19 @@ const ConfigFields = z.object({
   // Failed predictions (issue 20, docs/sdk.md): events with status "error" count in each window's
   // error rate; drift, performance and baselines leave them out unless this is true.
   ANALYSIS_INCLUDE_FAILED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  // Multivariate drift and data-quality verdicts (issue 19 items 2 and 4, docs/statistics.md): the
+  // PCA frozen with a baseline is fitted on up to MULTIVARIATE_SAMPLE_MAX reference events over at
+  // most MULTIVARIATE_MAX_FEATURES numeric features (the most often present), keeping the axes that
+  // explain more than MULTIVARIATE_VARIANCE of the variance; a window's error is computed on up to
+  // MULTIVARIATE_WINDOW_SAMPLE_MAX of its events and counts only beyond MULTIVARIATE_MIN_EFFECT (a
+  // relative change of the reference error). A data-quality share counts as drifted only when it
+  // exceeds the baseline's by at least QUALITY_MIN_EFFECT (absolute), besides being significant.
+  MULTIVARIATE_SAMPLE_MAX: integer(20_000, 100, 1_000_000),
+  MULTIVARIATE_MAX_FEATURES: integer(100, 2, 1_000),
+  MULTIVARIATE_VARIANCE: z.coerce.number().gt(0).lt(1).default(0.65),
+  MULTIVARIATE_WINDOW_SAMPLE_MAX: integer(50_000, 100, 100_000_000),
+  MULTIVARIATE_MIN_EFFECT: z.coerce.number().min(0).max(10).default(0.02),
+  QUALITY_MIN_EFFECT: z.coerce.number().min(0).max(1).default(0.01),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

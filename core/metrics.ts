@@ -327,6 +327,45 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['model'] as const,
       registers: [registry],
     }),
+    // Multivariate drift and data-quality verdicts (issue 19 items 2 and 4, docs/statistics.md). The
+    // error is a distance in reference standard deviations (standardized units); check is one of
+    // missing, type_violation, out_of_range; features share METRICS_MAX_FEATURES with drift scores.
+    multivariateError: new Gauge({
+      name: 'driftwatch_multivariate_reconstruction_error',
+      help: 'Mean PCA reconstruction error of the numeric features in the last analysed window (standardized units).',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    multivariateThreshold: new Gauge({
+      name: 'driftwatch_multivariate_reconstruction_error_threshold',
+      help: 'The band a stationary window of the last analysed window\'s size keeps the reconstruction error in, by bound (lower|upper).',
+      labelNames: ['model', 'bound'] as const,
+      registers: [registry],
+    }),
+    multivariateChange: new Gauge({
+      name: 'driftwatch_multivariate_reconstruction_error_change_ratio',
+      help: 'Relative change of the last analysed window\'s reconstruction error against the baseline\'s.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    multivariateDrifted: new Gauge({
+      name: 'driftwatch_multivariate_drifted',
+      help: '1 when the reconstruction error of the last analysed window is outside its band, else 0.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    featureOutOfRange: new Gauge({
+      name: 'driftwatch_feature_out_of_range_ratio',
+      help: 'Share of the last analysed window\'s values of a numeric feature below the reference minimum or above its maximum.',
+      labelNames: ['model', 'feature'] as const,
+      registers: [registry],
+    }),
+    featureQualityDrifted: new Gauge({
+      name: 'driftwatch_feature_quality_drifted',
+      help: '1 when a data-quality share (check: missing, type_violation, out_of_range) of the last analysed window rose beyond noise and QUALITY_MIN_EFFECT over the baseline\'s, else 0.',
+      labelNames: ['model', 'feature', 'check'] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -205,6 +205,30 @@ export const modelPanels: PanelSpec[] = [
     queries: [prom('driftwatch_feature_type_violation_ratio{model="$model"}', '{{feature}}')],
   },
   {
+    title: 'Multivariate drift (PCA reconstruction error and its band)',
+    type: 'timeseries',
+    description:
+      "The window's mean reconstruction error of the numeric features against the baseline's PCA, and the band a stationary window of its size stays in: outside it, the joint distribution drifted (docs/statistics.md).",
+    queries: [
+      sql(
+        `SELECT window_start AS time,
+                JSONExtractFloat(report, 'multivariate', 'reconstruction_error') AS reconstruction_error,
+                JSONExtractFloat(report, 'multivariate', 'lower_threshold') AS lower,
+                JSONExtractFloat(report, 'multivariate', 'upper_threshold') AS upper
+         FROM drift_windows FINAL
+         WHERE model = ${MODEL} AND segment_tag = '' AND JSONHas(report, 'multivariate', 'reconstruction_error')
+           AND $__timeFilter(window_start) ORDER BY time`,
+        ['time', 'reconstruction_error', 'lower', 'upper'],
+      ),
+    ],
+  },
+  {
+    title: 'Data-quality verdicts (features flagged, by check)',
+    type: 'timeseries',
+    description: 'Features whose missing, type-violation or out-of-range share rose beyond noise and QUALITY_MIN_EFFECT over the baseline\'s, last analysed window.',
+    queries: [prom('sum by (check) (driftwatch_feature_quality_drifted{model="$model"})', '{{check}}')],
+  },
+  {
     title: 'Performance per window (labels so far)',
     type: 'timeseries',
     queries: [

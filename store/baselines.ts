@@ -39,7 +39,7 @@ const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
 
 const fromRow = (r: BaselineRow): Baseline => {
   const spec = JSON.parse(r.spec);
-  return { ...summaryOf(r), features: spec.features, performance: spec.performance ?? null };
+  return { ...summaryOf(r), features: spec.features, performance: spec.performance ?? null, multivariate: spec.multivariate ?? null, quality: spec.quality };
 };
 
 export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
@@ -54,7 +54,7 @@ export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
       from: b.from,
       to: b.to,
       n: b.n_events,
-      spec: JSON.stringify({ features: b.features, performance: b.performance ?? null }),
+      spec: JSON.stringify({ features: b.features, performance: b.performance ?? null, multivariate: b.multivariate ?? null, quality: b.quality }),
       segment_tag: b.segment?.tag ?? '',
       segment_value: b.segment?.value ?? '',
       parent: b.parent_baseline_id ?? '',

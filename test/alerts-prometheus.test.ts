@@ -37,6 +37,19 @@ rules:
   - name: Lag
     metric: ingest.kafka_lag
     threshold: 1000
+  - name: QualityVerdict
+    metric: quality.missing_share_drifted
+    op: ">="
+    threshold: 1
+    features: [inc*]
+  - name: AnyQualityVerdict
+    metric: quality.drifted
+    op: ">="
+    threshold: 1
+  - name: JointChange
+    metric: multivariate.change
+    threshold: 0.2
+    resolve_threshold: 0.1
 `);
 
 describe('driftwatch rules -> Prometheus', () => {
@@ -44,11 +57,16 @@ describe('driftwatch rules -> Prometheus', () => {
     writeFileSync(join(dir.path, 'defaults.yml'), prometheusRules(loadRules(undefined), 300_000));
     writeFileSync(join(dir.path, 'custom.yml'), prometheusRules(RULES, 60_000));
     const check = promtool('check', 'rules', 'defaults.yml', 'custom.yml');
-    expect(check.stderr + check.stdout).toMatch(/defaults\.yml\s+SUCCESS: 8 rules found[\s\S]*custom\.yml\s+SUCCESS: 3 rules found/);
+    expect(check.stderr + check.stdout).toMatch(/defaults\.yml\s+SUCCESS: 9 rules found[\s\S]*custom\.yml\s+SUCCESS: 6 rules found/);
     expect(check.status).toBe(0);
     expect(alertExpression(RULES[1])).toBe('driftwatch_model_performance{metric="accuracy"} < 0.8');
     expect(alertExpression(RULES[2])).toBe('sum(driftwatch_kafka_consumer_lag_messages) > 1000');
     expect(alertExpression(loadRules(undefined)[0])).toBe('driftwatch_feature_drifted{feature!="@prediction"} >= 1');
+    // Issue 19: quality verdicts per check (or any check), and the multivariate change with its hysteresis.
+    expect(alertExpression(RULES[3])).toBe('driftwatch_feature_quality_drifted{check="missing", feature=~"inc.*"} >= 1');
+    expect(alertExpression(RULES[4])).toBe('max by (model, feature) (driftwatch_feature_quality_drifted) >= 1');
+    expect(alertExpression(RULES[5])).toMatch(/^driftwatch_multivariate_reconstruction_error_change_ratio > 0\.2\nor\n.* and on\(model\) ALERTS/);
+    expect(alertExpression(loadRules(undefined).find((r) => r.name === 'MultivariateDrift')!)).toBe('driftwatch_multivariate_drifted >= 1');
   });
 
   it('passes promtool test rules: flapping never fires, sustained drift fires after its for, blips while resolving do not resolve', () => {

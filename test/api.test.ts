@@ -516,6 +516,16 @@ describe('data quality', () => {
     expect(country).toMatchObject({ present_share: 1, missing_share: 0, type_violation_share: 0 });
     const amountDrift = report.features.find((f: { feature: string }) => f.feature === 'amount');
     expect(amountDrift.metrics.missing_share).toBeCloseTo(0.5, 10);
+    // Each share beside the baseline's, with its verdict (issue 19 item 4); the reference had none missing.
+    expect(amount.checks.missing).toMatchObject({ share: 0.5, baseline: 0, drifted: true });
+    expect(amount.checks.type_violation).toMatchObject({ baseline: 0, drifted: true });
+    expect(amount.checks.out_of_range).toMatchObject({ share: 0, baseline: 2 / 401, drifted: false });
+    expect(country.checks.missing.drifted).toBe(false);
+    // retired is gone from the window: missing in every event against none in the reference.
+    expect(dq.features.find((f: { feature: string }) => f.feature === 'retired').checks.missing).toMatchObject({ share: 1, baseline: 0, drifted: true });
+    expect(dq.flagged_features).toEqual(['amount', 'retired']);
+    // The joint distribution of the numeric features against the baseline's PCA (issue 19 item 2).
+    expect(report.multivariate).toMatchObject({ method: 'pca_reconstruction_error', features: ['amount', 'retired'], status: 'ok', n_current: 400 });
   });
 });
 

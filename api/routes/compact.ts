@@ -16,7 +16,9 @@ export function compactReport<T extends DriftReport>(report: T): T {
     prediction: report.prediction ? verdictOnly(report.prediction) : null,
     data_quality: quality && {
       ...quality,
-      features: quality.features.filter((f) => f.missing_share > 0 || f.type_violation_share > 0),
+      features: quality.features.filter(
+        (f) => f.missing_share > 0 || f.type_violation_share > 0 || Object.values(f.checks ?? {}).some((c) => c.drifted),
+      ),
     },
   } as T;
 }

@@ -10,7 +10,7 @@ const rule = (yaml: string): Rule => parseRules(`rules:\n  - ${yaml.trim().split
 
 describe('rules files', () => {
   it('ship a default set that parses', () => {
-    expect(loadRules(undefined).map((r) => r.name)).toEqual(['FeatureDrift', 'PredictionDrift', 'DatasetDrift', 'MissingValues', 'TypeViolations', 'PredictionErrors', 'ShadowParity', 'KafkaLag']);
+    expect(loadRules(undefined).map((r) => r.name)).toEqual(['FeatureDrift', 'PredictionDrift', 'DatasetDrift', 'MissingValues', 'TypeViolations', 'PredictionErrors', 'ShadowParity', 'KafkaLag', 'MultivariateDrift']);
   });
 
   it('fill in defaults: op >, one window each way, resolve at the threshold, every model and feature', () => {
@@ -133,6 +133,35 @@ describe('signals', () => {
     expect(signalsFor(rule('name: A\nmetric: shadow.prediction_psi\nthreshold: 0'), results)).toEqual([]);
     expect(signalsFor(rule('name: A\nmetric: ingest.kafka_lag\nthreshold: 0'), results)).toEqual([{ model: '', subject: '', value: 12 }]);
     expect(signalsFor(rule('name: A\nmetric: drift.psi\nthreshold: 0\nmodels: [fraud]'), results)).toEqual([]);
+  });
+
+  it('pick multivariate drift and data-quality verdicts out of a window', () => {
+    const check = (drifted: boolean) => ({ share: 0.4, baseline: 0.01, p_value: drifted ? 0 : 0.5, drifted });
+    const report = {
+      model: 'credit',
+      features: [],
+      multivariate: { reconstruction_error: 1.3, change: 0.6, drifted: true, status: 'ok' },
+      data_quality: {
+        features: [
+          { feature: 'income', missing_share: 0.4, type_violation_share: 0, out_of_range_share: 0.002, checks: { missing: check(true), type_violation: check(false), out_of_range: check(false) } },
+          { feature: 'region', missing_share: 0, type_violation_share: 0, checks: { missing: check(false), type_violation: check(false) } },
+          { feature: 'old', missing_share: 0, type_violation_share: 0 },
+        ],
+      },
+    } as unknown as DriftReport;
+    const window = { ...emptyResults(), drift: [report] };
+    const values = (metric: string) => signalsFor(rule(`name: A\nmetric: ${metric}\nthreshold: 0`), window).map((s) => [s.subject, s.value]);
+    expect(values('multivariate.reconstruction_error')).toEqual([['', 1.3]]);
+    expect(values('multivariate.change')).toEqual([['', 0.6]]);
+    expect(values('multivariate.drifted')).toEqual([['', 1]]);
+    expect(values('quality.missing_share_drifted')).toEqual([['income', 1], ['region', 0]]);
+    expect(values('quality.out_of_range_share_drifted')).toEqual([['income', 0]]);
+    expect(values('quality.out_of_range_share')).toEqual([['income', 0.002]]);
+    expect(values('quality.drifted')).toEqual([['income', 1], ['region', 0]]);
+    // No verdict without enough events: nothing to compare, rather than a 0.
+    const thin = { ...window, drift: [{ ...report, multivariate: { ...report.multivariate!, drifted: false, status: 'insufficient_data' } }] } as typeof window;
+    expect(signalsFor(rule('name: A\nmetric: multivariate.drifted\nthreshold: 0'), thin)).toEqual([]);
+    expect(() => rule('name: A\nmetric: multivariate.psi\nthreshold: 0')).toThrow(/multivariate has: multivariate.reconstruction_error/);
   });
 
   it('label and annotate notices like Prometheus would', () => {

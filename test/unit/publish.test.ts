@@ -47,3 +47,40 @@ describe('publishReport over the feature cap', () => {
     expect(text).toMatch(/driftwatch_features_over_metrics_cap\{model="m"\} 2\n/);
   });
 });
+
+describe('publishReport: multivariate drift and quality verdicts', () => {
+  it('publishes the error, its band and verdicts, and removes them when a report has none', async () => {
+    const metrics = createMetrics();
+    const check = (drifted: boolean) => ({ share: 0.4, baseline: 0.01, p_value: 0, drifted });
+    const r = report([feature('a', { psi: 0.1 }), feature('b', { psi: 0.05 })]);
+    Object.assign(r, {
+      multivariate: { reconstruction_error: 1.5, lower_threshold: 0.9, upper_threshold: 1.1, change: 0.5, drifted: true, status: 'ok' },
+      data_quality: {
+        n_events: 10,
+        features: [
+          { feature: 'a', kind: 'numeric', present_share: 0.6, missing_share: 0.4, type_violation_share: 0, out_of_range_share: 0.01, checks: { missing: check(true), type_violation: check(false), out_of_range: check(false) } },
+          { feature: 'b', kind: 'numeric', present_share: 1, missing_share: 0, type_violation_share: 0, out_of_range_share: 0.3, checks: { missing: check(false), type_violation: check(false), out_of_range: check(true) } },
+        ],
+        absent_features: [],
+        new_features: [],
+      },
+    });
+    const published = publishReport(metrics, r, 1, new Map());
+    let text = await metrics.registry.metrics();
+    expect(text).toMatch(/driftwatch_multivariate_reconstruction_error\{model="m"\} 1\.5\n/);
+    expect(text).toMatch(/driftwatch_multivariate_reconstruction_error_threshold\{model="m",bound="upper"\} 1\.1\n/);
+    expect(text).toMatch(/driftwatch_multivariate_drifted\{model="m"\} 1\n/);
+    expect(text).toMatch(/driftwatch_feature_quality_drifted\{model="m",feature="a",check="missing"\} 1\n/);
+    expect(text).toMatch(/driftwatch_feature_quality_drifted\{model="m",feature="a",check="out_of_range"\} 0\n/);
+    // b is beyond the cap of 1: its verdicts go into the overflow series.
+    expect(text).toMatch(/driftwatch_feature_quality_drifted\{model="m",feature="__overflow__",check="out_of_range"\} 1\n/);
+    expect(text).toMatch(/driftwatch_feature_out_of_range_ratio\{model="m",feature="__overflow__"\} 0\.3\n/);
+
+    publishReport(metrics, report([feature('c', { psi: 0.1 })]), 10, published);
+    text = await metrics.registry.metrics();
+    expect(text).not.toMatch(/driftwatch_multivariate_reconstruction_error\{/);
+    expect(text).not.toMatch(/driftwatch_multivariate_drifted\{/);
+    expect(text).not.toMatch(/driftwatch_feature_quality_drifted\{/);
+    expect(text).not.toMatch(/driftwatch_feature_out_of_range_ratio\{/);
+  });
+});

@@ -1,7 +1,7 @@
 import { distributionChart } from './charts.ts';
 import { esc, int, num, pct, time } from './format.ts';
 import type { ReportData } from './types.ts';
-import { featureTableHtml, nextSort, summaryHtml } from './window-view.ts';
+import { featureTableHtml, nextSort, summaryHtml, withQuality } from './window-view.ts';
 
 /**
  * The shareable report (GET /v1/models/{model}/report.html): its data is
@@ -19,7 +19,7 @@ function render(data: ReportData): void {
     <section><h2>Distributions</h2><p class="muted">Reference (grey) and current (orange), on the baseline's bins.</p><div id="charts" class="chart-grid"></div></section>`;
   let sort: string | undefined;
   const table = root.querySelector<HTMLElement>('#table')!;
-  const drawTable = () => (table.innerHTML = featureTableHtml(report.features, { sort }));
+  const drawTable = () => (table.innerHTML = featureTableHtml(withQuality(report), { sort }));
   drawTable();
   table.addEventListener('click', (e) => {
     const button = (e.target as Element).closest<HTMLButtonElement>('button[data-sort]');

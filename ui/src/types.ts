@@ -30,6 +30,30 @@ export interface QualityFeature {
   present_share: number;
   missing_share: number;
   type_violation_share: number;
+  out_of_range_share?: number;
+  /** Each share beside the baseline's with its verdict (absent for an older baseline). */
+  checks?: Partial<Record<'missing' | 'type_violation' | 'out_of_range', ShareCheck>>;
+}
+
+export interface ShareCheck {
+  share: number;
+  baseline: number;
+  p_value: number;
+  drifted: boolean;
+}
+
+/** Drift of the joint distribution of the numeric features (PCA reconstruction error). */
+export interface MultivariateDrift {
+  features: string[];
+  n_components: number;
+  n_current: number;
+  reconstruction_error: number | null;
+  reference_error: number;
+  lower_threshold: number | null;
+  upper_threshold: number | null;
+  change: number | null;
+  drifted: boolean;
+  status: 'ok' | 'insufficient_data' | 'no_data';
 }
 
 export interface Performance {
@@ -58,7 +82,8 @@ export interface DriftReport {
   dataset_drifted: boolean;
   prediction: FeatureDrift | null;
   performance: Performance | null;
-  data_quality: { n_events: number; features: QualityFeature[]; absent_features: string[]; new_features: string[] } | null;
+  data_quality: { n_events: number; features: QualityFeature[]; absent_features: string[]; new_features: string[]; flagged_features?: string[] } | null;
+  multivariate?: MultivariateDrift | null;
   segments?: DriftReport[];
   segment_tags?: string[];
 }

@@ -1,5 +1,5 @@
 import { esc, int, num, pct, short, time } from './format.ts';
-import type { DriftReport, FeatureDrift } from './types.ts';
+import type { DriftReport, FeatureDrift, MultivariateDrift, QualityFeature } from './types.ts';
 
 /** One window's drift as the model page and the report both show it: a summary, and the ranked feature table. */
 
@@ -27,8 +27,39 @@ export function summaryHtml(report: DriftReport, baseline?: { baseline_id: strin
     ['Performance', perf ? `${perfText}<br><span class="muted">labels for ${pct(perf.label_coverage)} of events</span>` : '–'],
     ['Data quality', q ? `${q.absent_features.length} absent, ${q.new_features.length} new features${q.new_features.length ? `<br><span class="muted">new: ${esc(q.new_features.slice(0, 5).join(', '))}</span>` : ''}` : '–', q && (q.absent_features.length || q.new_features.length) ? 'warn' : undefined],
   ];
+  const flagged = q?.flagged_features ?? [];
+  if (flagged.length > 0) cards[cards.length - 1] = ['Data quality', `${cards[cards.length - 1][1]}<br>${flagged.length} flagged against the baseline: ${esc(flagged.slice(0, 5).join(', '))}`, 'bad'];
+  cards.push(['Multivariate drift', multivariateText(report.multivariate), report.multivariate?.drifted ? 'bad' : report.multivariate?.status === 'ok' ? 'good' : undefined]);
   if (baseline) cards.push(['Baseline', `${esc(short(baseline.baseline_id))} · ${int(baseline.n_events)} events<br><span class="muted">${esc(time(baseline.from))} to ${esc(time(baseline.to))}</span>`]);
   return `<div class="cards">${cards.map(([k, v, tone]) => `<div class="card ${tone ?? ''}"><div class="label">${esc(k)}</div><div class="value">${v}</div></div>`).join('')}</div>`;
+}
+
+/** The joint drift of the numeric features: the window's reconstruction error against the band of its size. */
+function multivariateText(m: MultivariateDrift | null | undefined): string {
+  if (!m) return 'not in the baseline';
+  if (m.reconstruction_error === null) return 'no data';
+  const head = m.status !== 'ok' ? 'too few events' : m.drifted ? 'DRIFTED' : 'no drift';
+  return `${head} · PCA error ${num(m.reconstruction_error, 3)} <span class="muted">(band ${num(m.lower_threshold, 3)}–${num(m.upper_threshold, 3)}, baseline ${num(m.reference_error, 3)})</span><br><span class="muted">${m.features.length} numeric features, ${m.n_components} components</span>`;
+}
+
+const CHECK_LABELS = { missing: 'missing', type_violation: 'wrong type', out_of_range: 'out of range' } as const;
+
+/** A feature's quality checks that drifted, each with the window's share beside the baseline's. */
+function qualityCell(q: QualityFeature | undefined): string {
+  if (!q?.checks) return '–';
+  const bad = (Object.keys(CHECK_LABELS) as (keyof typeof CHECK_LABELS)[]).flatMap((k) => {
+    const c = q.checks![k];
+    return c?.drifted ? [`<span class="verdict drifted" title="p ${num(c.p_value, 3)}">${CHECK_LABELS[k]} ${pct(c.share)} <span class="muted">(baseline ${pct(c.baseline)})</span></span>`] : [];
+  });
+  return bad.length > 0 ? bad.join(' ') : '<span class="verdict ok">ok</span>';
+}
+
+/** Features with their data quality beside them, for the table's quality column. */
+export type TableFeature = FeatureDrift & { quality?: QualityFeature };
+
+export function withQuality(report: DriftReport): TableFeature[] {
+  const quality = new Map((report.data_quality?.features ?? []).map((q) => [q.feature, q]));
+  return report.features.map((f) => ({ ...f, quality: quality.get(f.feature) }));
 }
 
 interface Column {
@@ -66,6 +97,13 @@ export const COLUMNS: Column[] = [
   metric('new_category_share', 'new cat.', 'Share of events in categories the baseline never saw', (x) => pct(x)),
   metric('missing_share', 'missing', 'Data quality: share of events without this feature', (x) => pct(x)),
   metric('type_violation_share', 'wrong type', 'Data quality: share of events with a value of the other kind', (x) => pct(x)),
+  {
+    key: 'quality',
+    label: 'quality',
+    title: 'Data-quality shares that rose beyond noise and the minimum effect over the baseline\'s (missing, wrong type, out of range)',
+    value: (f) => Object.values((f as TableFeature).quality?.checks ?? {}).filter((c) => c?.drifted).length,
+    cell: (f) => qualityCell((f as TableFeature).quality),
+  },
   { key: 'n_current', label: 'events', value: (f) => f.n_current ?? null, cell: (f) => int(f.n_current) },
 ];
 

@@ -3,7 +3,7 @@ import { alertChart, distributionChart, heatCellAt, heatmap, timeChart, type Hea
 import { esc, int, num, pct, short, time } from '../format.ts';
 import { navigate, readState, stateUrl, type ViewState } from '../state.ts';
 import type { AlertTransition, BaselineSummary, DriftReport, FeatureDrift, Performance, ShadowReport, ShadowSummary } from '../types.ts';
-import { featureTableHtml, nextSort, summaryHtml } from '../window-view.ts';
+import { featureTableHtml, nextSort, summaryHtml, withQuality } from '../window-view.ts';
 
 /** Features the heatmap shows unless asked for all: the strongest, by the newest window's ranking. */
 const HEATMAP_TOP = 40;
@@ -370,7 +370,7 @@ function drawTableAndFeature(root: HTMLElement, state: ViewState, report: DriftR
   const table = root.querySelector<HTMLElement>('#features')!;
   const selected = state.feature && report.features.some((f) => f.feature === state.feature) ? state.feature : report.features[0]?.feature;
   const scroll = table.scrollTop;
-  table.innerHTML = featureTableHtml(report.features, { sort: state.sort, q: state.q, selected });
+  table.innerHTML = featureTableHtml(withQuality(report), { sort: state.sort, q: state.q, selected });
   table.scrollTop = scroll;
   const shown = table.querySelectorAll('tbody tr').length;
   root.querySelector('#count')!.textContent = `${shown} of ${report.features.length} features`;
