@@ -14,6 +14,7 @@ import { saveBaseline } from '../store/baselines.ts';
 import type { Sql } from '../store/sql.ts';
 import type { PerformanceReport } from './performance.ts';
 import { computePerformance } from './performance-window.ts';
+import type { FrozenImpact } from './impact/frozen.ts';
 
 export interface NumericReference {
   name: string;
@@ -59,6 +60,8 @@ export interface Baseline {
   /** For a segment baseline: which tag value it covers, and the model-wide baseline it was frozen with. */
   segment?: { tag: string; value: string } | null;
   parent_baseline_id?: string | null;
+  /** Feature impacts, computed on first use and kept in the spec (analyzers/impact/frozen.ts). */
+  impact?: FrozenImpact | null;
   /** Only on a baseline built in memory (never stored): where KS draws its reference values from. */
   reference_sample?: ReferenceSample;
 }

@@ -13,6 +13,8 @@ import { calibratedPsiThreshold } from './methods/psi-threshold.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
 import { dataQuality, type DataQuality } from './quality.ts';
 import { windowErrors, type WindowErrors } from '../store/failures.ts';
+import { DEFAULT_IMPACT_SAMPLE_ROWS, impactFor, type ImpactMethod } from './impact/frozen.ts';
+import { withImpact, type DriftImpact } from './impact/report.ts';
 
 export type FeatureStatus = 'ok' | 'insufficient_data' | 'no_data';
 
@@ -34,6 +36,8 @@ export interface FeatureDrift {
   new_categories?: { value: string; share: number }[];
   /** Reference and current distributions, when asked for (computeDrift's `distributions`): what the UI and the report draw. */
   distribution?: Distribution;
+  /** How much this feature moves the model's output, as a share of all features' (analyzers/impact/); null when unknown. */
+  impact?: number | null;
 }
 
 /**
@@ -67,6 +71,10 @@ export interface DriftReport {
   performance: ReturnType<typeof comparePerformance> | null;
   /** Failed predictions among the window's events: the error rate and its types (issue 20). */
   errors?: WindowErrors;
+  /** How the features' `impact` was measured (analyzers/impact/); null when it could not be. */
+  impact_method?: ImpactMethod | null;
+  /** Which share of the model's output sensitivity the drifted features hold, and the drifted features by impact. */
+  drift_impact?: DriftImpact | null;
 }
 
 export interface DriftOptions {
@@ -86,6 +94,8 @@ export interface DriftOptions {
   datasetDriftShare?: number;
   minWindowEvents: number;
   maxCategories: number;
+  /** Baseline events feature impact is measured on (IMPACT_SAMPLE_ROWS); 0 turns impact off. */
+  impactSampleRows?: number;
 }
 
 
@@ -274,13 +284,16 @@ export async function computeDrift(
     target.metrics.type_violation_share = q.type_violation_share;
   }
   const performance = comparePerformance(await computePerformance(sql, window), baseline.performance);
-  return {
+  const sampleRows = options.impactSampleRows ?? DEFAULT_IMPACT_SAMPLE_ROWS;
+  const report: DriftReport = {
     ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all, options.datasetDriftShare),
     segment: window.segment ?? null,
     data_quality: quality,
     performance,
     errors: await windowErrors(sql, window),
   };
+  // Frozen with the baseline on first use: a window only looks it up.
+  return sampleRows > 0 ? withImpact(report, await impactFor(sql, baseline, { sampleRows })) : report;
 }
 
 /** A report from per-target results: features ranked, the prediction apart. */

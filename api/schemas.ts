@@ -1,5 +1,6 @@
 import eventSchema from '../core/event.schema.json' with { type: 'json' };
 import labelSchema from '../core/label.schema.json' with { type: 'json' };
+import { BaselineImpactProperties, FeatureImpactProperties, ReportImpactProperties } from './impact-schema.ts';
 
 /** JSON Schemas of request and response bodies: they validate, serialise and feed /docs/json. */
 const { $schema: _e, $id: _ei, ...event } = eventSchema;
@@ -192,6 +193,7 @@ export const BaselineResponse = {
     ...BaselineSummary.properties,
     features: { type: 'array', items: FeatureReference },
     performance: { anyOf: [{ type: 'object', additionalProperties: true }, { type: 'null' }] },
+    ...BaselineImpactProperties,
     segments: {
       type: 'array',
       items: { type: 'object', properties: { value: { type: 'string' }, baseline_id: { type: 'string' }, n_events: { type: 'integer' } } },
@@ -229,6 +231,7 @@ export const FeatureDrift = {
         other: { type: 'object', properties: { reference: { type: 'number' }, current: { type: 'number' } } },
       },
     },
+    ...FeatureImpactProperties,
   },
 } as const;
 
@@ -268,6 +271,7 @@ const DriftReportBase = {
     dataset_drifted: { type: 'boolean' },
     prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
     performance: { anyOf: [Performance, { type: 'null' }] },
+    ...ReportImpactProperties,
     errors: {
       type: 'object',
       description: 'Failed predictions (events sent with status "error") among all the window\'s events: left out of drift and performance unless ANALYSIS_INCLUDE_FAILED.',

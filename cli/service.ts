@@ -113,6 +113,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     minWindowEvents: config.MIN_WINDOW_EVENTS,
     maxCategories: config.MAX_CATEGORIES,
     includeFailed: config.ANALYSIS_INCLUDE_FAILED,
+    impactSampleRows: config.IMPACT_SAMPLE_ROWS,
   };
   const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS }, metrics);
   // Logs go through the app's logger once it exists (nothing logs before it does).

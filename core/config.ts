@@ -218,6 +218,10 @@ const ConfigFields = z.object({
   // Failed predictions (issue 20, docs/sdk.md): events with status "error" count in each window's
   // error rate; drift, performance and baselines leave them out unless this is true.
   ANALYSIS_INCLUDE_FAILED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  // Drift impact (issue 19 item 3, docs/statistics.md#drift-impact): baseline events each
+  // feature's impact is measured on, once per baseline (permutation through the reference ONNX
+  // model, else association with the logged prediction); 0 turns impact off.
+  IMPACT_SAMPLE_ROWS: integer(2000, 0, 1_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
