@@ -21,6 +21,7 @@ export const METRIC_FAMILIES = {
   shadow: 'per shadow model: shadow.mismatch_share, shadow.class_agreement, shadow.prediction_psi, shadow.mean_abs_diff, shadow.max_abs_diff',
   ingest: 'service-wide: ingest.kafka_lag, messages behind the end of the topics',
   errors: 'per model: errors.rate, the share of the window\'s events that were failed predictions (status "error")',
+  impact: "per model: impact.drifted_share, the share of what moves the model's output held by the features that drifted (drift_impact.share)",
 } as const;
 
 const FIXED: Record<string, readonly string[]> = {
@@ -29,6 +30,7 @@ const FIXED: Record<string, readonly string[]> = {
   shadow: ['mismatch_share', 'class_agreement', 'prediction_psi', 'mean_abs_diff', 'max_abs_diff'],
   ingest: ['kafka_lag'],
   errors: ['rate'],
+  impact: ['drifted_share'],
 };
 
 export type Family = keyof typeof METRIC_FAMILIES;

@@ -26,7 +26,7 @@ export interface Association {
 /** Mutual information of a bivariate normal with Spearman correlation `rho`, in nats. */
 export function spearmanToMutualInformation(rho: number): number {
   const r = Math.min(0.999999, Math.abs(2 * Math.sin((Math.PI * rho) / 6)));
-  return -0.5 * Math.log(1 - r * r);
+  return Math.max(0, -0.5 * Math.log(1 - r * r));
 }
 
 /**
