@@ -48,7 +48,7 @@ const COLOR_EFFECT: Record<string, number> = { red: -1.5, green: 0, blue: 1.5 };
  * used + color effect): `unused` and `shade` travel along, independent of it.
  * `shift` moves the numeric features by that many standard deviations.
  */
-async function sendRange(model: string, range: { from: number; to: number }, shift: { used?: number; unused?: number }, seed: number) {
+async function sendRange(model: string, range: { from: number; to: number }, shift: { used?: number; unused?: number }, seed: number, classes = false) {
   const { normal, random } = seeded(seed);
   const events = Array.from({ length: N }, (_, i) => {
     const used = normal(shift.used ?? 0);
@@ -60,7 +60,8 @@ async function sendRange(model: string, range: { from: number; to: number }, shi
       model,
       timestamp: range.from + Math.floor((i * (range.to - range.from)) / N),
       features: { used, unused, color, shade },
-      prediction: sigmoid(2 * used + COLOR_EFFECT[color]),
+      // A classifier that logs only its class: the same model, cut at 0.5.
+      prediction: classes ? (2 * used + COLOR_EFFECT[color] > 0 ? 'high' : 'low') : sigmoid(2 * used + COLOR_EFFECT[color]),
     };
   });
   for (let at = 0; at < events.length; at += 500) {
@@ -116,6 +117,17 @@ describe('drift impact', () => {
     expect(body.drift_impact.ranking.map((r: { feature: string }) => r.feature)).toEqual(['used', 'unused']);
   });
 
+  it('without a model, for a predicted class: mutual information for numeric features too, binned on the baseline edges', async () => {
+    await sendRange('classes', reference, {}, 5, true);
+    await sendRange('classes', bothShifted, { used: 1, unused: 1 }, 6, true);
+    expect((await call('POST', '/v1/models/classes/baselines', reference)).status).toBe(201);
+    const { body, by } = await drift('classes', bothShifted);
+    expect(body.impact_method).toBe('mutual_information');
+    expect(by.used.impact).toBeGreaterThan(10 * by.unused.impact!);
+    expect(by.color.impact).toBeGreaterThan(10 * by.shade.impact!);
+    expect(body.drift_impact.ranking[0].feature).toBe('used');
+  });
+
   it('with the reference ONNX model: permutation importance, measured once the model is registered after the baseline', async () => {
     const baselineId = await prepare('perm');
     const before = await drift('perm', bothShifted);
@@ -160,5 +172,20 @@ describe('drift impact', () => {
     expect(onUnused.body.drifted_features).toEqual(['unused']);
     expect(onUnused.body.drift_impact.share).toBeLessThan(0.02);
     expect(onUnused.body.drift_impact.prediction_drifted).toBe(false);
+  });
+
+  it('is kept in history and published at /metrics for the scheduled window', async () => {
+    await service.scheduler.runWindow(usedShifted, { models: ['assoc'] });
+    const history = await call('GET', `/v1/models/assoc/drift/history?from=${usedShifted.from}&to=${usedShifted.to}`);
+    expect(history.status).toBe(200);
+    const [stored] = history.body.windows;
+    expect(stored.impact_method).toBe('spearman+mutual_information');
+    expect(stored.drift_impact.share).toBeGreaterThan(0.5);
+    const used = stored.features.find((f: Feature) => f.feature === 'used');
+    expect(used.impact).toBeGreaterThan(0.5);
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    const gauge = text.match(/driftwatch_feature_drift_impact\{model="assoc",feature="used"\} ([0-9.e-]+)/);
+    expect(Number(gauge?.[1])).toBeCloseTo(used.impact, 9);
+    expect(text).toMatch(/driftwatch_drifted_impact_ratio\{model="assoc"\} 0\.[5-9]/);
   });
 });
