@@ -3,7 +3,8 @@ import { impactSample, saveBaselineImpact } from '../../store/impact.ts';
 import { listShadowModels, shadowModelBytes, type ShadowRecord } from '../../store/shadow-models.ts';
 import type { Sql } from '../../store/sql.ts';
 import type { Baseline } from '../baseline.ts';
-import { loadModel } from '../shadow/model.ts';
+import type { FeatureRow } from '../shadow/encode.ts';
+import { loadModel, type RowResult } from '../shadow/model.ts';
 import { associationImpact, type AssociationMethod } from './association.ts';
 import { permutationImportance, type PermutationOutput } from './permutation.ts';
 
@@ -41,6 +42,7 @@ export interface ImpactOptions {
 }
 
 export const DEFAULT_IMPACT_SAMPLE_ROWS = 2000;
+const RUN_ROWS = 4096;
 
 /**
  * The served model's reference copy: of its registrations with role
@@ -69,7 +71,13 @@ async function byPermutation(sql: Sql, record: ShadowRecord, range: Window, inpu
   try {
     const read = new Set(spec.inputs.flatMap((i) => i.columns.map((c) => c.feature)));
     const sample = await impactSample(sql, range, [...read], sampleRows);
-    const result = await permutationImportance(sample, inputs.filter((f) => read.has(f)), output, (rows) => model.score(spec, rows));
+    // In runs of RUN_ROWS: a large IMPACT_SAMPLE_ROWS must not become one tensor of it.
+    const predict = async (rows: readonly FeatureRow[]) => {
+      const out: RowResult[] = [];
+      for (let at = 0; at < rows.length; at += RUN_ROWS) out.push(...(await model.score(spec, rows.slice(at, at + RUN_ROWS))));
+      return out;
+    };
+    const result = await permutationImportance(sample, inputs.filter((f) => read.has(f)), output, predict);
     if (result.n === 0) throw new Error(`reference model "${record.name}" scored none of the ${sample.length} sampled baseline events`);
     // Features the model does not read cannot move its output.
     const raw = Object.fromEntries(inputs.map((f) => [f, result.raw[f] ?? 0]));
