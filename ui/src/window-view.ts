@@ -32,7 +32,7 @@ export function summaryHtml(report: DriftReport, baseline?: { baseline_id: strin
     const top = impact.ranking.slice(0, 3).map((r) => `${esc(r.feature)} ${pct(r.impact)}`).join(', ');
     cards.push([
       'Drift impact',
-      `${pct(impact.share)} of the impact on drifted features${top ? `<br><span class="muted">${top}</span>` : ''}<br><span class="muted">by ${esc(impact.method)}</span>`,
+      `${pct(impact.share)} of the impact on drifted features${top ? `<br><span class="muted">${top}</span>` : ''}<br><span class="muted">${impact.method === 'permutation' ? 'by permutation (reference model)' : 'by association with the prediction'}</span>`,
       impact.share >= 0.5 ? 'bad' : impact.share > 0 ? 'warn' : 'good',
     ]);
   }
