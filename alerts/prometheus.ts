@@ -47,6 +47,8 @@ function select(rule: Rule): string {
         : series('driftwatch_feature_drift_score', `method=${quote(metric.name)}`, 'feature="@prediction"', models);
     case 'dataset':
       return series('driftwatch_drifted_features_ratio', models);
+    case 'impact':
+      return series('driftwatch_drifted_impact_ratio', models);
     case 'quality': {
       const share = { missing_share: 'driftwatch_feature_missing_ratio', type_violation_share: 'driftwatch_feature_type_violation_ratio', out_of_range_share: 'driftwatch_feature_out_of_range_ratio' }[metric.name];
       if (share) return series(share, models, features);

@@ -24,6 +24,7 @@ export const METRIC_FAMILIES = {
   errors: 'per model: errors.rate, the share of the window\'s events that were failed predictions (status "error")',
   multivariate:
     'per model: multivariate.reconstruction_error (mean PCA reconstruction error of the numeric features), multivariate.change (relative to the baseline\'s), or multivariate.drifted (outside the band, 1 or 0)',
+  impact: "per model: impact.drifted_share, the share of what moves the model's output held by the features that drifted (drift_impact.share)",
 } as const;
 
 const FIXED: Record<string, readonly string[]> = {
@@ -41,6 +42,7 @@ const FIXED: Record<string, readonly string[]> = {
   shadow: ['mismatch_share', 'class_agreement', 'prediction_psi', 'mean_abs_diff', 'max_abs_diff'],
   ingest: ['kafka_lag'],
   errors: ['rate'],
+  impact: ['drifted_share'],
 };
 
 export type Family = keyof typeof METRIC_FAMILIES;

@@ -67,6 +67,10 @@ export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
       // Model-wide reports only: a segment's error rate is in its report, not alerted on.
       for (const r of drift) if (!r.segment) push(r.model, '', r.errors?.rate);
       break;
+    case 'impact':
+      // Model-wide reports, like errors: a segment's share is in its report.
+      for (const r of drift) if (!r.segment) push(r.model, '', r.drift_impact?.share);
+      break;
     case 'dataset':
       // Without any judged feature there is no share to speak of.
       for (const r of drift) if (r.features.some((f) => f.status === 'ok')) push(r.model, '', r.drifted_share);

@@ -17,6 +17,7 @@ import type { PerformanceReport } from './performance.ts';
 import { computePerformance } from './performance-window.ts';
 import { freezeReconstruction, type FreezeOptions, type ReconstructionModel } from './multivariate/drift.ts';
 import { baselineQuality, type BaselineQuality } from './quality.ts';
+import type { FrozenImpact } from './impact/frozen.ts';
 
 export interface NumericReference {
   name: string;
@@ -66,6 +67,8 @@ export interface Baseline {
   multivariate?: ReconstructionModel | null;
   /** The reference's own missing and type-violation shares per feature, which a window's data quality is judged against. */
   quality?: BaselineQuality;
+  /** Feature impacts, computed on first use and kept in the spec (analyzers/impact/frozen.ts). */
+  impact?: FrozenImpact | null;
   /** Only on a baseline built in memory (never stored): where KS draws its reference values from. */
   reference_sample?: ReferenceSample;
 }

@@ -14,6 +14,8 @@ import { comparePerformance, computePerformance } from './performance-window.ts'
 import { dataQuality, judgeQuality, type DataQuality } from './quality.ts';
 import { multivariateDrift, type MultivariateDrift } from './multivariate/drift.ts';
 import { windowErrors, type WindowErrors } from '../store/failures.ts';
+import { DEFAULT_IMPACT_SAMPLE_ROWS, impactFor, type ImpactMethod } from './impact/frozen.ts';
+import { withImpact, type DriftImpact } from './impact/report.ts';
 
 export type FeatureStatus = 'ok' | 'insufficient_data' | 'no_data';
 
@@ -35,6 +37,8 @@ export interface FeatureDrift {
   new_categories?: { value: string; share: number }[];
   /** Reference and current distributions, when asked for (computeDrift's `distributions`): what the UI and the report draw. */
   distribution?: Distribution;
+  /** How much this feature moves the model's output, as a share of all features' (analyzers/impact/); null when unknown. */
+  impact?: number | null;
 }
 
 /**
@@ -70,6 +74,10 @@ export interface DriftReport {
   errors?: WindowErrors;
   /** Drift of the joint distribution of the numeric features (PCA reconstruction error); null when the baseline has no model. */
   multivariate?: MultivariateDrift | null;
+  /** How the features' `impact` was measured (analyzers/impact/); null when it could not be. */
+  impact_method?: ImpactMethod | null;
+  /** Which share of the model's output sensitivity the drifted features hold, and the drifted features by impact. */
+  drift_impact?: DriftImpact | null;
 }
 
 export interface DriftOptions {
@@ -94,6 +102,8 @@ export interface DriftOptions {
   multivariateWindowSampleMax?: number;
   /** Data quality verdicts: the least rise of a share over the baseline's that counts (QUALITY_MIN_EFFECT). */
   qualityMinEffect?: number;
+  /** Baseline events feature impact is measured on (IMPACT_SAMPLE_ROWS); 0 turns impact off. */
+  impactSampleRows?: number;
 }
 
 export const DEFAULT_MULTIVARIATE_MIN_EFFECT = 0.02;
@@ -302,7 +312,8 @@ export async function computeDrift(
     target.metrics.type_violation_share = q.type_violation_share;
   }
   const performance = comparePerformance(await computePerformance(sql, window), baseline.performance);
-  return {
+  const sampleRows = options.impactSampleRows ?? DEFAULT_IMPACT_SAMPLE_ROWS;
+  const report: DriftReport = {
     ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all, options.datasetDriftShare),
     segment: window.segment ?? null,
     data_quality: quality,
@@ -310,6 +321,8 @@ export async function computeDrift(
     errors: await windowErrors(sql, window),
     multivariate,
   };
+  // Frozen with the baseline on first use: a window only looks it up.
+  return sampleRows > 0 ? withImpact(report, await impactFor(sql, baseline, { sampleRows })) : report;
 }
 
 /** A report from per-target results: features ranked, the prediction apart. */

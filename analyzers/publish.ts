@@ -21,7 +21,15 @@ function overflow(features: readonly FeatureDrift[]): FeatureDrift | null {
       metrics[method] = method in metrics ? worst(method, metrics[method], value) : value;
     }
   }
-  return { ...features[0], feature: OVERFLOW_FEATURE, metrics, drifted: features.some((f) => f.drifted) };
+  const impacts = features.map((f) => f.impact).filter((v): v is number => typeof v === 'number');
+  return {
+    ...features[0],
+    feature: OVERFLOW_FEATURE,
+    metrics,
+    drifted: features.some((f) => f.drifted),
+    // The share the features beyond the cap hold together.
+    impact: impacts.length > 0 ? impacts.reduce((a, v) => a + v, 0) : null,
+  };
 }
 
 const CHECKS = ['missing', 'type_violation', 'out_of_range'] as const;
@@ -64,6 +72,8 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
       methods.add(method);
     }
     metrics.featureDrifted.set({ model, feature: f.feature }, f.drifted ? 1 : 0);
+    if (typeof f.impact === 'number') metrics.featureDriftImpact.set({ model, feature: f.feature }, f.impact);
+    else metrics.featureDriftImpact.remove({ model, feature: f.feature });
     const q =
       f.feature === OVERFLOW_FEATURE && overflowQuality.length > 0
         ? {
@@ -86,6 +96,7 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
     const still = now.get(feature);
     if (!still) {
       metrics.featureDrifted.remove({ model, feature });
+      metrics.featureDriftImpact.remove({ model, feature });
       metrics.featureMissing.remove({ model, feature });
       metrics.featureTypeViolation.remove({ model, feature });
       publishQuality(metrics, model, feature, []);
@@ -96,6 +107,8 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
   metrics.driftedFeatures.set({ model }, report.drifted_features.length);
   if (report.features.some((f) => f.status === 'ok') && Number.isFinite(report.drifted_share)) metrics.driftedShare.set({ model }, report.drifted_share);
   else metrics.driftedShare.remove({ model });
+  if (report.drift_impact) metrics.driftedImpactRatio.set({ model }, report.drift_impact.share);
+  else metrics.driftedImpactRatio.remove({ model });
   metrics.windowEvents.set({ model }, report.n_events);
   if (report.errors?.rate != null) metrics.predictionErrorRatio.set({ model }, report.errors.rate);
   else metrics.predictionErrorRatio.remove({ model });

@@ -1,5 +1,6 @@
 import eventSchema from '../core/event.schema.json' with { type: 'json' };
 import labelSchema from '../core/label.schema.json' with { type: 'json' };
+import { BaselineImpactProperties, FeatureImpactProperties, ReportImpactProperties } from './impact-schema.ts';
 
 /** JSON Schemas of request and response bodies: they validate, serialise and feed /docs/json. */
 const { $schema: _e, $id: _ei, ...event } = eventSchema;
@@ -197,6 +198,7 @@ export const BaselineResponse = {
       description: 'The frozen PCA multivariate drift is measured against: scaler, components, the reference error (docs/statistics.md).',
     },
     quality: { type: 'object', additionalProperties: true, description: "The reference's own missing and type-violation shares per feature." },
+    ...BaselineImpactProperties,
     segments: {
       type: 'array',
       items: { type: 'object', properties: { value: { type: 'string' }, baseline_id: { type: 'string' }, n_events: { type: 'integer' } } },
@@ -234,6 +236,7 @@ export const FeatureDrift = {
         other: { type: 'object', properties: { reference: { type: 'number' }, current: { type: 'number' } } },
       },
     },
+    ...FeatureImpactProperties,
   },
 } as const;
 
@@ -309,6 +312,7 @@ const DriftReportBase = {
     prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
     performance: { anyOf: [Performance, { type: 'null' }] },
     multivariate: MultivariateDrift,
+    ...ReportImpactProperties,
     errors: {
       type: 'object',
       description: 'Failed predictions (events sent with status "error") among all the window\'s events: left out of drift and performance unless ANALYSIS_INCLUDE_FAILED.',

@@ -116,6 +116,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     multivariateMinEffect: config.MULTIVARIATE_MIN_EFFECT,
     multivariateWindowSampleMax: config.MULTIVARIATE_WINDOW_SAMPLE_MAX,
     qualityMinEffect: config.QUALITY_MIN_EFFECT,
+    impactSampleRows: config.IMPACT_SAMPLE_ROWS,
   };
   const writers = createWriters(sql, { maxBatchRows: config.INGEST_MAX_BATCH_ROWS, maxPendingRows: config.INGEST_MAX_PENDING_ROWS }, metrics);
   // Logs go through the app's logger once it exists (nothing logs before it does).

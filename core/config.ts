@@ -231,6 +231,10 @@ const ConfigFields = z.object({
   MULTIVARIATE_WINDOW_SAMPLE_MAX: integer(50_000, 100, 100_000_000),
   MULTIVARIATE_MIN_EFFECT: z.coerce.number().min(0).max(10).default(0.02),
   QUALITY_MIN_EFFECT: z.coerce.number().min(0).max(1).default(0.01),
+  // Drift impact (issue 19 item 3, docs/statistics.md#drift-impact): baseline events each
+  // feature's impact is measured on, once per baseline (permutation through the reference ONNX
+  // model, else association with the logged prediction); 0 turns impact off.
+  IMPACT_SAMPLE_ROWS: integer(2000, 0, 1_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -320,6 +320,21 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    // Drift impact (issue 19 item 3, analyzers/impact/): how much each feature moves the model's
+    // output, and the share of it on the features that drifted. Features bounded like the drift
+    // gauges (METRICS_MAX_FEATURES, the rest as feature="__overflow__", their impacts summed).
+    featureDriftImpact: new Gauge({
+      name: 'driftwatch_feature_drift_impact',
+      help: "A feature's impact in the last analysed window: its share (0..1, summing to 1 over the model's features) of what moves the model's output (permutation through the reference ONNX model, else association with the logged prediction).",
+      labelNames: ['model', 'feature'] as const,
+      registers: [registry],
+    }),
+    driftedImpactRatio: new Gauge({
+      name: 'driftwatch_drifted_impact_ratio',
+      help: 'Share of the impact held by the features that drifted in the last analysed window (drift_impact.share); absent without impact.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
     // Failed predictions (issue 20): events sent with status "error".
     predictionErrorRatio: new Gauge({
       name: 'driftwatch_prediction_error_ratio',

@@ -167,6 +167,18 @@ export const modelPanels: PanelSpec[] = [
     queries: [prom('topk(10, driftwatch_feature_drift_score{model="$model", method="psi", feature!="@prediction"})', '{{feature}}')],
   },
   {
+    title: 'Impact of the drifted features (last window)',
+    type: 'bargauge',
+    description: "Each drifted feature's share of what moves the model's output (permutation through the reference ONNX model, else association with the logged prediction): the drift that matters first.",
+    queries: [prom('topk(10, driftwatch_feature_drift_impact{model="$model"} and on(model, feature) (driftwatch_feature_drifted{model="$model"} == 1))', '{{feature}}')],
+  },
+  {
+    title: 'Share of the impact on drifted features',
+    type: 'timeseries',
+    unit: 'percentunit',
+    queries: [prom('driftwatch_drifted_impact_ratio{model="$model"}', 'drifted share of impact')],
+  },
+  {
     title: 'Prediction drift (PSI)',
     type: 'timeseries',
     queries: [

@@ -30,7 +30,8 @@ export interface BaselineRouteOptions {
 
 export const baselineOut = (b: Omit<Baseline, 'features'> & { features?: Baseline['features'] }) => {
   const { reference_sample: _, ...rest } = b;
-  return { ...rest, name: b.name ?? null, rolled: b.rolled ?? false, created_at: iso(b.created_at), from: iso(b.from), to: iso(b.to) };
+  const impact = b.impact ? { ...b.impact, computed_at: iso(b.impact.computed_at) } : null;
+  return { ...rest, name: b.name ?? null, rolled: b.rolled ?? false, created_at: iso(b.created_at), from: iso(b.from), to: iso(b.to), impact };
 };
 
 const BaselineParams = {

@@ -10,7 +10,7 @@ const rule = (yaml: string): Rule => parseRules(`rules:\n  - ${yaml.trim().split
 
 describe('rules files', () => {
   it('ship a default set that parses', () => {
-    expect(loadRules(undefined).map((r) => r.name)).toEqual(['FeatureDrift', 'PredictionDrift', 'DatasetDrift', 'MissingValues', 'TypeViolations', 'PredictionErrors', 'ShadowParity', 'KafkaLag', 'MultivariateDrift']);
+    expect(loadRules(undefined).map((r) => r.name)).toEqual(['FeatureDrift', 'PredictionDrift', 'DatasetDrift', 'MissingValues', 'TypeViolations', 'PredictionErrors', 'ShadowParity', 'KafkaLag', 'MultivariateDrift', 'ImpactfulDrift']);
   });
 
   it('fill in defaults: op >, one window each way, resolve at the threshold, every model and feature', () => {

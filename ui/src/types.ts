@@ -22,6 +22,15 @@ export interface FeatureDrift {
   status: 'ok' | 'insufficient_data' | 'no_data';
   new_categories?: { value: string; share: number }[];
   distribution?: Distribution;
+  /** Share of what moves the model's output (docs/statistics.md#drift-impact); null when unknown. */
+  impact?: number | null;
+}
+
+export interface DriftImpact {
+  method: string;
+  share: number;
+  ranking: { feature: string; impact: number | null; score: number | null }[];
+  prediction_drifted: boolean | null;
 }
 
 export interface QualityFeature {
@@ -86,6 +95,8 @@ export interface DriftReport {
   multivariate?: MultivariateDrift | null;
   segments?: DriftReport[];
   segment_tags?: string[];
+  impact_method?: string | null;
+  drift_impact?: DriftImpact | null;
 }
 
 export interface ModelRow {

@@ -30,6 +30,15 @@ export function summaryHtml(report: DriftReport, baseline?: { baseline_id: strin
   const flagged = q?.flagged_features ?? [];
   if (flagged.length > 0) cards[cards.length - 1] = ['Data quality', `${cards[cards.length - 1][1]}<br>${flagged.length} flagged against the baseline: ${esc(flagged.slice(0, 5).join(', '))}`, 'bad'];
   cards.push(['Multivariate drift', multivariateText(report.multivariate), report.multivariate?.drifted ? 'bad' : report.multivariate?.status === 'ok' ? 'good' : undefined]);
+  const impact = report.drift_impact;
+  if (impact) {
+    const top = impact.ranking.slice(0, 3).map((r) => `${esc(r.feature)} ${pct(r.impact)}`).join(', ');
+    cards.push([
+      'Drift impact',
+      `${pct(impact.share)} of the impact on drifted features${top ? `<br><span class="muted">${top}</span>` : ''}<br><span class="muted">${impact.method === 'permutation' ? 'by permutation (reference model)' : 'by association with the prediction'}</span>`,
+      impact.share >= 0.5 ? 'bad' : impact.share > 0 ? 'warn' : 'good',
+    ]);
+  }
   if (baseline) cards.push(['Baseline', `${esc(short(baseline.baseline_id))} · ${int(baseline.n_events)} events<br><span class="muted">${esc(time(baseline.from))} to ${esc(time(baseline.to))}</span>`]);
   return `<div class="cards">${cards.map(([k, v, tone]) => `<div class="card ${tone ?? ''}"><div class="label">${esc(k)}</div><div class="value">${v}</div></div>`).join('')}</div>`;
 }
@@ -86,6 +95,13 @@ export const COLUMNS: Column[] = [
   { key: 'score', label: 'score', title: 'The score of the method that decides the verdict (PSI)', value: (f) => f.score, cell: (f) => `${num(f.score)}` },
   { key: 'threshold', label: 'threshold', title: 'The score at or above which this feature counts as drifted at this window\'s size', value: (f) => f.threshold, cell: (f) => num(f.threshold) },
   { key: 'verdict', label: 'verdict', value: (f) => (f.drifted ? 2 : f.status === 'ok' ? 1 : 0), cell: (f) => `<span class="verdict ${verdict(f)[1]}">${verdict(f)[0]}</span>` },
+  {
+    key: 'impact',
+    label: 'impact',
+    title: "Share of what moves the model's output: permutation through the reference ONNX model, else association with the logged prediction (sort by it to see the drift that matters first)",
+    value: (f) => f.impact ?? null,
+    cell: (f) => pct(f.impact ?? null),
+  },
   metric('ks_statistic', 'KS D', 'Kolmogorov-Smirnov statistic (numeric)'),
   metric('ks_p_value', 'KS p', 'Kolmogorov-Smirnov p-value (numeric)'),
   metric('wasserstein_normalized', 'W1/σ', 'Wasserstein-1 distance in reference standard deviations (numeric)'),
