@@ -289,7 +289,8 @@ describe('the web UI in Chromium', () => {
     await screenshot(page, 'model-500-features');
     expect(errors).toEqual([]);
     await page.context().close();
-  });
+    // Generous: some thirty steps in the browser, on a machine shared by six.
+  }, 240_000);
 });
 
 describe('when the bundle is missing', () => {

@@ -61,15 +61,19 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   root.innerHTML = layout(model, state);
   wireControls(root, state);
 
+  const range = { from: isoOrUndefined(state.from), to: isoOrUndefined(state.to) };
+  const historyAnswer = get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, { ...range, limit: HISTORY_LIMIT, compact: true });
+  // Opened without a window or baseline named (the usual way in), the page
+  // shows the range's newest window, as stored: asked for in full at once,
+  // beside the compact history, rather than after it.
+  const newest: Promise<DriftReport | null> =
+    !state.window && !state.baseline
+      ? get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, { ...range, limit: 1 }).then((r) => r.windows[0] ?? null, () => null)
+      : Promise.resolve(null);
   // The charts load while the first answers are on their way.
   const [[history, baselines]] = await Promise.all([
     Promise.all([
-      get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
-        from: isoOrUndefined(state.from),
-        to: isoOrUndefined(state.to),
-        limit: HISTORY_LIMIT,
-        compact: true,
-      }).then((r) => r.windows),
+      historyAnswer.then((r) => r.windows),
       get<{ baselines: BaselineSummary[] }>(`/v1/models/${encodeURIComponent(model)}/baselines`).then((r) => r.baselines),
     ]),
     loadCharts(),
@@ -105,13 +109,15 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   // A stored window, against the baseline it was analysed with, is on the
   // screen at once from history; the distributions, computed now (seconds
   // for hundreds of features), follow and replace it.
+  const storedWindow = (w: DriftReport) =>
+    get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
+      from: w.from,
+      to: new Date(Date.parse(w.from) + 1).toISOString(),
+      limit: 1,
+    }).then((r) => r.windows[0] ?? null, () => null);
   const stored =
     window && (!state.baseline || state.baseline === window.baseline_id)
-      ? get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
-          from: window.from,
-          to: new Date(Date.parse(window.from) + 1).toISOString(),
-          limit: 1,
-        }).then((r) => r.windows[0] ?? null, () => null)
+      ? newest.then((r) => (r?.from === window.from ? r : storedWindow(window)))
       : Promise.resolve(null);
   // The stored window is asked for, and drawn, before the rest: the embedded
   // store runs one statement at a time, and behind the fresh computation
