@@ -22,11 +22,21 @@ export const UI_BUILD_DIR = join(packageRoot(), 'ui', 'build');
 export const UI_FILES = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'charts.js': 'text/javascript; charset=utf-8',
   'report.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
 } as const;
 
-export type UiFile = keyof typeof UI_FILES;
+/** The code the page modules share, which the build names by its content's hash (ui/build.ts). */
+const CHUNK = /^chunk-[A-Z0-9]{8}\.js$/;
+
+export type UiFile = keyof typeof UI_FILES | `chunk-${string}.js`;
+
+/** What a file of the build is served as, or undefined for a name the build does not write. */
+export function uiFileType(name: string): string | undefined {
+  if (Object.hasOwn(UI_FILES, name)) return UI_FILES[name as keyof typeof UI_FILES];
+  return CHUNK.test(name) ? UI_FILES['app.js'] : undefined;
+}
 
 /**
  * One built file of the UI. Read at each request, not cached: a rebuilt

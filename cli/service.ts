@@ -333,6 +333,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     try {
       clickhouseHttp = await startChHttp(config, { keys, metrics });
       app.log.info({ url: clickhouseHttp.url }, 'ClickHouse HTTP interface (read-only) listening');
+      if (!clickhouseHttp.lowPriority) app.log.warn('CLICKHOUSE_HTTP_NICE is not applied without CAP_SYS_NICE: the interface\'s statements compete with ingest at its priority (docs/grafana.md)');
     } catch (err) {
       await kafka?.stop();
       guard?.stop();

@@ -18,6 +18,8 @@ export interface EngineLimits {
   maxMemoryBytes: number;
   /** Threads one statement may use (max_threads): ingest keeps the rest of the machine. */
   maxThreads: number;
+  /** The nice value of the threads running a statement (os_thread_priority), 0-19. */
+  nice: number;
 }
 
 export interface EngineAnswer {
@@ -44,6 +46,19 @@ export class EngineError extends Error {
 export const engineError = (code: number, name: string, text: string, status?: number) => new EngineError(code, `Code: ${code}. DB::Exception: ${text}. (${name})`, status);
 
 export const TOO_MANY_SIMULTANEOUS_QUERIES = 202;
+
+const CAP_SYS_NICE = 23;
+
+/**
+ * Whether the engine will apply a nice value above 0 in this process: it
+ * does only with CAP_SYS_NICE in the effective set (root, or e.g. systemd's
+ * AmbientCapabilities=CAP_SYS_NICE), and otherwise runs the statements at
+ * the priority of ingest without a word. `status`: /proc/self/status.
+ */
+export function lowersPriority(status: string): boolean {
+  const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return effective !== undefined && (BigInt(`0x${effective}`) & (1n << BigInt(CAP_SYS_NICE))) !== 0n;
+}
 
 /**
  * What readonly = 1 lets through in the embedded engine and this interface
@@ -87,9 +102,11 @@ export class ReadonlyEngine {
       `result_overflow_mode = 'throw'`,
       `max_memory_usage = ${limits.maxMemoryBytes}`,
       `max_threads = ${limits.maxThreads}`,
-      // The lowest CPU priority (nice 19) for the threads running these
-      // statements: a dashboard's queries take what ingest leaves.
-      'os_thread_priority = 19',
+      // A low CPU priority (nice 19 by default) for the threads running these
+      // statements: a dashboard's queries take what ingest leaves. The engine
+      // sets it only with CAP_SYS_NICE (it must restore the thread's priority
+      // afterwards, which takes the capability): `lowersPriority` below.
+      `os_thread_priority = ${limits.nice}`,
       // Last: from here on the connection can change nothing, itself included.
       'readonly = 1',
     ];

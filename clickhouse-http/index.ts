@@ -1,14 +1,17 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { isIP } from 'node:net';
 import type { ApiKey } from '../api/keys.ts';
 import type { Config } from '../core/config.ts';
 import type { Metrics } from '../core/metrics.ts';
-import { ReadonlyEngine } from './engine.ts';
+import { lowersPriority, ReadonlyEngine } from './engine.ts';
 import { createChHttpServer, listen } from './server.ts';
 
 export interface ChHttp {
   /** Where it listens, e.g. http://127.0.0.1:8123. */
   url: string;
+  /** False when CLICKHOUSE_HTTP_NICE asks for a lower priority the engine will not apply (no CAP_SYS_NICE). */
+  lowPriority: boolean;
   close(): Promise<void>;
 }
 
@@ -38,6 +41,7 @@ export async function startChHttp(config: Config, deps: { keys: readonly ApiKey[
       maxResultBytes: config.CLICKHOUSE_HTTP_MAX_RESULT_BYTES,
       maxMemoryBytes: config.CLICKHOUSE_HTTP_MAX_MEMORY_BYTES,
       maxThreads: config.CLICKHOUSE_HTTP_MAX_THREADS,
+      nice: config.CLICKHOUSE_HTTP_NICE,
     },
   });
   const server: Server = createChHttpServer(engine, deps.metrics, {
@@ -55,8 +59,15 @@ export async function startChHttp(config: Config, deps: { keys: readonly ApiKey[
     engine.close();
     throw err;
   }
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // not Linux: the engine sets no thread priority there either
+  }
   return {
     url,
+    lowPriority: config.CLICKHOUSE_HTTP_NICE === 0 || lowersPriority(status),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

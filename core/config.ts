@@ -204,7 +204,9 @@ const ConfigFields = z.object({
   // unless a port is set (0: any free one); read-only, enforced by the engine. Host: HOST unless
   // set; a non-loopback host needs API keys. Limits of one statement (engine time, result rows
   // and bytes, memory, threads), read-only connections running statements at once, statements
-  // waiting beyond those (more are refused), and the longest request body.
+  // waiting beyond those (more are refused), and the longest request body. NICE: the CPU priority
+  // (os_thread_priority) of the threads running its statements, 0 (as ingest) to 19 (the lowest);
+  // the engine applies it only with CAP_SYS_NICE, and start-up warns without it.
   CLICKHOUSE_HTTP_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   CLICKHOUSE_HTTP_HOST: z.string().min(1).optional(),
   CLICKHOUSE_HTTP_TIMEOUT: duration('30s'),
@@ -215,6 +217,7 @@ const ConfigFields = z.object({
   CLICKHOUSE_HTTP_CONNECTIONS: integer(1, 1, 16),
   CLICKHOUSE_HTTP_MAX_QUEUED: integer(32, 0, 10_000),
   CLICKHOUSE_HTTP_BODY_LIMIT_BYTES: integer(1024 * 1024, 1024, 64 * 1024 * 1024),
+  CLICKHOUSE_HTTP_NICE: integer(19, 0, 19),
   // Failed predictions (issue 20, docs/sdk.md): events with status "error" count in each window's
   // error rate; drift, performance and baselines leave them out unless this is true.
   ANALYSIS_INCLUDE_FAILED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),

@@ -281,8 +281,13 @@ export const modelPanels: PanelSpec[] = [
     unit: 'ms',
     queries: [
       sql(
-        `SELECT $__timeInterval(ts) AS time, quantile(0.5)(latency_ms) AS p50, quantile(0.95)(latency_ms) AS p95, quantile(0.99)(latency_ms) AS p99
-         FROM events WHERE model = ${MODEL} AND $__timeFilter(ts) GROUP BY time ORDER BY time`,
+        // One quantiles() state, not three quantile() ones: the same rows (the
+        // same sample), a third less engine time on a single thread, which a
+        // refreshing dashboard takes from ingest (docs/grafana.md).
+        `SELECT time, q[1] AS p50, q[2] AS p95, q[3] AS p99 FROM (
+           SELECT $__timeInterval(ts) AS time, quantiles(0.5, 0.95, 0.99)(latency_ms) AS q
+           FROM events WHERE model = ${MODEL} AND $__timeFilter(ts) GROUP BY time
+         ) ORDER BY time`,
         ['time', 'p50', 'p95', 'p99'],
       ),
     ],

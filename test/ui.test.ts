@@ -43,7 +43,22 @@ async function open(path: string): Promise<{ page: Page; blocked: string[]; erro
   return { page, blocked, errors };
 }
 
-const tableFeatures = (page: Page) => page.$$eval('#features tbody tr', (rows) => rows.map((r) => (r as HTMLElement).dataset.feature!));
+// The rows drawn: the model page draws a screenful of the table at a time (ui/src/feature-table.ts).
+const tableFeatures = (page: Page) => page.$$eval('#features tbody tr[data-feature]', (rows) => rows.map((r) => (r as HTMLElement).dataset.feature!));
+/** Scrolls the feature table to `top` (px; Infinity: the end), then returns the rows drawn and those inside the visible part. */
+async function scrollTable(page: Page, top: number): Promise<{ drawn: string[]; visible: string[] }> {
+  await page.$eval('#features', (el, y) => el.scrollTo({ top: Math.min(y, el.scrollHeight) }), top);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return page.$eval('#features', (el) => {
+    const box = el.getBoundingClientRect();
+    const rows = [...el.querySelectorAll<HTMLElement>('tbody tr[data-feature]')];
+    const inside = (r: HTMLElement) => {
+      const b = r.getBoundingClientRect();
+      return b.top >= box.top && b.bottom <= box.bottom + 1;
+    };
+    return { drawn: rows.map((r) => r.dataset.feature!), visible: rows.filter(inside).map((r) => r.dataset.feature!) };
+  });
+}
 
 describe('the API the UI reads', () => {
   it('answers include=distributions with both histograms on the baseline bins, and compact history with verdicts only', async () => {
@@ -217,14 +232,21 @@ describe('the web UI in Chromium', () => {
 
   it('opens a 500-feature model with a searchable, sortable feature table', async () => {
     const { page, errors } = await open('/ui?model=wide');
-    await page.waitForSelector('#features tbody tr');
-    expect((await tableFeatures(page)).length).toBe(500);
-    // Drifted first: the shifted tenth.
-    expect(new Set((await tableFeatures(page)).slice(0, wide.shifted.length))).toEqual(new Set(wide.shifted));
+    await page.waitForSelector('#features tbody tr[data-feature]');
+    // The table holds all 500 features, of which a screenful is drawn.
+    expect(await page.locator('#count').textContent()).toBe('500 of 500 features');
+    expect(await page.locator('#features table').getAttribute('aria-rowcount')).toBe('501');
+    const drawn = await tableFeatures(page);
+    expect(drawn.length).toBeGreaterThan(10);
+    expect(drawn.length).toBeLessThan(150);
+    // Drifted first: the shifted tenth (more than a screenful).
+    expect(drawn.length).toBeLessThan(wide.shifted.length);
+    expect(drawn.every((f) => wide.shifted.includes(f))).toBe(true);
     // The heatmap shows the strongest 40 until asked for all.
     expect(await page.locator('g[aria-description="heatmap cells"] rect').count()).toBe(40 * credit.windows.length);
     await page.fill('#search', 'f49');
     await expect.poll(async () => (await tableFeatures(page)).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `f49${i}`));
+    expect(await page.locator('#count').textContent()).toBe('10 of 500 features');
     expect(new URL(page.url()).searchParams.get('q')).toBe('f49');
     // Sorted by feature name, descending on a second click.
     await page.click('#features th button[data-sort="feature"]');
@@ -233,14 +255,53 @@ describe('the web UI in Chromium', () => {
     await expect.poll(() => tableFeatures(page)).toEqual(Array.from({ length: 10 }, (_, i) => `f49${9 - i}`));
     expect(new URL(page.url()).searchParams.get('sort')).toBe('feature:desc');
     await page.fill('#search', '');
+    await expect.poll(() => page.locator('#count').textContent()).toBe('500 of 500 features');
+    // Descending by name over all 500: f499 first, and scrolled to the end, f000 last, in view, the 500th row.
+    expect((await tableFeatures(page))[0]).toBe('f499');
+    const end = await scrollTable(page, Infinity);
+    expect(end.visible.at(-1)).toBe('f000');
+    expect(await page.locator('#features tr[data-feature="f000"]').getAttribute('aria-rowindex')).toBe('501');
+    // Halfway down: the rows around the 250th (f249 in this order) are drawn and in view.
+    const middle = await scrollTable(page, 0);
+    expect(middle.visible[0]).toBe('f499');
+    const rowPx = await page.$eval('#features tbody tr[data-feature]', (r) => r.getBoundingClientRect().height);
+    expect((await scrollTable(page, 250 * rowPx)).visible).toContain('f249');
+
+    // The ranking's last feature, far down the table, by search and by scrolling.
+    const last = wide.windows.at(-1)!;
+    const ranking: { feature: string; score: number }[] = (
+      await (await fetch(`${service.url}/v1/models/wide/drift?from=${last}&to=${last + WINDOW_MS}`)).json()
+    ).features;
+    const lastRanked = ranking.at(-1)!.feature;
+    await page.click('#features th button[data-sort="rank"]');
+    await expect.poll(() => new URL(page.url()).searchParams.get('sort')).toBe('rank:asc');
+    expect((await scrollTable(page, 0)).visible).not.toContain(lastRanked);
+    expect((await scrollTable(page, Infinity)).visible.at(-1)).toBe(lastRanked);
+    await page.fill('#search', lastRanked);
+    await expect.poll(() => tableFeatures(page)).toEqual([lastRanked]);
+    await page.click(`#features tr[data-feature="${lastRanked}"]`);
+    await expect.poll(() => page.locator('#feature h3').textContent()).toContain(lastRanked);
+    await page.fill('#search', '');
+
+    // By score, descending over all 500: the highest first, the lowest at the end.
     await page.click('#features th button[data-sort="score"]');
-    const scores = await page.$$eval('#features tbody td.c-score', (cells) => cells.map((c) => Number(c.textContent)));
-    expect(scores.length).toBe(500);
-    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    await expect.poll(() => new URL(page.url()).searchParams.get('sort')).toBe('score:desc');
+    const scores = ranking.map((f) => f.score);
+    const scoreOf = async (feature: string) => Number(await page.locator(`#features tr[data-feature="${feature}"] td.c-score`).textContent());
+    const top = await scrollTable(page, 0);
+    const firstScores = await Promise.all(top.visible.map(scoreOf));
+    expect(firstScores).toEqual([...firstScores].sort((a, b) => b - a));
+    expect(firstScores[0]).toBeCloseTo(Math.max(...scores), 3);
+    const bottom = await scrollTable(page, Infinity);
+    const lastScores = await Promise.all(bottom.visible.map(scoreOf));
+    expect(lastScores).toEqual([...lastScores].sort((a, b) => b - a));
+    expect(lastScores.at(-1)).toBeCloseTo(Math.min(...scores), 3);
+    await scrollTable(page, 0);
     await screenshot(page, 'model-500-features');
     expect(errors).toEqual([]);
     await page.context().close();
-  });
+    // Generous: some thirty steps in the browser, on a machine shared by six.
+  }, 240_000);
 });
 
 describe('when the bundle is missing', () => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { readUiFile, UI_BUILD_DIR, UI_FILES, type UiFile } from '../ui-bundle.ts';
+import { readUiFile, UI_BUILD_DIR, uiFileType, type UiFile } from '../ui-bundle.ts';
 
 /**
  * The web UI's static files (ui/, built by `npm run build:ui`). Open and out
@@ -12,7 +12,7 @@ export async function uiRoutes(app: FastifyInstance, options: { dir?: string } =
   const route = { config: { scope: 'open' as const }, schema: { hide: true } };
   const send = async (name: UiFile, reply: import('fastify').FastifyReply) =>
     reply
-      .type(UI_FILES[name])
+      .type(uiFileType(name)!)
       // Revalidated every time: a rebuilt bundle must never meet a cached page.
       .header('cache-control', 'no-cache')
       .header('x-content-type-options', 'nosniff')
@@ -22,7 +22,7 @@ export async function uiRoutes(app: FastifyInstance, options: { dir?: string } =
   app.get('/ui', route, async (_request, reply) => send('index.html', reply));
   app.get<{ Params: { file: string } }>('/ui/:file', route, async (request, reply) => {
     const name = request.params.file;
-    if (!Object.hasOwn(UI_FILES, name)) return reply.callNotFound();
+    if (!uiFileType(name)) return reply.callNotFound();
     return send(name as UiFile, reply);
   });
 }

@@ -149,21 +149,27 @@ export function tableRows(features: FeatureDrift[], state: TableState): { f: Fea
   return rows;
 }
 
-/** The feature table as HTML: sortable headers (buttons), one row per feature, the selected one marked. */
-export function featureTableHtml(features: FeatureDrift[], state: TableState): string {
-  const rows = tableRows(features, state);
+/** The feature table's header row: one sort button per column, the sorted one marked. */
+export function featureHeadHtml(state: TableState): string {
   const [key, dir] = (state.sort ?? 'rank:asc').split(':');
-  const head = COLUMNS.map((c) => {
+  return COLUMNS.map((c) => {
     const sorted = c.key === key ? (dir === 'desc' ? 'descending' : 'ascending') : 'none';
     return `<th aria-sort="${sorted}"${c.title ? ` title="${esc(c.title)}"` : ''}><button type="button" data-sort="${c.key}">${esc(c.label)}${sorted === 'none' ? '' : sorted === 'ascending' ? ' ▲' : ' ▼'}</button></th>`;
   }).join('');
-  const body = rows
-    .map(
-      ({ f, rank }) =>
-        `<tr data-feature="${esc(f.feature)}" class="${f.drifted ? 'drifted' : ''}${f.feature === state.selected ? ' selected' : ''}">${COLUMNS.map((c) => `<td class="c-${c.key}">${c.cell(f, rank)}</td>`).join('')}</tr>`,
-    )
-    .join('');
-  return `<table class="features"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>${rows.length === 0 ? '<p class="muted">No feature matches the search.</p>' : ''}`;
+}
+
+/** One feature's row; `index` (1-based, among the rows shown) is its aria-rowindex, the header being row 1. */
+export function featureRowHtml({ f, rank }: { f: FeatureDrift; rank: number }, selected: string | undefined, index: number): string {
+  return `<tr data-feature="${esc(f.feature)}" aria-rowindex="${index + 1}" class="${f.drifted ? 'drifted' : ''}${f.feature === selected ? ' selected' : ''}">${COLUMNS.map((c) => `<td class="c-${c.key}">${c.cell(f, rank)}</td>`).join('')}</tr>`;
+}
+
+export const NO_MATCH_HTML = '<p class="muted">No feature matches the search.</p>';
+
+/** The feature table as HTML, every row (the report's; the model page draws a screenful at a time: feature-table.ts). */
+export function featureTableHtml(features: FeatureDrift[], state: TableState): string {
+  const rows = tableRows(features, state);
+  const body = rows.map((row, i) => featureRowHtml(row, state.selected, i + 1)).join('');
+  return `<table class="features"><thead><tr>${featureHeadHtml(state)}</tr></thead><tbody>${body}</tbody></table>${rows.length === 0 ? NO_MATCH_HTML : ''}`;
 }
 
 /** The next sort after clicking a column: the same column flips, another starts descending (ascending for names and rank). */

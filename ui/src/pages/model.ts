@@ -1,9 +1,10 @@
 import { ApiError, get, getText } from '../api.ts';
-import { alertChart, distributionChart, heatCellAt, heatmap, timeChart, type HeatCell, type Point } from '../charts.ts';
+import type { HeatCell, Point } from '../charts.ts';
 import { esc, int, num, pct, short, time } from '../format.ts';
 import { navigate, readState, stateUrl, type ViewState } from '../state.ts';
 import type { AlertTransition, BaselineSummary, DriftReport, FeatureDrift, Performance, ShadowReport, ShadowSummary } from '../types.ts';
-import { featureTableHtml, nextSort, summaryHtml, withQuality } from '../window-view.ts';
+import { showFeatureTable } from '../feature-table.ts';
+import { nextSort, summaryHtml, withQuality } from '../window-view.ts';
 
 /** Features the heatmap shows unless asked for all: the strongest, by the newest window's ranking. */
 const HEATMAP_TOP = 40;
@@ -22,6 +23,18 @@ interface Loaded {
   final: boolean;
 }
 
+// The charts (Observable Plot, most of the code) are a module of their own,
+// loaded while the page's first API answers are on their way rather than
+// evaluated before the page may ask (ui/build.ts). Everything drawn with
+// them waits for `loadCharts` first.
+let charts: typeof import('../charts.ts') | undefined;
+let loading: Promise<unknown> | undefined;
+const loadCharts = () => (loading ??= import('../charts.ts').then((m) => (charts = m)));
+function chart(): typeof import('../charts.ts') {
+  if (!charts) throw new Error('the charts are not loaded yet');
+  return charts;
+}
+
 // What the page has drawn: a change of sort, search or selected feature
 // redraws the table and the feature panel from it, without asking again.
 let loaded: Loaded | null = null;
@@ -30,7 +43,13 @@ const dataKey = (s: ViewState) => [s.model, s.from, s.to, s.baseline, s.window, 
 
 const isoOrUndefined = (s: string | undefined) => (s ? new Date(s).toISOString() : undefined);
 
-export async function renderModel(root: HTMLElement, state: ViewState, current: () => boolean): Promise<void> {
+/**
+ * Draws a model's page. `opened` is called once the page is usable: its
+ * header, the heatmap and the ranked feature table (the stored window's,
+ * searchable and sortable) are on the screen; the distributions computed now,
+ * the time charts, segments and shadows follow (docs/ui.md, bench/ui.ts).
+ */
+export async function renderModel(root: HTMLElement, state: ViewState, current: () => boolean, opened: () => void = () => {}): Promise<void> {
   const model = state.model!;
   const key = dataKey(state);
   if (loaded?.key === key && root.querySelector('#features')) {
@@ -42,14 +61,22 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   root.innerHTML = layout(model, state);
   wireControls(root, state);
 
-  const [history, baselines] = await Promise.all([
-    get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
-      from: isoOrUndefined(state.from),
-      to: isoOrUndefined(state.to),
-      limit: HISTORY_LIMIT,
-      compact: true,
-    }).then((r) => r.windows),
-    get<{ baselines: BaselineSummary[] }>(`/v1/models/${encodeURIComponent(model)}/baselines`).then((r) => r.baselines),
+  const range = { from: isoOrUndefined(state.from), to: isoOrUndefined(state.to) };
+  const historyAnswer = get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, { ...range, limit: HISTORY_LIMIT, compact: true });
+  // Opened without a window or baseline named (the usual way in), the page
+  // shows the range's newest window, as stored: asked for in full at once,
+  // beside the compact history, rather than after it.
+  const newest: Promise<DriftReport | null> =
+    !state.window && !state.baseline
+      ? get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, { ...range, limit: 1 }).then((r) => r.windows[0] ?? null, () => null)
+      : Promise.resolve(null);
+  // The charts load while the first answers are on their way.
+  const [[history, baselines]] = await Promise.all([
+    Promise.all([
+      historyAnswer.then((r) => r.windows),
+      get<{ baselines: BaselineSummary[] }>(`/v1/models/${encodeURIComponent(model)}/baselines`).then((r) => r.baselines),
+    ]),
+    loadCharts(),
   ]);
   if (!current()) return;
 
@@ -82,20 +109,25 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   // A stored window, against the baseline it was analysed with, is on the
   // screen at once from history; the distributions, computed now (seconds
   // for hundreds of features), follow and replace it.
+  const storedWindow = (w: DriftReport) =>
+    get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
+      from: w.from,
+      to: new Date(Date.parse(w.from) + 1).toISOString(),
+      limit: 1,
+    }).then((r) => r.windows[0] ?? null, () => null);
   const stored =
     window && (!state.baseline || state.baseline === window.baseline_id)
-      ? get<{ windows: DriftReport[] }>(`/v1/models/${encodeURIComponent(model)}/drift/history`, {
-          from: window.from,
-          to: new Date(Date.parse(window.from) + 1).toISOString(),
-          limit: 1,
-        }).then((r) => r.windows[0] ?? null, () => null)
+      ? newest.then((r) => (r?.from === window.from ? r : storedWindow(window)))
       : Promise.resolve(null);
   // The stored window is asked for, and drawn, before the rest: the embedded
   // store runs one statement at a time, and behind the fresh computation
   // (seconds for hundreds of features) the table would wait as long.
   const storedReport = await stored;
   if (!current()) return;
-  if (storedReport) show(storedReport, false);
+  if (storedReport) {
+    show(storedReport, false);
+    opened();
+  }
   const fresh = get<DriftReport>(`/v1/models/${encodeURIComponent(model)}/drift`, {
     ...windowRange,
     baseline_id: state.baseline,
@@ -114,10 +146,12 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
     const report = await fresh;
     if (!current()) return;
     show(report, true);
+    opened();
     sections.push(drawSegments(root, model, report, windowRange, state, current), drawShadows(root, model, windowRange, current));
   } catch (err) {
     if (!(err instanceof ApiError) || err.status === 401 || err.status === 403) throw err;
     detail.querySelector('#summary')!.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+    opened();
   }
   const [perfWindows, transitions] = await Promise.all([perf, alerts]);
   if (!current()) return;
@@ -283,12 +317,12 @@ function drawHeatmap(root: HTMLElement, state: ViewState, data: Loaded): void {
   note.innerHTML =
     `${shown.length} of ${order.length} features × ${data.history.length} windows, coloured by drift score; × marks a drifted cell. Click a cell to open that window and feature.` +
     (matching.length > HEATMAP_TOP ? ` <button type="button" data-heatmap="${state.heatmap === 'all' ? '' : 'all'}">${state.heatmap === 'all' ? `top ${HEATMAP_TOP} only` : `show all ${matching.length}`}</button>` : '');
-  const chart = heatmap(cells, shown, [data.from, data.to], width(el));
-  chart.addEventListener('click', (e) => {
-    const cell = heatCellAt(e.target, cells);
+  const drawn = chart().heatmap(cells, shown, [data.from, data.to], width(el));
+  drawn.addEventListener('click', (e) => {
+    const cell = chart().heatCellAt(e.target, cells);
     if (cell) navigate({ window: cell.from.toISOString(), feature: cell.feature });
   });
-  el.replaceChildren(chart);
+  el.replaceChildren(drawn);
 }
 
 const width = (el: HTMLElement) => Math.max(640, el.clientWidth || 1200);
@@ -307,7 +341,7 @@ function drawTimeline(root: HTMLElement, data: Loaded, perf: Performance[], tran
     const marked = pred.filter((h) => h.prediction!.drifted).map((h) => ({ t: at(h), v: h.prediction!.score }));
     blocks.push([
       'Prediction drift (PSI of the model output)',
-      timeChart(
+      chart().timeChart(
         [
           { label: 'score', points, color: '#e8590c' },
           { label: 'threshold', points: thresholds, color: '#adb5bd' },
@@ -324,7 +358,7 @@ function drawTimeline(root: HTMLElement, data: Loaded, perf: Performance[], tran
     const worst = (h: DriftReport, key: 'missing_share' | 'type_violation_share') => Math.max(0, ...h.data_quality!.features.map((f) => f[key]));
     blocks.push([
       'Data quality (the worst feature of each window)',
-      timeChart(
+      chart().timeChart(
         [
           { label: 'missing', points: quality.map((h) => ({ t: at(h), v: worst(h, 'missing_share') })), color: '#1c7ed6' },
           { label: 'wrong type', points: quality.map((h) => ({ t: at(h), v: worst(h, 'type_violation_share') })), color: '#ae3ec9' },
@@ -343,16 +377,16 @@ function drawTimeline(root: HTMLElement, data: Loaded, perf: Performance[], tran
     const base = labelled.find((p) => p.baseline_metrics?.[metric] != null)?.baseline_metrics?.[metric];
     blocks.push([
       `Performance: ${metric}`,
-      timeChart([{ label: metric, points: labelled.map((p) => ({ t: at(p), v: p.metrics[metric] })), color: '#2b8a3e' }], domain, w, {
+      chart().timeChart([{ label: metric, points: labelled.map((p) => ({ t: at(p), v: p.metrics[metric] })), color: '#2b8a3e' }], domain, w, {
         rules: base != null ? [{ v: base, label: `baseline ${num(base)}`, color: '#2b8a3e' }] : [],
       }),
     ]);
   }
   if (perf.length > 0) {
-    blocks.push(['Label coverage', timeChart([{ label: 'label coverage', points: perf.map((p) => ({ t: at(p), v: p.label_coverage })), color: '#495057' }], domain, w, { percent: true })]);
+    blocks.push(['Label coverage', chart().timeChart([{ label: 'label coverage', points: perf.map((p) => ({ t: at(p), v: p.label_coverage })), color: '#495057' }], domain, w, { percent: true })]);
   } else blocks.push(['Performance', '<p class="muted">No stored performance in this range: labels are joined to events as they arrive.</p>']);
 
-  blocks.push(['Alert transitions', transitions.length ? alertChart(transitions, domain, w) : '<p class="muted">No alert changed state in this range.</p>']);
+  blocks.push(['Alert transitions', transitions.length ? chart().alertChart(transitions, domain, w) : '<p class="muted">No alert changed state in this range.</p>']);
 
   el.replaceChildren(
     ...blocks.map(([title, body]) => {
@@ -369,10 +403,7 @@ function drawTableAndFeature(root: HTMLElement, state: ViewState, report: DriftR
   if (!report) return;
   const table = root.querySelector<HTMLElement>('#features')!;
   const selected = state.feature && report.features.some((f) => f.feature === state.feature) ? state.feature : report.features[0]?.feature;
-  const scroll = table.scrollTop;
-  table.innerHTML = featureTableHtml(withQuality(report), { sort: state.sort, q: state.q, selected });
-  table.scrollTop = scroll;
-  const shown = table.querySelectorAll('tbody tr').length;
+  const shown = showFeatureTable(table, withQuality(report), { sort: state.sort, q: state.q, selected });
   root.querySelector('#count')!.textContent = `${shown} of ${report.features.length} features`;
   const search = root.querySelector<HTMLInputElement>('#search')!;
   if (document.activeElement !== search) search.value = state.q ?? '';
@@ -393,7 +424,7 @@ function drawFeature(panel: HTMLElement, f: FeatureDrift | null, report: DriftRe
     <p class="muted">${esc(f.kind)} · ${esc(f.method ?? '')} ${num(f.score)} against a threshold of ${num(f.threshold)} · ${int(f.n_current)} events now, ${int(f.n_reference)} in the baseline${
       q ? ` · present in ${pct(q.present_share)}, missing ${pct(q.missing_share)}, wrong type ${pct(q.type_violation_share)}` : ''
     }</p>`;
-  if (final) panel.append(distributionChart(f.distribution, Math.max(360, panel.clientWidth - 24), f.new_categories?.map((c) => c.value)));
+  if (final) panel.append(chart().distributionChart(f.distribution, Math.max(360, panel.clientWidth - 24), f.new_categories?.map((c) => c.value)));
   else panel.insertAdjacentHTML('beforeend', '<p class="muted" id="distribution-pending">Computing the distributions…</p>');
   panel.insertAdjacentHTML('beforeend', `<details><summary>every statistic</summary><table>${stats}</table></details>`);
 }
