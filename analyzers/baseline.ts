@@ -14,6 +14,7 @@ import { saveBaseline } from '../store/baselines.ts';
 import type { Sql } from '../store/sql.ts';
 import type { PerformanceReport } from './performance.ts';
 import { computePerformance } from './performance-window.ts';
+import { freezeEstimator, type FrozenEstimator } from './estimated/estimation.ts';
 
 export interface NumericReference {
   name: string;
@@ -56,6 +57,8 @@ export interface Baseline {
   features: FeatureReference[];
   /** Performance over the reference range with the labels known when it was frozen. */
   performance?: PerformanceReport | null;
+  /** Calibrators and band components for performance estimated without labels (analyzers/estimated/); null when the reference has too few labels or no scores. */
+  estimator?: FrozenEstimator | null;
   /** For a segment baseline: which tag value it covers, and the model-wide baseline it was frozen with. */
   segment?: { tag: string; value: string } | null;
   parent_baseline_id?: string | null;
@@ -164,6 +167,7 @@ export async function freezeBaseline(
   }
   features.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
+  const performance = await computePerformance(sql, window);
   const baseline: Baseline = {
     baseline_id: baselineId,
     model: window.model,
@@ -172,7 +176,8 @@ export async function freezeBaseline(
     to: window.to,
     n_events: inventory.total,
     features,
-    performance: await computePerformance(sql, window),
+    performance,
+    estimator: await freezeEstimator(sql, window, performance.task),
     segment: window.segment ?? null,
     parent_baseline_id: parentId,
     name: as.name ?? null,

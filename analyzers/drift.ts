@@ -12,6 +12,7 @@ import { psi } from './methods/psi.ts';
 import { calibratedPsiThreshold } from './methods/psi-threshold.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
 import { dataQuality, type DataQuality } from './quality.ts';
+import { estimatePerformance, type EstimatedPerformance } from './estimated/estimation.ts';
 import { windowErrors, type WindowErrors } from '../store/failures.ts';
 
 export type FeatureStatus = 'ok' | 'insufficient_data' | 'no_data';
@@ -67,6 +68,8 @@ export interface DriftReport {
   performance: ReturnType<typeof comparePerformance> | null;
   /** Failed predictions among the window's events: the error rate and its types (issue 20). */
   errors?: WindowErrors;
+  /** Performance estimated from calibrated scores before labels arrive (CBPE), realized values beside; absent without a baseline estimator. */
+  estimated_performance?: EstimatedPerformance | null;
 }
 
 export interface DriftOptions {
@@ -273,13 +276,16 @@ export async function computeDrift(
     target.metrics.missing_share = q.missing_share;
     target.metrics.type_violation_share = q.type_violation_share;
   }
-  const performance = comparePerformance(await computePerformance(sql, window), baseline.performance);
+  const realized = await computePerformance(sql, window);
+  const performance = comparePerformance(realized, baseline.performance);
+  const estimated = baseline.estimator ? await estimatePerformance(sql, baseline.estimator, window, realized) : null;
   return {
     ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all, options.datasetDriftShare),
     segment: window.segment ?? null,
     data_quality: quality,
     performance,
     errors: await windowErrors(sql, window),
+    estimated_performance: estimated,
   };
 }
 

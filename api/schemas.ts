@@ -1,5 +1,6 @@
 import eventSchema from '../core/event.schema.json' with { type: 'json' };
 import labelSchema from '../core/label.schema.json' with { type: 'json' };
+import { EstimatedPerformanceSchema } from './schemas-estimated.ts';
 
 /** JSON Schemas of request and response bodies: they validate, serialise and feed /docs/json. */
 const { $schema: _e, $id: _ei, ...event } = eventSchema;
@@ -268,6 +269,7 @@ const DriftReportBase = {
     dataset_drifted: { type: 'boolean' },
     prediction: { anyOf: [FeatureDrift, { type: 'null' }], description: 'Drift of the model output (feature name "@prediction").' },
     performance: { anyOf: [Performance, { type: 'null' }] },
+    estimated_performance: EstimatedPerformanceSchema,
     errors: {
       type: 'object',
       description: 'Failed predictions (events sent with status "error") among all the window\'s events: left out of drift and performance unless ANALYSIS_INCLUDE_FAILED.',

@@ -1,0 +1,156 @@
+import type { Sql } from './sql.ts';
+import { WINDOW_SQL, windowParams, type Window } from './window.ts';
+
+/**
+ * The engine side of estimated performance (analyzers/estimated/): the
+ * labelled reference the calibrators are fitted on, and per window the
+ * sums of calibrated probabilities the estimates are made of. Classes and
+ * calibration tables are bound parameters; only their count shapes the SQL.
+ */
+
+/** What the window queries need to know of a frozen estimator. */
+export interface EstimationPlan {
+  task: 'binary' | 'classification';
+  /** Binary: ['1'], the positive class; multi-class: the classes with a logged score, sorted. */
+  classes: string[];
+  /** Per class, its calibrator sampled at i / resolution (analyzers/estimated/calibration.ts calibrationGrid). */
+  grids: number[][];
+  resolution: number;
+}
+
+/** A binary score is the prediction; a class's score its entry in `scores`. Both clipped to [0, 1]. */
+const scoreOf = (task: EstimationPlan['task'], k: number) =>
+  task === 'binary' ? 'least(greatest(assumeNotNull(prediction_num), 0), 1)' : `least(greatest(scores[{c${k}:String}], 0), 1)`;
+
+/** Binary predictions are scores cut at 0.5 (as store/performance.ts confusion); multi-class ones the logged class. */
+const predictedOf = (task: EstimationPlan['task']) => (task === 'binary' ? "if(prediction_num >= 0.5, '1', '0')" : 'assumeNotNull(prediction_cat)');
+
+const hasScores = (task: EstimationPlan['task']) =>
+  task === 'binary' ? 'prediction_num IS NOT NULL' : 'prediction_cat IS NOT NULL AND hasAll(mapKeys(scores), {classes:Array(String)})';
+
+const classParams = (classes: readonly string[]) => Object.fromEntries(classes.map((c, k) => [`c${k}`, c]));
+
+/** The classes the labelled events of a range logged scores for (at most `max` + 1, so too many can be told). */
+export async function scoredClasses(sql: Sql, w: Window, max: number): Promise<string[]> {
+  const [row] = await sql.query<{ classes: string[] }>(
+    `SELECT arraySort(groupUniqArrayArray({max:UInt32})(mapKeys(scores))) AS classes
+     FROM events FINAL
+     WHERE ${WINDOW_SQL} AND prediction_cat IS NOT NULL
+       AND event_id IN (SELECT event_id FROM labels FINAL WHERE model = {model:String})`,
+    { ...windowParams(w), max: max + 1 },
+  );
+  return row?.classes ?? [];
+}
+
+export interface ReferenceRow {
+  /** Uncalibrated score per class, in the order of `classes`. */
+  s: number[];
+  predicted: string;
+  label: string;
+}
+
+/** Up to `limit` labelled events of a range with every class's score, a fixed pseudo-random pick (by event id) when there are more. */
+export async function labelledScores(sql: Sql, w: Window, task: EstimationPlan['task'], classes: readonly string[], limit: number): Promise<ReferenceRow[]> {
+  const scores = task === 'binary' ? `[${scoreOf(task, 0)}]` : `[${classes.map((_, k) => scoreOf(task, k)).join(', ')}]`;
+  const label = task === 'binary' ? 'toString(toUInt8(label_num))' : 'ifNull(label_cat, toString(label_num))';
+  return sql.query<ReferenceRow>(
+    `SELECT e.s AS s, e.predicted AS predicted, l.label AS label
+     FROM (SELECT event_id, ${scores} AS s, ${predictedOf(task)} AS predicted FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores(task)}) AS e
+     INNER JOIN (
+       SELECT event_id, ${label} AS label FROM labels FINAL
+       WHERE model = {model:String} AND event_id IN (SELECT event_id FROM events FINAL WHERE ${WINDOW_SQL})
+         ${task === 'binary' ? 'AND label_num IN (0, 1)' : ''}
+     ) AS l USING (event_id)
+     ORDER BY cityHash64(event_id) LIMIT {limit:UInt64}`,
+    { ...windowParams(w), ...classParams(classes), classes, limit },
+  );
+}
+
+/**
+ * The window's events with each class's calibrated probability p<k>: the
+ * calibration table looked up and interpolated between its two nearest
+ * entries; multi-class probabilities normalised to sum to one per event
+ * (uniform when all calibrate to zero), as NannyML does.
+ */
+function calibrated(plan: EstimationPlan): string {
+  const K = plan.classes.length;
+  const cols: string[] = [`${predictedOf(plan.task)} AS pred`];
+  for (let k = 0; k < K; k++) {
+    cols.push(
+      `${scoreOf(plan.task, k)} AS s${k}`,
+      `least(toUInt32(floor(s${k} * {resolution:UInt32})), {resolution:UInt32} - 1) AS i${k}`,
+      `{g${k}:Array(Float64)}[i${k} + 1] + (s${k} * {resolution:UInt32} - i${k}) * ({g${k}:Array(Float64)}[i${k} + 2] - {g${k}:Array(Float64)}[i${k} + 1]) AS r${k}`,
+    );
+  }
+  if (plan.task === 'binary') cols.push('r0 AS p0');
+  else {
+    cols.push(`${plan.classes.map((_, k) => `r${k}`).join(' + ')} AS total`);
+    for (let k = 0; k < K; k++) cols.push(`if(total > 0, r${k} / total, ${1 / K}) AS p${k}`);
+  }
+  return `SELECT ${cols.join(',\n ')} FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores(plan.task)}`;
+}
+
+function planParams(plan: EstimationPlan, w: Window) {
+  return {
+    ...windowParams(w),
+    ...classParams(plan.classes),
+    ...Object.fromEntries(plan.grids.map((g, k) => [`g${k}`, g])),
+    classes: plan.classes,
+    resolution: plan.resolution,
+  };
+}
+
+export interface EstimateSums {
+  n: number;
+  /** Sum over events of the probability that the predicted class is right. */
+  correct: number;
+  /** Per class: expected true positives, false positives, false negatives. */
+  tp: number[];
+  fp: number[];
+  fn: number[];
+}
+
+export async function estimateSums(sql: Sql, w: Window, plan: EstimationPlan): Promise<EstimateSums> {
+  const K = plan.classes.length;
+  const isClass = (k: number) => (plan.task === 'binary' ? "pred = '1'" : `pred = {c${k}:String}`);
+  const correct =
+    plan.task === 'binary' ? "if(pred = '1', p0, 1 - p0)" : `multiIf(${plan.classes.map((_, k) => `${isClass(k)}, p${k}`).join(', ')}, 0)`;
+  const per = (f: (k: number) => string) => `[${plan.classes.map((_, k) => f(k)).join(', ')}]`;
+  const [row] = await sql.query<EstimateSums>(
+    `SELECT count() AS n, sum(${correct}) AS correct,
+            ${per((k) => `sumIf(p${k}, ${isClass(k)})`)} AS tp,
+            ${per((k) => `sumIf(1 - p${k}, ${isClass(k)})`)} AS fp,
+            ${per((k) => `sumIf(p${k}, NOT (${isClass(k)}))`)} AS fn
+     FROM (${calibrated(plan)})`,
+    planParams(plan, w),
+  );
+  const zeros = () => new Array<number>(K).fill(0);
+  return row && Number(row.n) > 0
+    ? { n: Number(row.n), correct: row.correct, tp: row.tp, fp: row.fp, fn: row.fn }
+    : { n: 0, correct: 0, tp: zeros(), fp: zeros(), fn: zeros() };
+}
+
+/** Scores are grouped at this resolution for ROC AUC: a bounded answer at any window size. */
+export const AUC_SCORE_STEPS = 10_000;
+
+export interface ScoreGroup {
+  /** The class index. */
+  k: number;
+  /** The uncalibrated score, rounded to 1 / AUC_SCORE_STEPS. */
+  b: number;
+  n: number;
+  /** Sum of the calibrated probabilities of the class in the group. */
+  p: number;
+}
+
+/** Per class, events and calibrated probabilities by rounded uncalibrated score: the ranking estimated ROC AUC walks. */
+export async function scoreGroups(sql: Sql, w: Window, plan: EstimationPlan): Promise<ScoreGroup[]> {
+  const tuples = plan.classes.map((_, k) => `(${k}, toUInt32(round(s${k} * ${AUC_SCORE_STEPS})), p${k})`).join(', ');
+  const rows = await sql.query<ScoreGroup>(
+    `SELECT t.1 AS k, t.2 AS b, count() AS n, sum(t.3) AS p
+     FROM (SELECT arrayJoin([${tuples}]) AS t FROM (${calibrated(plan)}))
+     GROUP BY k, b`,
+    planParams(plan, w),
+  );
+  return rows.map((r) => ({ k: Number(r.k), b: Number(r.b), n: Number(r.n), p: r.p }));
+}
