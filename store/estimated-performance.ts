@@ -66,11 +66,41 @@ export async function labelledScores(sql: Sql, w: Window, task: EstimationPlan['
   );
 }
 
+/** Scores are grouped at this resolution: a bounded answer at any window size, and the ranking estimated ROC AUC walks. */
+export const SCORE_STEPS = 10_000;
+
+export interface BinaryGroup {
+  /** The score rounded to 1 / SCORE_STEPS. */
+  b: number;
+  /** Predicted positive (score >= 0.5). */
+  positive: boolean;
+  n: number;
+  /** Sum of the group's uncalibrated scores. */
+  sum_s: number;
+}
+
 /**
- * The window's events with each class's calibrated probability p<k>: the
- * calibration table looked up and interpolated between its two nearest
- * entries; multi-class probabilities normalised to sum to one per event
- * (uniform when all calibrate to zero), as NannyML does.
+ * A binary window as score groups: calibration is applied to each group's
+ * mean score in JavaScript, so the engine only counts (a calibrator is
+ * linear between its knots, so the mean's calibrated value is the mean of
+ * the calibrated values except in a group that straddles a knot).
+ */
+export async function binaryGroups(sql: Sql, w: Window): Promise<BinaryGroup[]> {
+  const rows = await sql.query<{ b: number; positive: number; n: number; sum_s: number }>(
+    `SELECT toUInt32(round(s * ${SCORE_STEPS})) AS b, prediction_num >= 0.5 AS positive, count() AS n, sum(s) AS sum_s
+     FROM (SELECT ${scoreOf('binary', 0)} AS s, prediction_num FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores('binary')})
+     GROUP BY b, positive`,
+    windowParams(w),
+  );
+  return rows.map((r) => ({ b: Number(r.b), positive: Number(r.positive) === 1, n: Number(r.n), sum_s: r.sum_s }));
+}
+
+/**
+ * The multi-class window's events with each class's calibrated probability
+ * p<k>: the calibration table looked up and interpolated between its two
+ * nearest entries, then normalised to sum to one per event (uniform when
+ * all calibrate to zero), as NannyML does. Per event, since the
+ * normalisation mixes the classes.
  */
 function calibrated(plan: EstimationPlan): string {
   const K = plan.classes.length;
@@ -79,25 +109,15 @@ function calibrated(plan: EstimationPlan): string {
     cols.push(
       `${scoreOf(plan.task, k)} AS s${k}`,
       `least(toUInt32(floor(s${k} * {resolution:UInt32})), {resolution:UInt32} - 1) AS i${k}`,
-      `{g${k}:Array(Float64)}[i${k} + 1] + (s${k} * {resolution:UInt32} - i${k}) * ({g${k}:Array(Float64)}[i${k} + 2] - {g${k}:Array(Float64)}[i${k} + 1]) AS r${k}`,
+      `arrayElement(g${k}, i${k} + 1) AS lo${k}`,
+      `lo${k} + (s${k} * {resolution:UInt32} - i${k}) * (arrayElement(g${k}, i${k} + 2) - lo${k}) AS r${k}`,
     );
   }
-  if (plan.task === 'binary') cols.push('r0 AS p0');
-  else {
-    cols.push(`${plan.classes.map((_, k) => `r${k}`).join(' + ')} AS total`);
-    for (let k = 0; k < K; k++) cols.push(`if(total > 0, r${k} / total, ${1 / K}) AS p${k}`);
-  }
-  return `SELECT ${cols.join(',\n ')} FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores(plan.task)}`;
-}
-
-function planParams(plan: EstimationPlan, w: Window) {
-  return {
-    ...windowParams(w),
-    ...classParams(plan.classes),
-    ...Object.fromEntries(plan.grids.map((g, k) => [`g${k}`, g])),
-    classes: plan.classes,
-    resolution: plan.resolution,
-  };
+  cols.push(`${plan.classes.map((_, k) => `r${k}`).join(' + ')} AS total`);
+  for (let k = 0; k < K; k++) cols.push(`if(total > 0, r${k} / total, 1 / ${K}) AS p${k}`);
+  // Each table is bound once, in WITH: a parameter written twice is parsed twice.
+  const tables = plan.classes.map((_, k) => `{g${k}:Array(Float64)} AS g${k}`).join(', ');
+  return `WITH ${tables} SELECT ${cols.join(',\n ')} FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores(plan.task)}`;
 }
 
 export interface EstimateSums {
@@ -110,47 +130,49 @@ export interface EstimateSums {
   fn: number[];
 }
 
-export async function estimateSums(sql: Sql, w: Window, plan: EstimationPlan): Promise<EstimateSums> {
-  const K = plan.classes.length;
-  const isClass = (k: number) => (plan.task === 'binary' ? "pred = '1'" : `pred = {c${k}:String}`);
-  const correct =
-    plan.task === 'binary' ? "if(pred = '1', p0, 1 - p0)" : `multiIf(${plan.classes.map((_, k) => `${isClass(k)}, p${k}`).join(', ')}, 0)`;
-  const per = (f: (k: number) => string) => `[${plan.classes.map((_, k) => f(k)).join(', ')}]`;
-  const [row] = await sql.query<EstimateSums>(
-    `SELECT count() AS n, sum(${correct}) AS correct,
-            ${per((k) => `sumIf(p${k}, ${isClass(k)})`)} AS tp,
-            ${per((k) => `sumIf(1 - p${k}, ${isClass(k)})`)} AS fp,
-            ${per((k) => `sumIf(p${k}, NOT (${isClass(k)}))`)} AS fn
-     FROM (${calibrated(plan)})`,
-    planParams(plan, w),
-  );
-  const zeros = () => new Array<number>(K).fill(0);
-  return row && Number(row.n) > 0
-    ? { n: Number(row.n), correct: row.correct, tp: row.tp, fp: row.fp, fn: row.fn }
-    : { n: 0, correct: 0, tp: zeros(), fp: zeros(), fn: zeros() };
-}
-
-/** Scores are grouped at this resolution for ROC AUC: a bounded answer at any window size. */
-export const AUC_SCORE_STEPS = 10_000;
-
 export interface ScoreGroup {
   /** The class index. */
   k: number;
-  /** The uncalibrated score, rounded to 1 / AUC_SCORE_STEPS. */
+  /** The uncalibrated score, rounded to 1 / SCORE_STEPS. */
   b: number;
   n: number;
   /** Sum of the calibrated probabilities of the class in the group. */
   p: number;
 }
 
-/** Per class, events and calibrated probabilities by rounded uncalibrated score: the ranking estimated ROC AUC walks. */
-export async function scoreGroups(sql: Sql, w: Window, plan: EstimationPlan): Promise<ScoreGroup[]> {
-  const tuples = plan.classes.map((_, k) => `(${k}, toUInt32(round(s${k} * ${AUC_SCORE_STEPS})), p${k})`).join(', ');
-  const rows = await sql.query<ScoreGroup>(
-    `SELECT t.1 AS k, t.2 AS b, count() AS n, sum(t.3) AS p
-     FROM (SELECT arrayJoin([${tuples}]) AS t FROM (${calibrated(plan)}))
-     GROUP BY k, b`,
-    planParams(plan, w),
+/**
+ * A multi-class window in one scan: the expected confusion sums, and per
+ * class the events and calibrated probabilities by rounded score (dense
+ * -Resample arrays: 2-3x faster here than arrayJoin and GROUP BY).
+ */
+export async function multiclassEstimate(sql: Sql, w: Window, plan: EstimationPlan): Promise<{ sums: EstimateSums; groups: ScoreGroup[] }> {
+  const K = plan.classes.length;
+  const isClass = (k: number) => `pred = {c${k}:String}`;
+  const per = (f: (k: number) => string) => `[${plan.classes.map((_, k) => f(k)).join(', ')}]`;
+  const bin = (k: number) => `toUInt32(round(s${k} * ${SCORE_STEPS}))`;
+  const [row] = await sql.query<EstimateSums & { gn: number[][]; gp: number[][] }>(
+    `SELECT count() AS n, sum(multiIf(${plan.classes.map((_, k) => `${isClass(k)}, p${k}`).join(', ')}, 0)) AS correct,
+            ${per((k) => `sumIf(p${k}, ${isClass(k)})`)} AS tp,
+            ${per((k) => `sumIf(1 - p${k}, ${isClass(k)})`)} AS fp,
+            ${per((k) => `sumIf(p${k}, NOT (${isClass(k)}))`)} AS fn,
+            ${per((k) => `countResample(0, ${SCORE_STEPS + 1}, 1)(${bin(k)})`)} AS gn,
+            ${per((k) => `sumResample(0, ${SCORE_STEPS + 1}, 1)(p${k}, ${bin(k)})`)} AS gp
+     FROM (${calibrated(plan)})`,
+    {
+      ...windowParams(w),
+      ...classParams(plan.classes),
+      ...Object.fromEntries(plan.grids.map((g, k) => [`g${k}`, g])),
+      classes: plan.classes,
+      resolution: plan.resolution,
+    },
   );
-  return rows.map((r) => ({ k: Number(r.k), b: Number(r.b), n: Number(r.n), p: r.p }));
+  const zeros = () => new Array<number>(K).fill(0);
+  if (!row || Number(row.n) === 0) return { sums: { n: 0, correct: 0, tp: zeros(), fp: zeros(), fn: zeros() }, groups: [] };
+  const groups: ScoreGroup[] = [];
+  for (let k = 0; k < K; k++) {
+    row.gn[k].forEach((n, b) => {
+      if (Number(n) > 0) groups.push({ k, b, n: Number(n), p: row.gp[k][b] });
+    });
+  }
+  return { sums: { n: Number(row.n), correct: row.correct, tp: row.tp, fp: row.fp, fn: row.fn }, groups };
 }

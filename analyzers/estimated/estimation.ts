@@ -1,8 +1,9 @@
 import {
-  estimateSums,
+  binaryGroups,
   labelledScores,
+  multiclassEstimate,
   scoredClasses,
-  scoreGroups,
+  type BinaryGroup,
   type EstimateSums,
   type EstimationPlan,
   type ScoreGroup,
@@ -11,7 +12,7 @@ import type { Sql } from '../../store/sql.ts';
 import type { Window } from '../../store/window.ts';
 import type { PerformanceReport } from '../performance.ts';
 import { BAND_SIGMAS, binaryComponents, ESTIMATED_METRICS, multiclassComponents, samplingError, type ClassificationMetric, type ErrorComponents, type OneVsRest } from './band.ts';
-import { calibrationGrid, fitIsotonic, type IsotonicCalibrator } from './calibration.ts';
+import { calibrate, calibrationGrid, fitIsotonic, type IsotonicCalibrator } from './calibration.ts';
 
 /**
  * Confidence-based performance estimation (CBPE, as NannyML): with scores
@@ -19,7 +20,7 @@ import { calibrationGrid, fitIsotonic, type IsotonicCalibrator } from './calibra
  * prediction is right is known without its label, and so are the expected
  * confusion counts of a window, hence accuracy, precision, recall, F1 and
  * ROC AUC. Frozen once per baseline (calibrators and band components); a
- * window costs two scans of its events.
+ * window costs one scan of its events.
  */
 export interface FrozenEstimator {
   method: 'cbpe';
@@ -124,15 +125,37 @@ export function estimatedAuc(groups: readonly ScoreGroup[], classes: number): nu
   return sum / classes;
 }
 
-/** The plan the window queries run with: the calibrators as lookup tables. */
+/** The plan the multi-class window query runs with: the calibrators as lookup tables. */
 export function planOf(e: FrozenEstimator): EstimationPlan {
   return { task: e.task, classes: e.classes, grids: e.calibrators.map((c) => calibrationGrid(c, GRID_RESOLUTION)), resolution: GRID_RESOLUTION };
 }
 
+/** A binary window's confusion sums and score groups from its uncalibrated score groups. */
+export function binaryFromGroups(c: IsotonicCalibrator, groups: readonly BinaryGroup[]): { sums: EstimateSums; groups: ScoreGroup[] } {
+  const sums: EstimateSums = { n: 0, correct: 0, tp: [0], fp: [0], fn: [0] };
+  const byScore = new Map<number, ScoreGroup>();
+  for (const g of groups) {
+    const p = calibrate(c, g.sum_s / g.n) * g.n;
+    sums.n += g.n;
+    if (g.positive) {
+      sums.correct += p;
+      sums.tp[0] += p;
+      sums.fp[0] += g.n - p;
+    } else {
+      sums.correct += g.n - p;
+      sums.fn[0] += p;
+    }
+    const s = byScore.get(g.b) ?? { k: 0, b: g.b, n: 0, p: 0 };
+    s.n += g.n;
+    s.p += p;
+    byScore.set(g.b, s);
+  }
+  return { sums, groups: [...byScore.values()] };
+}
+
 /** Estimates for one window, with `realized` (the window's performance from labels) beside each where it has the metric. */
 export async function estimatePerformance(sql: Sql, e: FrozenEstimator, window: Window, realized: PerformanceReport | null): Promise<EstimatedPerformance | null> {
-  const plan = planOf(e);
-  const [sums, groups] = await Promise.all([estimateSums(sql, window, plan), scoreGroups(sql, window, plan)]);
+  const { sums, groups } = e.task === 'binary' ? binaryFromGroups(e.calibrators[0], await binaryGroups(sql, window)) : await multiclassEstimate(sql, window, planOf(e));
   if (sums.n === 0) return null;
   const values: Partial<Record<ClassificationMetric, number>> = estimatesFromSums(sums);
   const auc = estimatedAuc(groups, e.classes.length);
