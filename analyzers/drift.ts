@@ -278,7 +278,7 @@ export async function computeDrift(
   }
   const realized = await computePerformance(sql, window);
   const performance = comparePerformance(realized, baseline.performance);
-  const estimated = baseline.estimator ? await estimatePerformance(sql, baseline.estimator, window, realized) : null;
+  const estimated = baseline.estimator ? await estimatePerformance(sql, baseline.estimator, window, realized, baseline.performance ?? null) : null;
   return {
     ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all, options.datasetDriftShare),
     segment: window.segment ?? null,

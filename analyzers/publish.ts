@@ -1,5 +1,6 @@
 import type { Metrics } from '../core/metrics.ts';
 import type { DriftReport, FeatureDrift } from './drift.ts';
+import { publishEstimated } from './estimated/publish.ts';
 
 /** The series published for a model: feature -> the methods it has a drift score for. */
 export type Published = Map<string, Set<string>>;
@@ -81,5 +82,6 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
   if (report.errors?.rate != null) metrics.predictionErrorRatio.set({ model }, report.errors.rate);
   else metrics.predictionErrorRatio.remove({ model });
   metrics.lastWindowEnd.set({ model }, report.to / 1000);
+  publishEstimated(metrics, model, report.estimated_performance);
   return now;
 }

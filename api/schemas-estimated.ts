@@ -7,6 +7,7 @@ const EstimatedMetric = {
     lower: { type: ['number', 'null'], description: 'value - band_sigmas x sampling_error, at least 0.' },
     upper: { type: ['number', 'null'], description: 'value + band_sigmas x sampling_error, at most 1.' },
     realized: { type: ['number', 'null'], description: 'The metric from the labels that have arrived for the window; null without labels.' },
+    reference: { type: ['number', 'null'], description: "The baseline's realized value; null when the baseline lacks it." },
   },
 } as const;
 

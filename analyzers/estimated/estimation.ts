@@ -68,6 +68,8 @@ export interface EstimatedMetric {
   upper: number | null;
   /** The metric computed from the labels that have arrived (analyzers/performance-window.ts), null without them. */
   realized: number | null;
+  /** The baseline's realized value: what a drop is measured from. */
+  reference: number | null;
 }
 
 export interface EstimatedPerformance {
@@ -154,7 +156,13 @@ export function binaryFromGroups(c: IsotonicCalibrator, groups: readonly BinaryG
 }
 
 /** Estimates for one window, with `realized` (the window's performance from labels) beside each where it has the metric. */
-export async function estimatePerformance(sql: Sql, e: FrozenEstimator, window: Window, realized: PerformanceReport | null): Promise<EstimatedPerformance | null> {
+export async function estimatePerformance(
+  sql: Sql,
+  e: FrozenEstimator,
+  window: Window,
+  realized: PerformanceReport | null,
+  reference: PerformanceReport | null = null,
+): Promise<EstimatedPerformance | null> {
   const { sums, groups } = e.task === 'binary' ? binaryFromGroups(e.calibrators[0], await binaryGroups(sql, window)) : await multiclassEstimate(sql, window, planOf(e));
   if (sums.n === 0) return null;
   const values: Partial<Record<ClassificationMetric, number>> = estimatesFromSums(sums);
@@ -167,13 +175,24 @@ export async function estimatePerformance(sql: Sql, e: FrozenEstimator, window: 
     if (value === undefined || !Number.isFinite(value)) continue;
     const se = samplingError(e.components[name], sums.n);
     const known = sameTask ? realized.metrics[name] : undefined;
+    const before = reference?.task === e.task ? reference.metrics[name] : undefined;
     metrics[name] = {
       value,
       sampling_error: se,
       lower: se === null ? null : Math.max(0, value - BAND_SIGMAS * se),
       upper: se === null ? null : Math.min(1, value + BAND_SIGMAS * se),
       realized: known !== undefined && Number.isFinite(known) ? known : null,
+      reference: before !== undefined && Number.isFinite(before) ? before : null,
     };
   }
   return { method: 'cbpe', task: e.task, n_events: sums.n, n_labelled: sameTask ? realized.n_labelled : 0, band_sigmas: BAND_SIGMAS, metrics };
+}
+
+/**
+ * How far the top of a metric's band lies below the baseline's value (0
+ * when the band reaches it): a drop beyond noise at the window's size.
+ */
+export function dropOf(m: EstimatedMetric): number | null {
+  if (m.reference === null || m.upper === null) return null;
+  return Math.max(0, m.reference - m.upper);
 }
