@@ -1,3 +1,4 @@
+import type { CalibrationLookup } from '../analyzers/estimated/calibration.ts';
 import type { Sql } from './sql.ts';
 import { WINDOW_SQL, windowParams, type Window } from './window.ts';
 
@@ -13,9 +14,8 @@ export interface EstimationPlan {
   task: 'binary' | 'classification';
   /** Binary: ['1'], the positive class; multi-class: the classes with a logged score, sorted. */
   classes: string[];
-  /** Per class, its calibrator sampled at i / resolution (analyzers/estimated/calibration.ts calibrationGrid). */
-  grids: number[][];
-  resolution: number;
+  /** Per class, its calibrator as lookup arrays (analyzers/estimated/calibration.ts calibrationLookup). */
+  lookups: CalibrationLookup[];
 }
 
 /** A binary score is the prediction; a class's score its entry in `scores`. Both clipped to [0, 1]. */
@@ -66,58 +66,37 @@ export async function labelledScores(sql: Sql, w: Window, task: EstimationPlan['
   );
 }
 
-/** Scores are grouped at this resolution: a bounded answer at any window size, and the ranking estimated ROC AUC walks. */
+/** Scores are grouped at this resolution for ROC AUC: a bounded answer at any window size. */
 export const SCORE_STEPS = 10_000;
 
-export interface BinaryGroup {
-  /** The score rounded to 1 / SCORE_STEPS. */
-  b: number;
-  /** Predicted positive (score >= 0.5). */
-  positive: boolean;
-  n: number;
-  /** Sum of the group's uncalibrated scores. */
-  sum_s: number;
-}
-
 /**
- * A binary window as score groups: calibration is applied to each group's
- * mean score in JavaScript, so the engine only counts (a calibrator is
- * linear between its knots, so the mean's calibrated value is the mean of
- * the calibrated values except in a group that straddles a knot).
- */
-export async function binaryGroups(sql: Sql, w: Window): Promise<BinaryGroup[]> {
-  const rows = await sql.query<{ b: number; positive: number; n: number; sum_s: number }>(
-    `SELECT toUInt32(round(s * ${SCORE_STEPS})) AS b, prediction_num >= 0.5 AS positive, count() AS n, sum(s) AS sum_s
-     FROM (SELECT ${scoreOf('binary', 0)} AS s, prediction_num FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores('binary')})
-     GROUP BY b, positive`,
-    windowParams(w),
-  );
-  return rows.map((r) => ({ b: Number(r.b), positive: Number(r.positive) === 1, n: Number(r.n), sum_s: r.sum_s }));
-}
-
-/**
- * The multi-class window's events with each class's calibrated probability
- * p<k>: the calibration table looked up and interpolated between its two
- * nearest entries, then normalised to sum to one per event (uniform when
- * all calibrate to zero), as NannyML does. Per event, since the
- * normalisation mixes the classes.
+ * The window's events with each class's calibrated probability p<k>,
+ * exactly: the segment of the calibrator the score falls in is found from
+ * its cell's first knot and the few knots inside the cell, then
+ * interpolated. Multi-class probabilities are normalised to sum to one per
+ * event (uniform when all calibrate to zero), as NannyML does.
  */
 function calibrated(plan: EstimationPlan): string {
   const K = plan.classes.length;
   const cols: string[] = [`${predictedOf(plan.task)} AS pred`];
-  for (let k = 0; k < K; k++) {
+  const at = (arr: string, i: string) => `arrayElement(${arr}, ${i})`;
+  plan.lookups.forEach((l, k) => {
+    const counted = Array.from({ length: l.pad }, (_, t) => ` + (s${k} >= ${at(`x${k}`, `j0_${k} + ${t + 1}`)})`).join('');
     cols.push(
       `${scoreOf(plan.task, k)} AS s${k}`,
-      `least(toUInt32(floor(s${k} * {resolution:UInt32})), {resolution:UInt32} - 1) AS i${k}`,
-      `arrayElement(g${k}, i${k} + 1) AS lo${k}`,
-      `lo${k} + (s${k} * {resolution:UInt32} - i${k}) * (arrayElement(g${k}, i${k} + 2) - lo${k}) AS r${k}`,
+      `${at(`l${k}`, `least(toUInt32(floor(s${k} * {cells${k}:UInt32})), {cells${k}:UInt32} - 1) + 1`)} AS j0_${k}`,
+      `j0_${k}${counted} AS j${k}`,
+      `${at(`y${k}`, `j${k}`)} + (s${k} - ${at(`x${k}`, `j${k}`)}) * (${at(`y${k}`, `j${k} + 1`)} - ${at(`y${k}`, `j${k}`)}) / (${at(`x${k}`, `j${k} + 1`)} - ${at(`x${k}`, `j${k}`)}) AS r${k}`,
     );
+  });
+  if (plan.task === 'binary') cols.push('r0 AS p0');
+  else {
+    cols.push(`${plan.classes.map((_, k) => `r${k}`).join(' + ')} AS total`);
+    for (let k = 0; k < K; k++) cols.push(`if(total > 0, r${k} / total, 1 / ${K}) AS p${k}`);
   }
-  cols.push(`${plan.classes.map((_, k) => `r${k}`).join(' + ')} AS total`);
-  for (let k = 0; k < K; k++) cols.push(`if(total > 0, r${k} / total, 1 / ${K}) AS p${k}`);
-  // Each table is bound once, in WITH: a parameter written twice is parsed twice.
-  const tables = plan.classes.map((_, k) => `{g${k}:Array(Float64)} AS g${k}`).join(', ');
-  return `WITH ${tables} SELECT ${cols.join(',\n ')} FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores(plan.task)}`;
+  // Each array is bound once, in WITH: a parameter written twice is parsed twice.
+  const arrays = plan.lookups.flatMap((_, k) => [`{x${k}:Array(Float64)} AS x${k}`, `{y${k}:Array(Float64)} AS y${k}`, `{l${k}:Array(UInt32)} AS l${k}`]);
+  return `WITH ${arrays.join(', ')} SELECT ${cols.join(',\n ')} FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores(plan.task)}`;
 }
 
 export interface EstimateSums {
@@ -141,17 +120,18 @@ export interface ScoreGroup {
 }
 
 /**
- * A multi-class window in one scan: the expected confusion sums, and per
- * class the events and calibrated probabilities by rounded score (dense
- * -Resample arrays: 2-3x faster here than arrayJoin and GROUP BY).
+ * A window in one scan: the expected confusion sums, and per class the
+ * events and calibrated probabilities by rounded score (dense -Resample
+ * arrays: 2-3x faster here than arrayJoin and GROUP BY).
  */
-export async function multiclassEstimate(sql: Sql, w: Window, plan: EstimationPlan): Promise<{ sums: EstimateSums; groups: ScoreGroup[] }> {
+export async function windowEstimate(sql: Sql, w: Window, plan: EstimationPlan): Promise<{ sums: EstimateSums; groups: ScoreGroup[] }> {
   const K = plan.classes.length;
-  const isClass = (k: number) => `pred = {c${k}:String}`;
+  const isClass = (k: number) => (plan.task === 'binary' ? "pred = '1'" : `pred = {c${k}:String}`);
+  const correct = plan.task === 'binary' ? "if(pred = '1', p0, 1 - p0)" : `multiIf(${plan.classes.map((_, k) => `${isClass(k)}, p${k}`).join(', ')}, 0)`;
   const per = (f: (k: number) => string) => `[${plan.classes.map((_, k) => f(k)).join(', ')}]`;
   const bin = (k: number) => `toUInt32(round(s${k} * ${SCORE_STEPS}))`;
   const [row] = await sql.query<EstimateSums & { gn: number[][]; gp: number[][] }>(
-    `SELECT count() AS n, sum(multiIf(${plan.classes.map((_, k) => `${isClass(k)}, p${k}`).join(', ')}, 0)) AS correct,
+    `SELECT count() AS n, sum(${correct}) AS correct,
             ${per((k) => `sumIf(p${k}, ${isClass(k)})`)} AS tp,
             ${per((k) => `sumIf(1 - p${k}, ${isClass(k)})`)} AS fp,
             ${per((k) => `sumIf(p${k}, NOT (${isClass(k)}))`)} AS fn,
@@ -161,9 +141,8 @@ export async function multiclassEstimate(sql: Sql, w: Window, plan: EstimationPl
     {
       ...windowParams(w),
       ...classParams(plan.classes),
-      ...Object.fromEntries(plan.grids.map((g, k) => [`g${k}`, g])),
+      ...Object.fromEntries(plan.lookups.flatMap((l, k) => [[`x${k}`, l.x], [`y${k}`, l.y], [`l${k}`, l.start], [`cells${k}`, l.cells]])),
       classes: plan.classes,
-      resolution: plan.resolution,
     },
   );
   const zeros = () => new Array<number>(K).fill(0);

@@ -85,11 +85,45 @@ export function calibrate(c: IsotonicCalibrator, s: number): number {
 }
 
 /**
- * The calibrator sampled at scores i / resolution, i = 0..resolution: what
- * the engine interpolates in (an array lookup per event, where the knots
- * would need a search). Between knots the calibrator is linear, so the
- * table is exact except within the one cell around each knot.
+ * What the engine evaluates a calibrator with, exactly, in a few array
+ * lookups per event (a search over the knots would be a lambda per event):
+ * knots `x`, `y` framed by sentinels (-1 and 2 carry the end values on, so
+ * clipping is interpolation too; `pad` copies of 3 after them), and per
+ * cell c of [0, 1] cut in `cells`, the 1-based index of the last knot at or
+ * below c / cells. An event in cell c finds its segment by counting the at
+ * most `pad` knots inside the cell that lie at or below its score.
+ * (A table of calibrated values on a 1e-4 grid instead moved calibrated
+ * probabilities by up to 0.04 next to steep knots, and precision by 0.002.)
  */
-export function calibrationGrid(c: IsotonicCalibrator, resolution: number): number[] {
-  return Array.from({ length: resolution + 1 }, (_, i) => calibrate(c, i / resolution));
+export interface CalibrationLookup {
+  x: number[];
+  y: number[];
+  /** Per cell, 1-based index into x. */
+  start: number[];
+  cells: number;
+  pad: number;
+}
+
+export function calibrationLookup(c: IsotonicCalibrator, maxPad = 16): CalibrationLookup {
+  const knots = c.x.length > 0 ? c : { x: [0], y: [0] };
+  const x = [-1, ...knots.x, 2];
+  const y = [knots.y[0], ...knots.y, knots.y[knots.y.length - 1]];
+  let best: CalibrationLookup | null = null;
+  for (const cells of [1_000, 10_000, 100_000]) {
+    const start = new Array<number>(cells);
+    let pad = 0;
+    let j = 0; // 0-based index of the last knot <= the cell's left edge
+    for (let cell = 0; cell < cells; cell++) {
+      const left = cell / cells;
+      const right = (cell + 1) / cells;
+      while (j + 1 < x.length && x[j + 1] <= left) j++;
+      start[cell] = j + 1;
+      let inside = 0;
+      while (j + 1 + inside < x.length && x[j + 1 + inside] <= right) inside++;
+      pad = Math.max(pad, inside);
+    }
+    best = { x, y, start, cells, pad };
+    if (pad <= maxPad) break;
+  }
+  return { ...best!, x: [...best!.x, ...new Array<number>(best!.pad).fill(3)], y: [...best!.y, ...new Array<number>(best!.pad).fill(y[y.length - 1])] };
 }

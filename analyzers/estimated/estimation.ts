@@ -1,18 +1,9 @@
-import {
-  binaryGroups,
-  labelledScores,
-  multiclassEstimate,
-  scoredClasses,
-  type BinaryGroup,
-  type EstimateSums,
-  type EstimationPlan,
-  type ScoreGroup,
-} from '../../store/estimated-performance.ts';
+import { labelledScores, scoredClasses, windowEstimate, type EstimateSums, type EstimationPlan, type ScoreGroup } from '../../store/estimated-performance.ts';
 import type { Sql } from '../../store/sql.ts';
 import type { Window } from '../../store/window.ts';
 import type { PerformanceReport } from '../performance.ts';
 import { BAND_SIGMAS, binaryComponents, ESTIMATED_METRICS, multiclassComponents, samplingError, type ClassificationMetric, type ErrorComponents, type OneVsRest } from './band.ts';
-import { calibrate, calibrationGrid, fitIsotonic, type IsotonicCalibrator } from './calibration.ts';
+import { calibrationLookup, fitIsotonic, type IsotonicCalibrator } from './calibration.ts';
 
 /**
  * Confidence-based performance estimation (CBPE, as NannyML): with scores
@@ -38,8 +29,6 @@ export const MIN_REFERENCE_LABELS = 100;
 export const MAX_REFERENCE_LABELS = 200_000;
 /** Multi-class models with more classes than this get no estimate (one pass per class per window). */
 export const MAX_CLASSES = 20;
-/** Calibration table entries per class the engine interpolates in. */
-export const GRID_RESOLUTION = 10_000;
 
 /** Fits the calibrators and band components on the labelled part of a reference range; null when it cannot. */
 export async function freezeEstimator(sql: Sql, range: Window, task: PerformanceReport['task']): Promise<FrozenEstimator | null> {
@@ -127,33 +116,8 @@ export function estimatedAuc(groups: readonly ScoreGroup[], classes: number): nu
   return sum / classes;
 }
 
-/** The plan the multi-class window query runs with: the calibrators as lookup tables. */
-export function planOf(e: FrozenEstimator): EstimationPlan {
-  return { task: e.task, classes: e.classes, grids: e.calibrators.map((c) => calibrationGrid(c, GRID_RESOLUTION)), resolution: GRID_RESOLUTION };
-}
-
-/** A binary window's confusion sums and score groups from its uncalibrated score groups. */
-export function binaryFromGroups(c: IsotonicCalibrator, groups: readonly BinaryGroup[]): { sums: EstimateSums; groups: ScoreGroup[] } {
-  const sums: EstimateSums = { n: 0, correct: 0, tp: [0], fp: [0], fn: [0] };
-  const byScore = new Map<number, ScoreGroup>();
-  for (const g of groups) {
-    const p = calibrate(c, g.sum_s / g.n) * g.n;
-    sums.n += g.n;
-    if (g.positive) {
-      sums.correct += p;
-      sums.tp[0] += p;
-      sums.fp[0] += g.n - p;
-    } else {
-      sums.correct += g.n - p;
-      sums.fn[0] += p;
-    }
-    const s = byScore.get(g.b) ?? { k: 0, b: g.b, n: 0, p: 0 };
-    s.n += g.n;
-    s.p += p;
-    byScore.set(g.b, s);
-  }
-  return { sums, groups: [...byScore.values()] };
-}
+/** The plan the window query runs with: the calibrators as lookup arrays. */
+export const planOf = (e: FrozenEstimator): EstimationPlan => ({ task: e.task, classes: e.classes, lookups: e.calibrators.map((c) => calibrationLookup(c)) });
 
 /** Estimates for one window, with `realized` (the window's performance from labels) beside each where it has the metric. */
 export async function estimatePerformance(
@@ -163,7 +127,7 @@ export async function estimatePerformance(
   realized: PerformanceReport | null,
   reference: PerformanceReport | null = null,
 ): Promise<EstimatedPerformance | null> {
-  const { sums, groups } = e.task === 'binary' ? binaryFromGroups(e.calibrators[0], await binaryGroups(sql, window)) : await multiclassEstimate(sql, window, planOf(e));
+  const { sums, groups } = await windowEstimate(sql, window, planOf(e));
   if (sums.n === 0) return null;
   const values: Partial<Record<ClassificationMetric, number>> = estimatesFromSums(sums);
   const auc = estimatedAuc(groups, e.classes.length);
