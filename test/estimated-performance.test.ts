@@ -103,6 +103,16 @@ describe('estimated performance (CBPE) under covariate shift', () => {
     const first = await drift(model, T0 + 20 * MINUTE);
     const last = await drift(model, T0 + (20 + WINDOWS - 1) * MINUTE);
     expect(Math.abs(first.estimated_performance!.metrics.precision.realized! - last.estimated_performance!.metrics.precision.realized!)).toBeGreaterThan(5 * meanError);
+
+    // The scheduler's window: stored in history with the report, and published as gauges.
+    const window = { from: T0 + (20 + WINDOWS - 1) * MINUTE, to: T0 + (20 + WINDOWS) * MINUTE };
+    await service.scheduler.runWindow(window, { models: [model] });
+    const history = await (await fetch(`${service.url}/v1/models/${model}/drift/history?from=${window.from}&to=${window.to}`)).json();
+    expect(history.windows[0].estimated_performance.metrics.f1.value).toBeCloseTo(last.estimated_performance!.metrics.f1.value, 9);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    const gauge = new RegExp(`driftwatch_model_performance_estimated\\{model="${model}",metric="f1",stat="value"\\} ([\\d.e-]+)`).exec(metrics);
+    expect(Number(gauge?.[1])).toBeCloseTo(last.estimated_performance!.metrics.f1.value, 6);
+    expect(metrics).toMatch(new RegExp(`driftwatch_model_performance_estimated\\{model="${model}",metric="roc_auc",stat="upper"\\}`));
   }, 600_000);
 
   it('multi-class: the same with three classes, macro-averaged', async () => {

@@ -59,6 +59,7 @@ export interface DriftReport {
   prediction: FeatureDrift | null;
   performance: Performance | null;
   data_quality: { n_events: number; features: QualityFeature[]; absent_features: string[]; new_features: string[] } | null;
+  estimated_performance?: EstimatedPerformance | null;
   segments?: DriftReport[];
   segment_tags?: string[];
 }
@@ -131,4 +132,14 @@ export interface ReportData {
   report: DriftReport;
   baseline: { baseline_id: string; from: string; to: string; n_events: number };
   generated_at: string;
+}
+
+/** Performance estimated before labels (CBPE, api/schemas-estimated.ts). */
+export interface EstimatedPerformance {
+  method: 'cbpe';
+  task: 'binary' | 'classification';
+  n_events: number;
+  n_labelled: number;
+  band_sigmas: number;
+  metrics: Record<string, { value: number; sampling_error: number | null; lower: number | null; upper: number | null; realized: number | null; reference: number | null }>;
 }
