@@ -155,3 +155,26 @@ export async function windowEstimate(sql: Sql, w: Window, plan: EstimationPlan):
   }
   return { sums: { n: Number(row.n), correct: row.correct, tp: row.tp, fp: row.fp, fn: row.fn }, groups };
 }
+
+/**
+ * Realized multi-class ROC AUC of the window's labelled events: each class
+ * against the rest on its logged score, averaged (scikit-learn's
+ * roc_auc_score multi_class="ovr", average="macro"); null when a class has
+ * no labelled events of either side.
+ */
+export async function realizedMulticlassAuc(sql: Sql, w: Window, classes: readonly string[]): Promise<number | null> {
+  const scores = classes.map((_, k) => `scores[{c${k}:String}] AS s${k}`).join(', ');
+  const aucs = classes.map((_, k) => `arrayAUC(groupArray(s${k}), groupArray(toUInt8(label = {c${k}:String})))`).join(', ');
+  const [row] = await sql.query<{ auc: (number | null)[] }>(
+    `SELECT [${aucs}] AS auc
+     FROM (SELECT event_id, ${scores} FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores('classification')}) AS e
+     INNER JOIN (
+       SELECT event_id, ifNull(label_cat, toString(label_num)) AS label FROM labels FINAL
+       WHERE model = {model:String} AND event_id IN (SELECT event_id FROM events FINAL WHERE ${WINDOW_SQL})
+     ) AS l USING (event_id)`,
+    { ...windowParams(w), ...classParams(classes), classes },
+  );
+  const auc = row?.auc ?? [];
+  if (auc.length !== classes.length || auc.some((a) => a === null || !Number.isFinite(a))) return null;
+  return (auc as number[]).reduce((a, b) => a + b, 0) / auc.length;
+}

@@ -1,4 +1,4 @@
-import { labelledScores, scoredClasses, windowEstimate, type EstimateSums, type EstimationPlan, type ScoreGroup } from '../../store/estimated-performance.ts';
+import { labelledScores, realizedMulticlassAuc, scoredClasses, windowEstimate, type EstimateSums, type EstimationPlan, type ScoreGroup } from '../../store/estimated-performance.ts';
 import type { Sql } from '../../store/sql.ts';
 import type { Window } from '../../store/window.ts';
 import type { PerformanceReport } from '../performance.ts';
@@ -133,12 +133,14 @@ export async function estimatePerformance(
   const auc = estimatedAuc(groups, e.classes.length);
   if (auc !== null) values.roc_auc = auc;
   const sameTask = realized?.task === e.task && realized.n_labelled > 0;
+  // Realized multi-class ROC AUC is not among the labels' metrics (analyzers/performance.ts): computed here, beside its estimate.
+  const realizedAuc = sameTask && e.task === 'classification' ? await realizedMulticlassAuc(sql, window, e.classes) : null;
   const metrics: EstimatedPerformance['metrics'] = {};
   for (const name of ESTIMATED_METRICS) {
     const value = values[name];
     if (value === undefined || !Number.isFinite(value)) continue;
     const se = samplingError(e.components[name], sums.n);
-    const known = sameTask ? realized.metrics[name] : undefined;
+    const known = !sameTask ? undefined : name === 'roc_auc' && e.task === 'classification' ? (realizedAuc ?? undefined) : realized.metrics[name];
     const before = reference?.task === e.task ? reference.metrics[name] : undefined;
     metrics[name] = {
       value,
