@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { parseMetric, type Rule } from './rules.ts';
+import { estimatedName, parseMetric, type Rule } from './rules.ts';
 import { seriesLabels } from './signals.ts';
 
 /**
@@ -61,6 +61,10 @@ function select(rule: Rule): string {
         models,
       );
     case 'performance':
+      if (metric.name.startsWith('estimated_')) {
+        const { metric: name, drop } = estimatedName(metric.name);
+        return series('driftwatch_model_performance_estimated', `metric=${quote(name)}`, `stat=${quote(drop ? 'drop' : 'value')}`, models);
+      }
       return metric.name === 'label_coverage'
         ? series('driftwatch_label_coverage_ratio', models)
         : series('driftwatch_model_performance', `metric=${quote(metric.name)}`, models);

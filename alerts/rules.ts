@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseSettingsFile } from '../core/settings-file.ts';
+import { ESTIMATED_METRICS, type ClassificationMetric } from '../analyzers/estimated/band.ts';
 
 // Selectors are name patterns (core/patterns.ts), as API keys' models are.
 export { matches } from '../core/patterns.ts';
@@ -18,7 +19,8 @@ export const METRIC_FAMILIES = {
   dataset: 'per model: dataset.drifted_share, the share of judged features that drifted',
   quality:
     'per feature: quality.missing_share, quality.type_violation_share, quality.out_of_range_share (numeric), their verdicts against the baseline quality.<share>_drifted (1 or 0), or quality.drifted (any of them)',
-  performance: 'per model: performance.<metric> (accuracy, f1, precision, recall, roc_auc, log_loss, mae, rmse, r2, ...) of the newest window with labels, or performance.label_coverage',
+  performance:
+    'per model: performance.<metric> (accuracy, f1, precision, recall, roc_auc, log_loss, mae, rmse, r2, ...) of the newest window with labels, or performance.label_coverage; estimated without labels (CBPE) for every window: performance.estimated_<metric> (accuracy, precision, recall, f1, roc_auc), or performance.estimated_<metric>_drop, how far the estimate\'s band lies below the baseline',
   shadow: 'per shadow model: shadow.mismatch_share, shadow.class_agreement, shadow.prediction_psi, shadow.mean_abs_diff, shadow.max_abs_diff',
   ingest: 'service-wide: ingest.kafka_lag, messages behind the end of the topics',
   errors: 'per model: errors.rate, the share of the window\'s events that were failed predictions (status "error")',
@@ -58,7 +60,19 @@ export function parseMetric(metric: string): { family: Family; name: string } | 
   }
   const fixed = FIXED[family];
   if (fixed && !fixed.includes(name)) return `unknown metric "${metric}"; ${family} has: ${fixed.map((n) => `${family}.${n}`).join(', ')}`;
+  if (family === 'performance' && name.startsWith('estimated_') && !ESTIMATED.has(estimatedName(name).metric)) {
+    return `unknown metric "${metric}"; estimated performance has: ${[...ESTIMATED].map((m) => `performance.estimated_${m}, performance.estimated_${m}_drop`).join(', ')}`;
+  }
   return { family, name };
+}
+
+const ESTIMATED: ReadonlySet<string> = new Set(ESTIMATED_METRICS);
+
+/** "estimated_f1_drop" -> { metric: f1, drop: true }. */
+export function estimatedName(name: string): { metric: ClassificationMetric; drop: boolean } {
+  const bare = name.slice('estimated_'.length);
+  const drop = bare.endsWith('_drop');
+  return { metric: (drop ? bare.slice(0, -'_drop'.length) : bare) as ClassificationMetric, drop };
 }
 
 const selector = z.array(z.string().min(1).max(256)).min(1).default(['*']);

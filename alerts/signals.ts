@@ -2,7 +2,8 @@ import type { DriftReport, FeatureDrift } from '../analyzers/drift.ts';
 import type { PerformanceReport } from '../analyzers/performance.ts';
 import type { FeatureQuality } from '../analyzers/quality.ts';
 import type { ShadowReport } from '../analyzers/shadow/report.ts';
-import { matches, parseMetric, type Rule } from './rules.ts';
+import { dropOf } from '../analyzers/estimated/estimation.ts';
+import { estimatedName, matches, parseMetric, type Rule } from './rules.ts';
 
 /**
  * What a window's analysis produced, as the rules see it. Collected by the
@@ -90,6 +91,15 @@ export function signalsFor(rule: Rule, results: WindowResults): Signal[] {
       }
       break;
     case 'performance':
+      if (metric.name.startsWith('estimated_')) {
+        // Estimates come with every model-wide report, labels or not.
+        const { metric: name, drop } = estimatedName(metric.name);
+        for (const r of drift) {
+          const m = r.segment ? undefined : r.estimated_performance?.metrics[name];
+          if (m) push(r.model, '', drop ? dropOf(m) : m.value);
+        }
+        break;
+      }
       for (const [model, perf] of results.performance) {
         if (!matches(rule.models, model)) continue;
         push(model, '', metric.name === 'label_coverage' ? perf.label_coverage : perf.metrics[metric.name]);

@@ -18,6 +18,7 @@ import { computePerformance } from './performance-window.ts';
 import { freezeReconstruction, type FreezeOptions, type ReconstructionModel } from './multivariate/drift.ts';
 import { baselineQuality, type BaselineQuality } from './quality.ts';
 import type { FrozenImpact } from './impact/frozen.ts';
+import { freezeEstimator, type FrozenEstimator } from './estimated/estimation.ts';
 
 export interface NumericReference {
   name: string;
@@ -60,6 +61,8 @@ export interface Baseline {
   features: FeatureReference[];
   /** Performance over the reference range with the labels known when it was frozen. */
   performance?: PerformanceReport | null;
+  /** Calibrators and band components for performance estimated without labels (analyzers/estimated/); null when the reference has too few labels or no scores. */
+  estimator?: FrozenEstimator | null;
   /** For a segment baseline: which tag value it covers, and the model-wide baseline it was frozen with. */
   segment?: { tag: string; value: string } | null;
   parent_baseline_id?: string | null;
@@ -176,6 +179,7 @@ export async function freezeBaseline(
   }
   features.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
+  const performance = await computePerformance(sql, window);
   const baseline: Baseline = {
     baseline_id: baselineId,
     model: window.model,
@@ -184,7 +188,8 @@ export async function freezeBaseline(
     to: window.to,
     n_events: inventory.total,
     features,
-    performance: await computePerformance(sql, window),
+    performance,
+    estimator: await freezeEstimator(sql, window, performance.task),
     multivariate: await freezeReconstruction(
       sql,
       window,

@@ -13,6 +13,7 @@ import { calibratedPsiThreshold } from './methods/psi-threshold.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
 import { dataQuality, judgeQuality, type DataQuality } from './quality.ts';
 import { multivariateDrift, type MultivariateDrift } from './multivariate/drift.ts';
+import { estimatePerformance, type EstimatedPerformance } from './estimated/estimation.ts';
 import { windowErrors, type WindowErrors } from '../store/failures.ts';
 import { DEFAULT_IMPACT_SAMPLE_ROWS, impactFor, type ImpactMethod } from './impact/frozen.ts';
 import { withImpact, type DriftImpact } from './impact/report.ts';
@@ -78,6 +79,8 @@ export interface DriftReport {
   impact_method?: ImpactMethod | null;
   /** Which share of the model's output sensitivity the drifted features hold, and the drifted features by impact. */
   drift_impact?: DriftImpact | null;
+  /** Performance estimated from calibrated scores before labels arrive (CBPE), realized values beside; absent without a baseline estimator. */
+  estimated_performance?: EstimatedPerformance | null;
 }
 
 export interface DriftOptions {
@@ -311,7 +314,9 @@ export async function computeDrift(
     target.metrics.missing_share = q.missing_share;
     target.metrics.type_violation_share = q.type_violation_share;
   }
-  const performance = comparePerformance(await computePerformance(sql, window), baseline.performance);
+  const realized = await computePerformance(sql, window);
+  const performance = comparePerformance(realized, baseline.performance);
+  const estimated = baseline.estimator ? await estimatePerformance(sql, baseline.estimator, window, realized, baseline.performance ?? null) : null;
   const sampleRows = options.impactSampleRows ?? DEFAULT_IMPACT_SAMPLE_ROWS;
   const report: DriftReport = {
     ...assembleReport(baseline.model, baseline.baseline_id, window, inventory.total, all, options.datasetDriftShare),
@@ -320,6 +325,7 @@ export async function computeDrift(
     performance,
     errors: await windowErrors(sql, window),
     multivariate,
+    estimated_performance: estimated,
   };
   // Frozen with the baseline on first use: a window only looks it up.
   return sampleRows > 0 ? withImpact(report, await impactFor(sql, baseline, { sampleRows })) : report;

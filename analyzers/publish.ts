@@ -2,6 +2,7 @@ import type { Metrics } from '../core/metrics.ts';
 import type { DriftReport, FeatureDrift } from './drift.ts';
 import { publishMultivariate } from './multivariate/publish.ts';
 import type { FeatureQuality } from './quality.ts';
+import { publishEstimated } from './estimated/publish.ts';
 
 /** The series published for a model: feature -> the methods it has a drift score for. */
 export type Published = Map<string, Set<string>>;
@@ -114,5 +115,6 @@ export function publishReport(metrics: Metrics, report: DriftReport, cap: number
   else metrics.predictionErrorRatio.remove({ model });
   metrics.lastWindowEnd.set({ model }, report.to / 1000);
   publishMultivariate(metrics, report);
+  publishEstimated(metrics, model, report.estimated_performance);
   return now;
 }

@@ -1,6 +1,7 @@
 import eventSchema from '../core/event.schema.json' with { type: 'json' };
 import labelSchema from '../core/label.schema.json' with { type: 'json' };
 import { BaselineImpactProperties, FeatureImpactProperties, ReportImpactProperties } from './impact-schema.ts';
+import { EstimatedPerformanceSchema } from './schemas-estimated.ts';
 
 /** JSON Schemas of request and response bodies: they validate, serialise and feed /docs/json. */
 const { $schema: _e, $id: _ei, ...event } = eventSchema;
@@ -313,6 +314,7 @@ const DriftReportBase = {
     performance: { anyOf: [Performance, { type: 'null' }] },
     multivariate: MultivariateDrift,
     ...ReportImpactProperties,
+    estimated_performance: EstimatedPerformanceSchema,
     errors: {
       type: 'object',
       description: 'Failed predictions (events sent with status "error") among all the window\'s events: left out of drift and performance unless ANALYSIS_INCLUDE_FAILED.',

@@ -381,6 +381,13 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['model', 'feature', 'check'] as const,
       registers: [registry],
     }),
+    // Estimated performance (issue 19, analyzers/estimated/): CBPE before labels arrive.
+    performanceEstimated: new Gauge({
+      name: 'driftwatch_model_performance_estimated',
+      help: 'Performance of the newest analysed window estimated from calibrated scores (CBPE), without labels: metric accuracy|precision|recall|f1|roc_auc; stat value, lower and upper (the band), drop (how far the band lies below the baseline, 0 when it reaches it).',
+      labelNames: ['model', 'metric', 'stat'] as const,
+      registers: [registry],
+    }),
   };
 }
 

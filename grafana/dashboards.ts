@@ -264,6 +264,26 @@ export const modelPanels: PanelSpec[] = [
     ],
   },
   {
+    title: 'Estimated performance before labels (CBPE), with its band and the realized value',
+    type: 'timeseries',
+    description:
+      "Accuracy, F1 and ROC AUC estimated from calibrated scores for every window (docs/statistics.md), lower and upper the 3-sigma band at the window's size; realized appears as labels arrive.",
+    queries: [
+      sql(
+        `SELECT window_start AS time, metric,
+                JSONExtractFloat(report, 'estimated_performance', 'metrics', metric, 'value') AS estimated,
+                JSONExtract(report, 'estimated_performance', 'metrics', metric, 'lower', 'Nullable(Float64)') AS lower,
+                JSONExtract(report, 'estimated_performance', 'metrics', metric, 'upper', 'Nullable(Float64)') AS upper,
+                JSONExtract(report, 'estimated_performance', 'metrics', metric, 'realized', 'Nullable(Float64)') AS realized
+         FROM drift_windows FINAL ARRAY JOIN ['accuracy', 'f1', 'roc_auc'] AS metric
+         WHERE model = ${MODEL} AND segment_tag = '' AND JSONHas(report, 'estimated_performance', 'metrics', metric)
+           AND $__timeFilter(window_start) ORDER BY time`,
+        ['time', 'metric', 'estimated', 'lower', 'upper', 'realized'],
+      ),
+    ],
+    w: 24,
+  },
+  {
     title: 'Shadow parity (share of re-scored events that disagree)',
     type: 'timeseries',
     unit: 'percentunit',

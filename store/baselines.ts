@@ -22,7 +22,7 @@ const COLUMNS = `toString(baseline_id) AS id, model, toUnixTimestamp64Milli(crea
   toUnixTimestamp64Milli(from_ts) AS from_ms, toUnixTimestamp64Milli(to_ts) AS to_ms, n_events, spec,
   segment_tag, segment_value, parent_id, name, rolled`;
 
-export type BaselineSummary = Omit<Baseline, 'features' | 'performance' | 'reference_sample' | 'impact'>;
+export type BaselineSummary = Omit<Baseline, 'features' | 'performance' | 'reference_sample' | 'impact' | 'estimator'>;
 
 const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
   baseline_id: r.id,
@@ -39,7 +39,7 @@ const summaryOf = (r: Omit<BaselineRow, 'spec'>): BaselineSummary => ({
 
 const fromRow = (r: BaselineRow): Baseline => {
   const spec = JSON.parse(r.spec);
-  return { ...summaryOf(r), features: spec.features, performance: spec.performance ?? null, multivariate: spec.multivariate ?? null, quality: spec.quality, impact: spec.impact ?? null };
+  return { ...summaryOf(r), features: spec.features, performance: spec.performance ?? null, multivariate: spec.multivariate ?? null, quality: spec.quality, impact: spec.impact ?? null, estimator: spec.estimator ?? null };
 };
 
 export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
@@ -54,7 +54,7 @@ export async function saveBaseline(sql: Sql, b: Baseline): Promise<void> {
       from: b.from,
       to: b.to,
       n: b.n_events,
-      spec: JSON.stringify({ features: b.features, performance: b.performance ?? null, multivariate: b.multivariate ?? null, quality: b.quality }),
+      spec: JSON.stringify({ features: b.features, performance: b.performance ?? null, multivariate: b.multivariate ?? null, quality: b.quality, estimator: b.estimator ?? null }),
       segment_tag: b.segment?.tag ?? '',
       segment_value: b.segment?.value ?? '',
       parent: b.parent_baseline_id ?? '',

@@ -57,7 +57,7 @@ describe('driftwatch rules -> Prometheus', () => {
     writeFileSync(join(dir.path, 'defaults.yml'), prometheusRules(loadRules(undefined), 300_000));
     writeFileSync(join(dir.path, 'custom.yml'), prometheusRules(RULES, 60_000));
     const check = promtool('check', 'rules', 'defaults.yml', 'custom.yml');
-    expect(check.stderr + check.stdout).toMatch(/defaults\.yml\s+SUCCESS: 10 rules found[\s\S]*custom\.yml\s+SUCCESS: 6 rules found/);
+    expect(check.stderr + check.stdout).toMatch(/defaults\.yml\s+SUCCESS: 11 rules found[\s\S]*custom\.yml\s+SUCCESS: 6 rules found/);
     expect(check.status).toBe(0);
     expect(alertExpression(RULES[1])).toBe('driftwatch_model_performance{metric="accuracy"} < 0.8');
     expect(alertExpression(RULES[2])).toBe('sum(driftwatch_kafka_consumer_lag_messages) > 1000');
@@ -67,6 +67,7 @@ describe('driftwatch rules -> Prometheus', () => {
     expect(alertExpression(RULES[4])).toBe('max by (model, feature) (driftwatch_feature_quality_drifted) >= 1');
     expect(alertExpression(RULES[5])).toMatch(/^driftwatch_multivariate_reconstruction_error_change_ratio > 0\.2\nor\n.* and on\(model\) ALERTS/);
     expect(alertExpression(loadRules(undefined).find((r) => r.name === 'MultivariateDrift')!)).toBe('driftwatch_multivariate_drifted >= 1');
+    expect(alertExpression(loadRules(undefined).find((r) => r.name === 'EstimatedPerformanceDrop')!)).toMatch(/^driftwatch_model_performance_estimated\{metric="f1", stat="drop"\} > 0.03\n/);
   });
 
   it('passes promtool test rules: flapping never fires, sustained drift fires after its for, blips while resolving do not resolve', () => {

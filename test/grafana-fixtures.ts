@@ -26,6 +26,8 @@ export async function seedDashboardData(service: Service, base: number): Promise
   await post('/v1/events', Array.from({ length: 500 }, (_, i) => event(i, base + i * 10, 0)));
   await post('/v1/events', Array.from({ length: 500 }, (_, i) => event(i, base + WINDOW + i * 10, 0.4)));
   await post('/v1/labels', traffic.slice(0, 200).map((row, i) => ({ event_id: `g${base + WINDOW + i * 10}-${i}`, model: 'credit', label: row.default })));
+  // Labels in the baseline range too: the calibrator of the estimated-performance panel is fitted on them.
+  await post('/v1/labels', traffic.slice(0, 200).map((row, i) => ({ event_id: `g${base + i * 10}-${i}`, model: 'credit', label: row.default })));
   await post('/v1/models/credit/baselines', { from: base, to: base + WINDOW, segment_by: 'region' });
   await post('/v1/models/credit/shadow', { ...specs.logreg(), model_base64: modelBytes('logreg').toString('base64') });
   // A window with drift: drift, performance and shadow results, and an alert transition.

@@ -10,7 +10,7 @@ const rule = (yaml: string): Rule => parseRules(`rules:\n  - ${yaml.trim().split
 
 describe('rules files', () => {
   it('ship a default set that parses', () => {
-    expect(loadRules(undefined).map((r) => r.name)).toEqual(['FeatureDrift', 'PredictionDrift', 'DatasetDrift', 'MissingValues', 'TypeViolations', 'PredictionErrors', 'ShadowParity', 'KafkaLag', 'MultivariateDrift', 'ImpactfulDrift']);
+    expect(loadRules(undefined).map((r) => r.name)).toEqual(['FeatureDrift', 'PredictionDrift', 'DatasetDrift', 'MissingValues', 'TypeViolations', 'PredictionErrors', 'ShadowParity', 'KafkaLag', 'MultivariateDrift', 'ImpactfulDrift', 'EstimatedPerformanceDrop']);
   });
 
   it('fill in defaults: op >, one window each way, resolve at the threshold, every model and feature', () => {
@@ -189,5 +189,45 @@ describe('the drift verdict as an alert metric', () => {
       { model: 'm', subject: 'b', value: 0 },
     ]);
     expect(signalsFor(rule('name: A\nmetric: prediction_drift.drifted\nop: ">="\nthreshold: 1'), results)).toEqual([{ model: 'm', subject: '', value: 1 }]);
+  });
+});
+
+describe('estimated performance as an alert metric', () => {
+  const estimated = (model: string, f1: { value: number; upper: number; reference: number | null }, segment: unknown = null) =>
+    ({
+      model,
+      segment,
+      features: [],
+      estimated_performance: { metrics: { f1: { ...f1, lower: 0, sampling_error: 0.01, realized: null }, accuracy: { value: 0.8, upper: 0.85, lower: 0.75, reference: 0.9, realized: null } } },
+    }) as unknown as DriftReport;
+
+  it('is the estimate, or how far its band lies below the baseline, for model-wide reports only', () => {
+    const results = {
+      ...emptyResults(),
+      drift: [estimated('credit', { value: 0.7, upper: 0.75, reference: 0.8 }), estimated('credit', { value: 0.1, upper: 0.2, reference: 0.9 }, { tag: 'r', value: 'eu' }), estimated('fraud', { value: 0.6, upper: 0.9, reference: 0.8 })],
+    };
+    expect(signalsFor(rule('name: A\nmetric: performance.estimated_f1\nop: "<"\nthreshold: 0.5'), results)).toEqual([
+      { model: 'credit', subject: '', value: 0.7 },
+      { model: 'fraud', subject: '', value: 0.6 },
+    ]);
+    const drop = signalsFor(rule('name: A\nmetric: performance.estimated_f1_drop\nthreshold: 0.03'), results);
+    expect(drop.map((d) => d.model)).toEqual(['credit', 'fraud']);
+    expect(drop[0].value).toBeCloseTo(0.05, 12);
+    // The band reaches the baseline: no drop beyond noise.
+    expect(drop[1].value).toBe(0);
+    expect(signalsFor(rule('name: A\nmetric: performance.estimated_recall\nthreshold: 0'), results)).toEqual([]);
+    // Labels are another family: estimates never stand in for realized metrics.
+    expect(signalsFor(rule('name: A\nmetric: performance.f1\nthreshold: 0'), results)).toEqual([]);
+  });
+
+  it('names the estimated metrics when a rule asks for one that does not exist', () => {
+    expect(() => rule('name: A\nmetric: performance.estimated_log_loss\nthreshold: 0')).toThrow(/performance\.estimated_f1_drop/);
+  });
+
+  it('fires the default rule after two windows with the band 0.03 below the baseline', () => {
+    const drop = loadRules(undefined).find((r) => r.name === 'EstimatedPerformanceDrop')!;
+    let s: SeriesState = INACTIVE;
+    const seen = [0.05, 0.05, 0.02, 0.005, 0.0].map((v, i) => (s = step(s, v, drop, i)).status);
+    expect(seen).toEqual(['pending', 'firing', 'firing', 'firing', 'resolved']);
   });
 });

@@ -93,6 +93,7 @@ export interface DriftReport {
   performance: Performance | null;
   data_quality: { n_events: number; features: QualityFeature[]; absent_features: string[]; new_features: string[]; flagged_features?: string[] } | null;
   multivariate?: MultivariateDrift | null;
+  estimated_performance?: EstimatedPerformance | null;
   segments?: DriftReport[];
   segment_tags?: string[];
   impact_method?: string | null;
@@ -167,4 +168,14 @@ export interface ReportData {
   report: DriftReport;
   baseline: { baseline_id: string; from: string; to: string; n_events: number };
   generated_at: string;
+}
+
+/** Performance estimated before labels (CBPE, api/schemas-estimated.ts). */
+export interface EstimatedPerformance {
+  method: 'cbpe';
+  task: 'binary' | 'classification';
+  n_events: number;
+  n_labelled: number;
+  band_sigmas: number;
+  metrics: Record<string, { value: number; sampling_error: number | null; lower: number | null; upper: number | null; realized: number | null; reference: number | null }>;
 }

@@ -1,5 +1,6 @@
 import { esc, int, num, pct, short, time } from './format.ts';
 import type { DriftReport, FeatureDrift, MultivariateDrift, QualityFeature } from './types.ts';
+import { estimatedCard } from './estimated.ts';
 
 /** One window's drift as the model page and the report both show it: a summary, and the ranked feature table. */
 
@@ -39,6 +40,8 @@ export function summaryHtml(report: DriftReport, baseline?: { baseline_id: strin
       impact.share >= 0.5 ? 'bad' : impact.share > 0 ? 'warn' : 'good',
     ]);
   }
+  const estimated = estimatedCard(report.estimated_performance);
+  if (estimated) cards.splice(6, 0, estimated);
   if (baseline) cards.push(['Baseline', `${esc(short(baseline.baseline_id))} · ${int(baseline.n_events)} events<br><span class="muted">${esc(time(baseline.from))} to ${esc(time(baseline.to))}</span>`]);
   return `<div class="cards">${cards.map(([k, v, tone]) => `<div class="card ${tone ?? ''}"><div class="label">${esc(k)}</div><div class="value">${v}</div></div>`).join('')}</div>`;
 }
