@@ -218,6 +218,10 @@ const ConfigFields = z.object({
   // Failed predictions (issue 20, docs/sdk.md): events with status "error" count in each window's
   // error rate; drift, performance and baselines leave them out unless this is true.
   ANALYSIS_INCLUDE_FAILED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  // Analysis memory ceiling (issue 22, docs/limits.md): the engine's max_memory_usage for every
+  // analysis statement (drift, baselines, history, the scheduler's windows); past it the statement
+  // fails with DW_ANALYSIS_MEMORY (503) instead of the process being killed.
+  ANALYSIS_MAX_MEMORY_BYTES: integer(4 * 1024 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
