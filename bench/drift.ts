@@ -122,6 +122,8 @@ try {
   console.log(`bare scan of both windows' feature maps (FINAL): ${scanSeconds.toFixed(2)} s (checksum ${Number(scan.s).toExponential(3)})`);
   console.log(`freeze baseline (quantiles, histograms, KS sample): ${freezeSeconds.toFixed(2)} s (${freezeCpu.toFixed(2)} s CPU)`);
   console.log(`drift, all methods, data quality, performance: ${driftSeconds.toFixed(2)} s (${driftCpu.toFixed(2)} s CPU), then ${again.map((a) => a.toFixed(2)).join(' s, ')} s (${(Math.min(driftSeconds, ...again) / scanSeconds).toFixed(1)}x the bare scan at best)`);
+  // The engine runs in this process: its peak resident size bounds what the analysis held at once (loading included).
+  console.log(`peak resident memory of the process (engine included): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   console.log(`features analysed: ${report.features.length}, drifted: ${report.drifted_features.join(', ') || 'none'}`);
 } finally {
   await sql.close();

@@ -60,13 +60,14 @@ def bodies(args):
     table = pq.read_table(args.parquet)
     numeric, categorical = names(table)
     out = sys.stdout
+    features = numeric + categorical
     for batch in table.to_batches(max_chunksize=args.batch):
         cols = batch.to_pydict()
-        events = []
-        for j in range(batch.num_rows):
-            features = {c: cols[c][j] for c in numeric}
-            features.update({c: cols[c][j] for c in categorical})
-            events.append({"event_id": cols["event_id"][j], "model": args.model, "timestamp": cols["ts"][j], "features": features, "prediction": cols["prediction"][j]})
+        # Row tuples by zip and dicts by zip: about twice as fast as indexing every value.
+        events = [
+            {"event_id": i, "model": args.model, "timestamp": t, "features": dict(zip(features, values)), "prediction": p}
+            for i, t, p, values in zip(cols["event_id"], cols["ts"], cols["prediction"], zip(*(cols[c] for c in features)))
+        ]
         try:
             out.write(json.dumps(events, separators=(",", ":")))
             out.write("\n")
