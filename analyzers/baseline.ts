@@ -9,6 +9,7 @@ import {
   PREDICTION,
   sampleCounts,
   type ReferenceSample,
+  withoutDuplicates,
   type Window,
 } from '../store/aggregates.ts';
 import { saveBaseline } from '../store/baselines.ts';
@@ -127,7 +128,8 @@ export async function freezeBaseline(
   as: BuildAs = FROZEN,
 ): Promise<Baseline> {
   // Failed predictions are no reference for what the model sees: left out unless includeFailed.
-  const window: Window = { ...range, includeFailed: options.includeFailed ?? false };
+  // Asked once whether the range needs FINAL: freezing reads it several times.
+  const window: Window = await withoutDuplicates(sql, { ...range, includeFailed: options.includeFailed ?? false });
   const inventory = await featureInventory(sql, window);
   if (inventory.total === 0) throw new EmptyRangeError('no events for this model in the given range');
 

@@ -1,4 +1,4 @@
-import { categoryCounts, featureInventory, ksTests, numericHistograms, PREDICTION, type KsRow, type Window } from '../store/aggregates.ts';
+import { categoryCounts, featureInventory, ksTests, numericHistograms, PREDICTION, withoutDuplicates, type KsRow, type Window } from '../store/aggregates.ts';
 import type { Sql } from '../store/sql.ts';
 import { referenceOf, type Baseline, type CategoricalReference, type NumericReference } from './baseline.ts';
 import { chiSquare } from './methods/chi-square.ts';
@@ -258,7 +258,8 @@ export async function computeDrift(
   { distributions = false }: { distributions?: boolean } = {},
 ): Promise<DriftReport> {
   // Failed predictions carry no output to judge: left out unless includeFailed.
-  const window: Window = { ...analysed, includeFailed: options.includeFailed ?? false };
+  // Asked once whether the window needs FINAL: the report reads it several times.
+  const window: Window = await withoutDuplicates(sql, { ...analysed, includeFailed: options.includeFailed ?? false });
   const numeric = baseline.features.filter((f): f is NumericReference => f.kind === 'numeric');
   const categorical = baseline.features.filter((f): f is CategoricalReference => f.kind === 'categorical');
 

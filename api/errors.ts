@@ -25,6 +25,8 @@ export const Errors = {
   DiskFull: createError('DW_DISK_FULL', '%s', 503),
   QueryTimeout: createError('DW_QUERY_TIMEOUT', '%s', 503),
   QueryCancelled: createError('DW_QUERY_CANCELLED', '%s', 503),
+  // The engine stopped an analysis statement at ANALYSIS_MAX_MEMORY_BYTES (store/memory-ceiling.ts): the same request fails again until the range or the ceiling changes.
+  AnalysisMemory: createError('DW_ANALYSIS_MEMORY', '%s', 503),
   BaselineActive: createError('DW_BASELINE_ACTIVE', '%s', 409),
   SegmentBaseline: createError('DW_SEGMENT_BASELINE', '%s', 409),
   JobNotFound: createError('DW_JOB_NOT_FOUND', 'no job "%s"', 404),

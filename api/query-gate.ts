@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Metrics } from '../core/metrics.ts';
 import { boundedSql, QueryCancelledError, QueryTimeoutError } from '../store/bounded.ts';
+import { AnalysisMemoryError, withMemoryCeiling } from '../store/memory-ceiling.ts';
 import type { Sql } from '../store/sql.ts';
 import { Errors } from './errors.ts';
 
@@ -9,6 +10,8 @@ export interface QueryGateOptions {
   maxConcurrent: number;
   /** Time one request's statements may take together, enforced by the engine. */
   timeoutMs: number;
+  /** The engine's memory ceiling for each statement of a request (ANALYSIS_MAX_MEMORY_BYTES); unset: the engine's own. */
+  maxMemoryBytes?: number;
 }
 
 /**
@@ -60,7 +63,8 @@ export class QueryGate {
     reply.raw.once('close', gone);
     this.#inFlight.add(controller);
     metrics.queryGateInFlight.set(this.#inFlight.size);
-    const sql = mode.bounded === false ? this.deps.sql : boundedSql(this.deps.sql, { signal: controller.signal, timeoutMs: this.options.timeoutMs });
+    const store = this.options.maxMemoryBytes === undefined ? this.deps.sql : withMemoryCeiling(this.deps.sql, this.options.maxMemoryBytes);
+    const sql = mode.bounded === false ? store : boundedSql(store, { signal: controller.signal, timeoutMs: this.options.timeoutMs });
     try {
       const result = await work(sql);
       metrics.queryGateRequests.inc({ outcome: 'ok' });
@@ -69,6 +73,10 @@ export class QueryGate {
       if (err instanceof QueryTimeoutError) {
         metrics.queryGateRequests.inc({ outcome: 'timeout' });
         throw new Errors.QueryTimeout(`${err.message} (ANALYSIS_TIMEOUT); ask for a shorter range, or raise the limit`);
+      }
+      if (err instanceof AnalysisMemoryError) {
+        metrics.queryGateRequests.inc({ outcome: 'memory' });
+        throw new Errors.AnalysisMemory(`${err.message} (ANALYSIS_MAX_MEMORY_BYTES); ask for a shorter range or fewer features, or raise the ceiling`);
       }
       if (err instanceof QueryCancelledError) {
         metrics.queryGateRequests.inc({ outcome: 'cancelled' });

@@ -29,6 +29,7 @@ import { StoreOpenError } from '../store/errors.ts';
 import { Jobs } from '../jobs/registry.ts';
 import { Importer } from '../import/run.ts';
 import { EVENT_COLUMN_LAYOUTS } from '../store/events.ts';
+import { withMemoryCeiling } from '../store/memory-ceiling.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
 
@@ -193,12 +194,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
     { jobs, metrics, get scheduler() { return scheduler; } },
     { windowMs: config.ANALYSIS_WINDOW, graceMs: config.ANALYSIS_GRACE, maxWindows: config.BACKFILL_MAX_WINDOWS },
   );
-  const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT });
+  const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT, maxMemoryBytes: config.ANALYSIS_MAX_MEMORY_BYTES });
+  // Analysis outside the API (the scheduler's windows, rolling baselines) under the same memory ceiling.
+  const analysisSql = withMemoryCeiling(sql, config.ANALYSIS_MAX_MEMORY_BYTES);
   const baselineOptions = { bins: config.PSI_BINS, maxCategories: config.MAX_CATEGORIES, sampleMax: config.BASELINE_SAMPLE_MAX, includeFailed: config.ANALYSIS_INCLUDE_FAILED,
     multivariate: { sampleMax: config.MULTIVARIATE_SAMPLE_MAX, maxFeatures: config.MULTIVARIATE_MAX_FEATURES, varianceShare: config.MULTIVARIATE_VARIANCE },
   };
   const rolling = new RollingBaselines(
-    { sql, metrics, settled, log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) } },
+    { sql: analysisSql, metrics, settled, log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) } },
     { baseline: baselineOptions, maxSegments: config.MAX_SEGMENTS, pollMs: config.ROLLING_POLL_INTERVAL },
   );
   const app = await buildApp({
@@ -252,7 +255,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
   await reportDetachedParts(sql, { metrics, log }).catch((err) => log.warn({ err }, 'could not list detached parts'));
   const scheduler = new AnalysisScheduler(
     {
-      sql,
+      sql: analysisSql,
       metrics,
       log: app.log,
       settled,

@@ -238,6 +238,10 @@ const ConfigFields = z.object({
   // feature's impact is measured on, once per baseline (permutation through the reference ONNX
   // model, else association with the logged prediction); 0 turns impact off.
   IMPACT_SAMPLE_ROWS: integer(2000, 0, 1_000_000),
+  // Analysis memory ceiling (issue 22, docs/limits.md): the engine's max_memory_usage for every
+  // analysis statement (drift, baselines, history, the scheduler's windows); past it the statement
+  // fails with DW_ANALYSIS_MEMORY (503) instead of the process being killed.
+  ANALYSIS_MAX_MEMORY_BYTES: integer(4 * 1024 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { Session } from 'chdb';
 import { processAlive } from '../core/process.ts';
 import { StoreOpenError } from './errors.ts';
-import { mustSkip, readsRows, rowPieces, timeLimitSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
+import { mustSkip, rowPieces, statementSettings, timeLimitSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
 
 /** What to tell someone whose data folder another process holds. */
 const inUse = (path: string, pid: string) =>
@@ -92,7 +92,7 @@ export function openEmbedded(dataDir: string, options: EmbeddedOptions = { minFr
   };
   const run = (sql: string, params: Params | undefined, format: string, options?: QueryOptions) =>
     inTurn(() => {
-      const text = options?.deadline !== undefined && readsRows(sql) ? withTimeLimit(sql, options.deadline - Date.now()) : sql;
+      const text = withSettings(sql, statementSettings(sql, options));
       return params ? session.queryBindAsync(text, params, { format }) : session.queryAsync(text, { format });
     }, options);
 
@@ -147,10 +147,15 @@ const TRAILING_SETTINGS = /\bSETTINGS\s+\w+\s*=\s*(?:'[^']*'|[\w.]+)(?:\s*,\s*\w
  * ends with if it has one. The values are numbers and a constant.
  */
 export function withTimeLimit(sql: string, timeoutMs: number): string {
-  const limit = timeLimitSettings(timeoutMs);
-  const settings = `max_execution_time = ${limit.max_execution_time}, timeout_overflow_mode = '${limit.timeout_overflow_mode}'`;
+  return withSettings(sql, timeLimitSettings(timeoutMs));
+}
+
+/** The statement with `settings` (numbers and constants, never input) as its trailing SETTINGS clause; unchanged without any. */
+export function withSettings(sql: string, settings: Record<string, number | string>): string {
+  const pairs = Object.entries(settings).map(([name, value]) => `${name} = ${typeof value === 'number' ? value : `'${value}'`}`);
+  if (pairs.length === 0) return sql;
   const text = sql.trimEnd();
-  return TRAILING_SETTINGS.test(text) ? `${text}, ${settings}` : `${text}\nSETTINGS ${settings}`;
+  return TRAILING_SETTINGS.test(text) ? `${text}, ${pairs.join(', ')}` : `${text}\nSETTINGS ${pairs.join(', ')}`;
 }
 
 /** Writes the pieces into `file` (truncated first) with as few writev calls as the kernel allows. */

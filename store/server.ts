@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { mustSkip, readsRows, rowPieces, timeLimitSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
+import { mustSkip, rowPieces, statementSettings, type Params, type QueryOptions, type RowBytes, type Sql } from './sql.ts';
 
 export interface ServerOptions {
   url: string;
@@ -37,7 +37,7 @@ export async function openServer(options: ServerOptions): Promise<Sql> {
   // A bounded statement carries its own id, so that a cancelled one can be
   // killed: dropping the HTTP request alone leaves the server computing.
   const bounded = (sql: string, options?: QueryOptions) => {
-    if (!options?.signal && options?.deadline === undefined) return { request: {}, done: () => {} };
+    if (!options?.signal && options?.deadline === undefined) return { request: { clickhouse_settings: statementSettings(sql, options) }, done: () => {} };
     const skip = mustSkip(options);
     if (skip) throw skip;
     const queryId = randomUUID();
@@ -51,7 +51,7 @@ export async function openServer(options: ServerOptions): Promise<Sql> {
       request: {
         query_id: queryId,
         abort_signal: options.signal,
-        clickhouse_settings: options.deadline !== undefined && readsRows(sql) ? timeLimitSettings(options.deadline - Date.now()) : {},
+        clickhouse_settings: statementSettings(sql, options),
       },
       done: () => options.signal?.removeEventListener('abort', kill),
     };

@@ -37,6 +37,13 @@ export interface QueryOptions {
    * interrupt a running query, so there it runs on, bounded by `deadline`.
    */
   signal?: AbortSignal;
+  /**
+   * The engine's memory ceiling for the statement (ClickHouse
+   * max_memory_usage): past it the engine stops the statement with
+   * MEMORY_LIMIT_EXCEEDED instead of growing until the process is killed.
+   * Set by store/memory-ceiling.ts for analysis statements.
+   */
+  maxMemoryBytes?: number;
 }
 
 /** A bounded statement that never started: cancelled, or its deadline passed while it waited. */
@@ -77,6 +84,15 @@ export const msParam = (name: string) => `fromUnixTimestamp64Milli({${name}:Int6
 /** Whether a statement reads rows, so that an engine time limit means something for it (see QueryOptions). */
 export const readsRows = (sql: string): boolean =>
   /^\s*(SELECT|WITH)\b/i.test(sql) || (/^\s*INSERT\b/i.test(sql) && /\bSELECT\b/i.test(sql) && !/\bVALUES\s*\(/i.test(sql));
+
+/** The engine settings one statement runs with under `options` (none for one that reads no rows). */
+export function statementSettings(sql: string, options: QueryOptions | undefined, now = Date.now()): Record<string, number | string> {
+  if (!options || !readsRows(sql)) return {};
+  return {
+    ...(options.deadline !== undefined ? timeLimitSettings(options.deadline - now) : {}),
+    ...(options.maxMemoryBytes !== undefined ? { max_memory_usage: Math.floor(options.maxMemoryBytes) } : {}),
+  };
+}
 
 /** The engine settings that enforce `timeoutMs`: throw rather than return a partial answer. */
 export const timeLimitSettings = (timeoutMs: number) => ({

@@ -8,6 +8,12 @@ export interface Window {
   segment?: { tag: string; value: string } | null;
   /** Count failed predictions (status 'error') too; by default analysis leaves them out (ANALYSIS_INCLUDE_FAILED). */
   includeFailed?: boolean;
+  /**
+   * Set by store/aggregates.ts withoutDuplicates once it found no event of
+   * the window's hours stored twice: reads of this window then skip FINAL,
+   * which gives the same rows at a fraction of the cost.
+   */
+  unique?: boolean;
 }
 
 /** The WHERE clause of a window whose parameters carry `prefix` (two windows in one statement); bind it with windowParams. */
