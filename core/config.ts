@@ -218,6 +218,14 @@ const ConfigFields = z.object({
   // Failed predictions (issue 20, docs/sdk.md): events with status "error" count in each window's
   // error rate; drift, performance and baselines leave them out unless this is true.
   ANALYSIS_INCLUDE_FAILED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  // Pre-aggregates (issue 22, docs/preaggregates.md): per-minute and per-hour
+  // bin counts the engine maintains at insert, read by the scheduler and
+  // GET /drift/series.
+  PREAGGREGATES: z.enum(['on', 'off']).default('on'),
+  PREAGG_BACKFILL: duration('30d'),
+  SERIES_MAX_CELLS: integer(200_000, 1, 10_000_000),
+  SERIES_RAW_MAX_STEPS: integer(48, 0, 100_000),
+  KS_WINDOW_SAMPLE_MAX: integer(200_000, 1_000, 1_000_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
