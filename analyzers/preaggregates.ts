@@ -3,7 +3,7 @@ import type { Jobs } from '../jobs/registry.ts';
 import type { FeatureCount, Window } from '../store/aggregates.ts';
 import { getBackfill, saveBackfill, type PreaggBackfill } from '../store/preagg-backfills.ts';
 import { registeredTarget, registerTarget, unregisterModel } from '../store/preagg-edges.ts';
-import { fillPreaggregates } from '../store/preagg-fill.ts';
+import { fillPreaggregates, storedRange } from '../store/preagg-fill.ts';
 import { stepCategories, stepEventCounts, stepHistograms, stepPresence } from '../store/preagg-steps.ts';
 import type { Sql } from '../store/sql.ts';
 import type { Baseline, NumericReference } from './baseline.ts';
@@ -87,7 +87,11 @@ export class Preaggregates {
     const work = async (signal?: AbortSignal, progress?: (done: number, total: number) => void) => {
       const total = Math.max(0, Math.round((to - from) / DAY));
       try {
-        for (let end = state.from; end > from; end -= DAY) {
+        // Only the days that hold stored events: a young model's month is mostly empty.
+        const stored = await storedRange(sql, baseline.model, registeredAt);
+        const oldest = stored ? Math.max(from, Math.floor(stored.from / DAY) * DAY) : state.from;
+        if (stored) state.from = Math.min(state.from, Math.ceil(stored.to / DAY) * DAY);
+        for (let end = state.from; end > oldest; end -= DAY) {
           if (signal?.aborted) return;
           const started = performance.now();
           await fillPreaggregates(sql, { model: baseline.model, baselineId: baseline.baseline_id, from: end - DAY, to: end, before: registeredAt }, { signal });
@@ -96,6 +100,7 @@ export class Preaggregates {
           await saveBackfill(sql, state, this.now());
           progress?.(Math.round((to - state.from) / DAY), total);
         }
+        state.from = Math.min(state.from, from);
         state.state = 'done';
         await saveBackfill(sql, state, this.now());
       } catch (err) {

@@ -49,3 +49,13 @@ export async function fillPreaggregates(
   const params = { model: q.model, id: q.baselineId, from: q.from, to: q.to, before: q.before };
   for (const statement of STATEMENTS) await sql.command(statement, params, { signal: options.signal });
 }
+
+/** The event times of a model's events stored before `before` (epoch ms), or null without any: what a backfill has to cover. */
+export async function storedRange(sql: Sql, model: string, before: number): Promise<{ from: number; to: number } | null> {
+  const [row] = await sql.query<{ n: number; lo: number; hi: number }>(
+    `SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi
+     FROM events WHERE model = {model:String} AND ingested_at < ${msParam('before')}`,
+    { model, before },
+  );
+  return row && Number(row.n) > 0 ? { from: Number(row.lo), to: Number(row.hi) + 1 } : null;
+}
