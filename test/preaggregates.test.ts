@@ -5,6 +5,7 @@ import { driftSeries } from '../analyzers/drift-series.ts';
 import { Preaggregates } from '../analyzers/preaggregates.ts';
 import type { EventRow } from '../core/event.ts';
 import { createMetrics } from '../core/metrics.ts';
+import { ksTests } from '../store/aggregates.ts';
 import { insertEvents } from '../store/events.ts';
 import { registerTarget } from '../store/preagg-edges.ts';
 import type { Sql } from '../store/sql.ts';
@@ -123,6 +124,24 @@ for (const backend of backends()) {
       expect(series.features.map((f) => f.feature)).toEqual(['x']);
       expect(series.features[0].psi[0]).toBeGreaterThan(0.2);
       expect(series.features[0].psi[1]).toBeNull();
+    });
+
+    it('runs KS and Wasserstein on a bounded sample of the window, the same events every time', async () => {
+      const window = { model: MODEL, ...CURRENT };
+      const reference = { baselineId: baseline.baseline_id };
+      const [all] = await ksTests(sql, reference, window, ['x'], 'asymp');
+      const [tenth] = await ksTests(sql, reference, window, ['x'], 'asymp', 100_000);
+      const [again] = await ksTests(sql, reference, window, ['x'], 'asymp', 100_000);
+      expect(all.n_current).toBe(current.filter((e) => e.status !== 'error').length);
+      expect(tenth.n_current).toBeGreaterThan(all.n_current * 0.05);
+      expect(tenth.n_current).toBeLessThan(all.n_current * 0.15);
+      expect(again).toEqual(tenth);
+      // The scheduler's bound: about ksSampleMax values of the widest feature.
+      const bounded = await computeDrift(sql, baseline, window, { ...OPTIONS, ksSampleMax: 300 });
+      const full = await computeDrift(sql, baseline, window, OPTIONS);
+      const x = (r: typeof full) => r.features.find((f) => f.feature === 'x')!.metrics;
+      expect(x(bounded).ks_statistic).not.toBe(x(full).ks_statistic);
+      expect(x(bounded).psi).toBe(x(full).psi);
     });
 
     // Last: it changes the stored events.
