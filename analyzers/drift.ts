@@ -1,4 +1,4 @@
-import { categoryCounts, featureInventory, ksTests, numericHistograms, PREDICTION, withoutDuplicates, type KsRow, type Window } from '../store/aggregates.ts';
+import { categoryCounts, featureInventory, ksTests, numericHistograms, PREDICTION, withoutDuplicates, type CategoryCount, type FeatureCount, type KsRow, type Window } from '../store/aggregates.ts';
 import type { Sql } from '../store/sql.ts';
 import { referenceOf, type Baseline, type CategoricalReference, type NumericReference } from './baseline.ts';
 import { chiSquare } from './methods/chi-square.ts';
@@ -107,6 +107,19 @@ export interface DriftOptions {
   qualityMinEffect?: number;
   /** Baseline events feature impact is measured on (IMPACT_SAMPLE_ROWS); 0 turns impact off. */
   impactSampleRows?: number;
+  /**
+   * At most about this many window values per feature go into KS and
+   * Wasserstein, drawn by a hash of the event id (docs/preaggregates.md);
+   * absent: every value.
+   */
+  ksSampleMax?: number;
+}
+
+/** What the binned methods and data quality read of a window: from raw events, or from the pre-aggregates. */
+export interface BinnedCounts {
+  inventory: { total: number; features: FeatureCount[] };
+  histograms: Map<string, number[]>;
+  categories: CategoryCount[];
 }
 
 export const DEFAULT_MULTIVARIATE_MIN_EFFECT = 0.02;
@@ -151,7 +164,7 @@ function verdict(
   return { threshold, drifted: score >= threshold, status: 'ok' };
 }
 
-function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undefined, options: DriftOptions, withDistribution = false): FeatureDrift {
+export function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undefined, options: DriftOptions, withDistribution = false): FeatureDrift {
   const nCurrent = counts.reduce((a, b) => a + b, 0);
   const metrics: Record<string, number> = {};
   let score: number | null = null;
@@ -184,7 +197,7 @@ function numericDrift(ref: NumericReference, counts: number[], ks: KsRow | undef
   };
 }
 
-function categoricalDrift(
+export function categoricalDrift(
   ref: CategoricalReference,
   current: Map<string, number>,
   nCurrent: number,
@@ -246,6 +259,17 @@ function categoricalDrift(
   };
 }
 
+/** The binned methods' and data quality's counts of a window, read from its raw events. */
+export async function rawCounts(sql: Sql, baseline: Baseline, window: Window, maxCategories: number): Promise<BinnedCounts> {
+  const numeric = baseline.features.filter((f): f is NumericReference => f.kind === 'numeric');
+  const categorical = baseline.features.filter((f) => f.kind === 'categorical').map((f) => f.name);
+  return {
+    inventory: await featureInventory(sql, window),
+    histograms: await numericHistograms(sql, window, new Map(numeric.map((f) => [f.name, f.edges]))),
+    categories: await categoryCounts(sql, window, categorical, maxCategories),
+  };
+}
+
 /**
  * Compares one window of a model's events with a frozen baseline, feature by
  * feature; with `distributions`, each feature also carries both histograms.
@@ -255,7 +279,14 @@ export async function computeDrift(
   baseline: Baseline,
   analysed: Window,
   options: DriftOptions,
-  { distributions = false }: { distributions?: boolean } = {},
+  {
+    distributions = false,
+    counts,
+  }: {
+    distributions?: boolean;
+    /** The pre-aggregates' counts of this window, or null where they cannot answer exactly (then raw events are read). */
+    counts?: (window: Window) => Promise<BinnedCounts | null>;
+  } = {},
 ): Promise<DriftReport> {
   // Failed predictions carry no output to judge: left out unless includeFailed.
   // Asked once whether the window needs FINAL: the report reads it several times.
@@ -263,9 +294,8 @@ export async function computeDrift(
   const numeric = baseline.features.filter((f): f is NumericReference => f.kind === 'numeric');
   const categorical = baseline.features.filter((f): f is CategoricalReference => f.kind === 'categorical');
 
-  const inventory = await featureInventory(sql, window);
+  const { inventory, histograms, categories } = (await counts?.(window)) ?? (await rawCounts(sql, baseline, window, options.maxCategories));
   const categoricalN = new Map(inventory.features.filter((f) => f.kind === 'categorical').map((f) => [f.feature, f.n]));
-  const histograms = await numericHistograms(sql, window, new Map(numeric.map((f) => [f.name, f.edges])));
 
   // KS uses the exact distribution for small samples, like scipy's method="auto".
   const byMethod = { exact: [] as string[], asymp: [] as string[] };
@@ -274,8 +304,10 @@ export async function computeDrift(
     if (nCurrent > 0 && f.sample_n > 0) byMethod[ksMethodFor(f.sample_n, nCurrent)].push(f.name);
   }
   const ks = new Map<string, KsRow>();
+  const widest = Math.max(0, ...numeric.map((f) => histograms.get(f.name)!.reduce((a, b) => a + b, 0)));
+  const keepPerMillion = options.ksSampleMax !== undefined && widest > options.ksSampleMax ? Math.floor((options.ksSampleMax / widest) * 1_000_000) : 1_000_000;
   for (const method of ['exact', 'asymp'] as const) {
-    for (const row of await ksTests(sql, referenceOf(baseline), window, byMethod[method], method)) {
+    for (const row of await ksTests(sql, referenceOf(baseline), window, byMethod[method], method, keepPerMillion)) {
       // scipy's asymptotic p-value: the finite-n kstwo distribution at D (the engine's is the Kolmogorov limit).
       if (method === 'asymp') row.p_value = ks2sampAsympPValue(row.d_statistic, row.n_reference, row.n_current);
       ks.set(row.feature, row);
@@ -283,7 +315,7 @@ export async function computeDrift(
   }
 
   const current = new Map<string, Map<string, number>>(categorical.map((f) => [f.name, new Map()]));
-  for (const c of await categoryCounts(sql, window, categorical.map((f) => f.name), options.maxCategories)) {
+  for (const c of categories) {
     current.get(c.feature)!.set(c.value, c.n);
   }
 

@@ -10,6 +10,7 @@ import type { Baseline } from './baseline.ts';
 import type { PerformanceReport } from './performance.ts';
 import { comparePerformance, computePerformance } from './performance-window.ts';
 import { publishReport, type Published } from './publish.ts';
+import type { Preaggregates } from './preaggregates.ts';
 
 export interface SchedulerOptions extends DriftOptions {
   windowMs: number;
@@ -52,6 +53,8 @@ export interface SchedulerDeps {
    * reports add theirs to the results, the alert engine reads them all.
    */
   windowJobs?: { runWindow(window: Window, results: WindowResults, run: WindowRun): Promise<unknown> }[];
+  /** Binned counts from the pre-aggregates where they are exact (analyzers/preaggregates.ts); raw events without. */
+  preaggregates?: Preaggregates;
 }
 
 /** The tumbling window that ended last before `now`: [end - size, end), aligned to the epoch. */
@@ -118,7 +121,12 @@ export class AnalysisScheduler {
       try {
         const baseline = await activeBaseline(this.deps.sql, model);
         if (!baseline) continue;
-        const report = await computeDrift(this.deps.sql, baseline, { model, ...window }, this.options);
+        const preaggregates = this.deps.preaggregates;
+        // A failed registration only costs this window the raw path: windowCounts then answers null.
+        await preaggregates?.ensure(baseline).catch((err) => this.deps.log.error({ err, model }, 'pre-aggregates not registered'));
+        const report = await computeDrift(this.deps.sql, baseline, { model, ...window }, this.options, {
+          counts: preaggregates && ((w) => preaggregates.windowCounts(baseline, w)),
+        });
         await saveDriftReport(this.deps.sql, report, this.now());
         const newest = window.to >= (this.publishedEnd.get(model) ?? 0);
         // Late labels: the live clock also recomputes the windows before; a backfill and a re-analysis compute theirs as they go.

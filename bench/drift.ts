@@ -20,6 +20,11 @@
  * current window; categoricals take four of six values. Loading is not what
  * is measured, and generating 2M wide events in JavaScript took minutes.
  */
+// Issue 22's modes, in files of their own: `scheduler` (cost per window as it grows), `series` (GET /drift/series over 30 days).
+if (process.argv[2] === 'scheduler' || process.argv[2] === 'series') {
+  await import(process.argv[2] === 'scheduler' ? './drift-scheduler.ts' : './drift-series.ts');
+  process.exit(0);
+}
 import { freezeBaseline } from '../analyzers/baseline.ts';
 import { computeDrift } from '../analyzers/drift.ts';
 import { multivariateDrift } from '../analyzers/multivariate/drift.ts';

@@ -27,6 +27,7 @@ import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { reportDetachedParts } from '../store/detached.ts';
 import { StoreOpenError } from '../store/errors.ts';
 import { Jobs } from '../jobs/registry.ts';
+import { Preaggregates } from '../analyzers/preaggregates.ts';
 import { Importer } from '../import/run.ts';
 import { EVENT_COLUMN_LAYOUTS } from '../store/events.ts';
 import { withMemoryCeiling } from '../store/memory-ceiling.ts';
@@ -44,6 +45,8 @@ export interface Service {
   alerts: AlertEngine;
   /** Imports and backfills started over the API. */
   jobs: Jobs;
+  /** The insert-time pre-aggregates the scheduler and GET /drift/series read (docs/preaggregates.md). */
+  preaggregates: Preaggregates;
   kafka: KafkaIngest | null;
   /** The read-only ClickHouse HTTP interface (CLICKHOUSE_HTTP_PORT), or null when off. */
   clickhouseHttp: ChHttp | null;
@@ -194,6 +197,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     { jobs, metrics, get scheduler() { return scheduler; } },
     { windowMs: config.ANALYSIS_WINDOW, graceMs: config.ANALYSIS_GRACE, maxWindows: config.BACKFILL_MAX_WINDOWS },
   );
+  const preaggregates = new Preaggregates(
+    { sql, metrics, jobs, log: { info: (o, m) => app.log.info(o, m), error: (o, m) => app.log.error(o, m) } },
+    { enabled: config.PREAGGREGATES === 'on', backfillMs: config.PREAGG_BACKFILL, maxCategories: config.MAX_CATEGORIES },
+  );
   const gate = new QueryGate({ sql, metrics }, { maxConcurrent: config.ANALYSIS_MAX_CONCURRENT, timeoutMs: config.ANALYSIS_TIMEOUT, maxMemoryBytes: config.ANALYSIS_MAX_MEMORY_BYTES });
   // Analysis outside the API (the scheduler's windows, rolling baselines) under the same memory ceiling.
   const analysisSql = withMemoryCeiling(sql, config.ANALYSIS_MAX_MEMORY_BYTES);
@@ -247,6 +254,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
     backfill,
     rolling,
+    series: { preaggregates, maxCells: config.SERIES_MAX_CELLS, rawMaxSteps: config.SERIES_RAW_MAX_STEPS },
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   // Measured before the service listens, then every DISK_CHECK_INTERVAL; and parts the engine set aside at start are said loudly.
@@ -259,6 +267,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       metrics,
       log: app.log,
       settled,
+      preaggregates,
       windowJobs: [shadowAnalyzer, { runWindow: async (w, results, run) => alerts.runWindow(w, { ...results, kafkaLag: run.reason === 'live' ? await kafkaLag() : null }, run) }],
     },
     {
@@ -269,6 +278,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       performanceRecomputeWindows: config.PERFORMANCE_RECOMPUTE_WINDOWS,
       lateReanalyzeShare: config.LATE_REANALYZE_SHARE,
       lateReanalyzeWindows: config.LATE_REANALYZE_WINDOWS,
+      ksSampleMax: config.KS_WINDOW_SAMPLE_MAX,
     },
   );
   let url: string;
@@ -365,6 +375,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     shadow: { scorer, analyzer: shadowAnalyzer },
     alerts,
     jobs,
+    preaggregates,
     kafka,
     clickhouseHttp,
     url,

@@ -388,6 +388,19 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['model', 'metric', 'stat'] as const,
       registers: [registry],
     }),
+    // Pre-aggregates (issue 22, docs/preaggregates.md): which path read a window's binned counts.
+    preaggregateReads: new Counter({
+      name: 'driftwatch_preaggregate_reads_total',
+      help: 'Analysed windows and series steps by where their binned counts came from: source preaggregates, or raw with the reason (disabled, segment, include_failed, unaligned, not_registered, mismatch).',
+      labelNames: ['source', 'reason'] as const,
+      registers: [registry],
+    }),
+    preaggregateBackfillSeconds: new Histogram({
+      name: 'driftwatch_preaggregate_backfill_duration_seconds',
+      help: 'Time to fill one day of a newly active baseline\'s pre-aggregates from stored events.',
+      buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
   };
 }
 

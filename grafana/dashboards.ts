@@ -147,6 +147,11 @@ export const overviewPanels: PanelSpec[] = [
   },
 ];
 
+// Every hour the range touches: an hour's row is stamped with its start, which may lie before the range's.
+const HOURS = 't >= toStartOfHour($__fromTime) AND t <= $__toTime';
+// The baseline the model's pre-aggregates are binned on now: counts of an earlier one would be counted twice.
+const REGISTERED = `SELECT argMax(baseline_id, registered_at) FROM preagg_edges WHERE model = ${MODEL} AND kind = 'model'`;
+
 export const modelPanels: PanelSpec[] = [
   {
     title: 'Drift score per feature, per window',
@@ -209,6 +214,26 @@ export const modelPanels: PanelSpec[] = [
     type: 'timeseries',
     unit: 'percentunit',
     queries: [prom('driftwatch_feature_missing_ratio{model="$model"}', '{{feature}}')],
+  },
+  {
+    title: 'Missing values per hour (pre-aggregates)',
+    type: 'timeseries',
+    unit: 'percentunit',
+    description:
+      'Share of events per hour without each feature (null or absent), from the counts the engine keeps at insert with PREAGGREGATES=on (docs/preaggregates.md): any range, back to PREAGG_BACKFILL, without reading events; empty while it is off.',
+    queries: [
+      sql(
+        `SELECT p.t AS time, p.feature AS feature, 1 - p.n / e.n AS missing_share
+         FROM (SELECT t, feature, sum(n) AS n FROM preagg_presence_1h
+               WHERE model = ${MODEL} AND baseline_id = (${REGISTERED}) AND kind IN ('numeric', 'categorical') AND feature != '@prediction'
+                 AND ${HOURS} GROUP BY t, feature) AS p
+         INNER JOIN (SELECT t, sum(n) AS n FROM preagg_presence_1h
+                     WHERE model = ${MODEL} AND baseline_id = (${REGISTERED}) AND kind = 'events' AND ${HOURS} GROUP BY t) AS e
+         ON p.t = e.t
+         ORDER BY time`,
+        ['time', 'feature', 'missing_share'],
+      ),
+    ],
   },
   {
     title: 'Type violations (share of events)',

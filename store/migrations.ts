@@ -282,6 +282,101 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE events ADD COLUMN IF NOT EXISTS error_type LowCardinality(String) DEFAULT ''`,
     ],
   },
+  {
+    version: 9,
+    name: 'pre-aggregates: per-minute and per-hour bin counts, categories and presence, maintained at insert',
+    statements: [
+      // Issue 22 (docs/preaggregates.md). Which baseline each model's values
+      // are binned on, one row per (model, kind, feature); the newest
+      // registration wins, and a feature the new baseline lacks gets a row
+      // with active = 0. kind 'model' (feature '') marks the model itself:
+      // the presence counts join on it. Small: read whole at every insert.
+      `CREATE TABLE IF NOT EXISTS preagg_edges (
+        model String,
+        kind LowCardinality(String),
+        feature String,
+        baseline_id UUID,
+        edges Array(Float64),
+        active UInt8,
+        registered_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(registered_at)
+      ORDER BY (model, kind, feature)`,
+      // How far back a baseline's pre-aggregates were filled from stored events.
+      `CREATE TABLE IF NOT EXISTS preagg_backfills (
+        model String,
+        baseline_id UUID,
+        from_ts DateTime64(3, 'UTC'),
+        to_ts DateTime64(3, 'UTC'),
+        state LowCardinality(String),
+        job_id String,
+        reason String,
+        updated_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(updated_at)
+      ORDER BY (model, baseline_id)`,
+      ...(['1m', '1h'] as const).flatMap((g) => [
+        `CREATE TABLE IF NOT EXISTS preagg_num_${g} (
+          model String, baseline_id UUID, t DateTime('UTC'), feature String, bin UInt16, n UInt64
+        ) ENGINE = SummingMergeTree(n) PARTITION BY toYYYYMM(t) ORDER BY (model, baseline_id, t, feature, bin)`,
+        `CREATE TABLE IF NOT EXISTS preagg_cat_${g} (
+          model String, baseline_id UUID, t DateTime('UTC'), feature String, value String, n UInt64
+        ) ENGINE = SummingMergeTree(n) PARTITION BY toYYYYMM(t) ORDER BY (model, baseline_id, t, feature, value)`,
+        // kind: 'events' (feature ''): the events themselves; 'numeric',
+        // 'categorical', 'missing': a feature present with that kind of value.
+        `CREATE TABLE IF NOT EXISTS preagg_presence_${g} (
+          model String, baseline_id UUID, t DateTime('UTC'), kind LowCardinality(String), feature String, n UInt64
+        ) ENGINE = SummingMergeTree(n) PARTITION BY toYYYYMM(t) ORDER BY (model, baseline_id, t, kind, feature)`,
+      ]),
+      // At insert: every value of an event that did not fail, binned on its
+      // model's registered edges exactly as store/aggregates.ts bins a window
+      // (0 below e0, 1..k inside with the last bin closed, k+1 above ek).
+      // The key and value expressions are written out, not shared: a
+      // migration is frozen text.
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS preagg_num_1m_mv TO preagg_num_1m AS
+       SELECT e.model AS model, r.baseline_id AS baseline_id, toStartOfMinute(e.ts) AS t, e.f AS feature,
+              toUInt16(if(e.v > r.last, r.k + 1, least(arrayCount(x -> x <= e.v, r.edges), r.k))) AS bin, count() AS n
+       FROM (SELECT model, ts, f, v FROM events
+             ARRAY JOIN arrayConcat(mapKeys(num), if(prediction_num IS NULL, [], ['@prediction'])) AS f, arrayConcat(mapValues(num), if(prediction_num IS NULL, [], [assumeNotNull(prediction_num)])) AS v
+             WHERE status != 'error') AS e
+       INNER JOIN (SELECT model, feature, baseline_id, edges, toUInt32(greatest(length(edges), 1) - 1) AS k,
+                          if(empty(edges), 0., edges[-1]) AS last
+                   FROM preagg_edges FINAL WHERE active = 1 AND kind = 'numeric') AS r
+       ON e.model = r.model AND e.f = r.feature
+       GROUP BY model, baseline_id, t, feature, bin`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS preagg_cat_1m_mv TO preagg_cat_1m AS
+       SELECT e.model AS model, r.baseline_id AS baseline_id, toStartOfMinute(e.ts) AS t, e.f AS feature, e.v AS value, count() AS n
+       FROM (SELECT model, ts, f, v FROM events
+             ARRAY JOIN arrayConcat(mapKeys(cat), if(prediction_cat IS NULL, [], ['@prediction'])) AS f, arrayConcat(mapValues(cat), if(prediction_cat IS NULL, [], [assumeNotNull(prediction_cat)])) AS v
+             WHERE status != 'error') AS e
+       INNER JOIN (SELECT model, feature, baseline_id FROM preagg_edges FINAL WHERE active = 1 AND kind = 'categorical') AS r
+       ON e.model = r.model AND e.f = r.feature
+       GROUP BY model, baseline_id, t, feature, value`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS preagg_presence_1m_mv TO preagg_presence_1m AS
+       SELECT e.model AS model, r.baseline_id AS baseline_id, toStartOfMinute(e.ts) AS t, e.kind AS kind, e.f AS feature, count() AS n
+       FROM (SELECT model, ts, p.1 AS kind, p.2 AS f FROM events
+             ARRAY JOIN arrayConcat([('events', '')],
+                                    arrayMap(x -> ('numeric', x), arrayConcat(mapKeys(num), if(prediction_num IS NULL, [], ['@prediction']))),
+                                    arrayMap(x -> ('categorical', x), arrayConcat(mapKeys(cat), if(prediction_cat IS NULL, [], ['@prediction']))),
+                                    arrayMap(x -> ('missing', x), missing)) AS p
+             WHERE status != 'error') AS e
+       INNER JOIN (SELECT model, baseline_id FROM preagg_edges FINAL WHERE active = 1 AND kind = 'model') AS r
+       ON e.model = r.model
+       GROUP BY model, baseline_id, t, kind, feature`,
+      // The hourly tables are fed from the minute tables, so a backfill into
+      // a minute table reaches its hour too.
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS preagg_num_1h_mv TO preagg_num_1h AS
+       SELECT model, baseline_id, h AS t, feature, bin, sum(n) AS n
+       FROM (SELECT model, baseline_id, toStartOfHour(t) AS h, feature, bin, n FROM preagg_num_1m)
+       GROUP BY model, baseline_id, h, feature, bin`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS preagg_cat_1h_mv TO preagg_cat_1h AS
+       SELECT model, baseline_id, h AS t, feature, value, sum(n) AS n
+       FROM (SELECT model, baseline_id, toStartOfHour(t) AS h, feature, value, n FROM preagg_cat_1m)
+       GROUP BY model, baseline_id, h, feature, value`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS preagg_presence_1h_mv TO preagg_presence_1h AS
+       SELECT model, baseline_id, h AS t, kind, feature, sum(n) AS n
+       FROM (SELECT model, baseline_id, toStartOfHour(t) AS h, kind, feature, n FROM preagg_presence_1m)
+       GROUP BY model, baseline_id, h, kind, feature`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */

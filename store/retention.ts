@@ -20,6 +20,8 @@ export const RETAINED: readonly { table: string; column: string; kind: keyof Ret
   { table: 'events', column: 'ts', kind: 'events' },
   { table: 'labels', column: 'ts', kind: 'events' },
   { table: 'shadow_predictions', column: 'ts', kind: 'events' },
+  // Pre-aggregates (migration 9) live as long as the events they count.
+  ...['num', 'cat', 'presence'].flatMap((f) => ['1m', '1h'].map((g) => ({ table: `preagg_${f}_${g}`, column: 't', kind: 'events' as const }))),
   { table: 'drift_results', column: 'window_end', kind: 'results' },
   { table: 'drift_windows', column: 'window_end', kind: 'results' },
   { table: 'performance_results', column: 'window_end', kind: 'results' },

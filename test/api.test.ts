@@ -562,6 +562,7 @@ describe('operations', () => {
       '/v1/models/{model}/baselines/{baseline_id}/active',
       '/v1/models/{model}/drift',
       '/v1/models/{model}/drift/history',
+      '/v1/models/{model}/drift/series',
       '/v1/models/{model}/events:delete',
       '/v1/models/{model}/performance',
       '/v1/models/{model}/performance/history',

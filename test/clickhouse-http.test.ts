@@ -47,7 +47,7 @@ beforeAll(async () => {
   goClient.catch(() => {});
   python.catch(() => {});
   service = await startService(
-    testConfig({ DATA_DIR: join(dir.path, 'data'), ANALYSIS_WINDOW: '5m', SHADOW_SAMPLE_SHARE: '1', MIN_WINDOW_EVENTS: '50', CLICKHOUSE_HTTP_PORT: '0' }),
+    testConfig({ DATA_DIR: join(dir.path, 'data'), ANALYSIS_WINDOW: '5m', SHADOW_SAMPLE_SHARE: '1', MIN_WINDOW_EVENTS: '50', CLICKHOUSE_HTTP_PORT: '0', PREAGGREGATES: 'on' }),
     { logger: false },
   );
   ch = service.clickhouseHttp!.url;

@@ -32,6 +32,8 @@ export async function seedDashboardData(service: Service, base: number): Promise
   await post('/v1/models/credit/shadow', { ...specs.logreg(), model_base64: modelBytes('logreg').toString('base64') });
   // A window with drift: drift, performance and shadow results, and an alert transition.
   await service.scheduler.runWindow({ from: base + WINDOW, to: base + 2 * WINDOW });
+  // The window registered the baseline for the pre-aggregates: their panel needs its past filled.
+  await service.preaggregates.settled('credit');
 }
 
 /**

@@ -22,7 +22,7 @@ const range = { from: base - WINDOW, to: Date.now() + 60_000 };
 
 beforeAll(async () => {
   ensurePrometheusTools();
-  service = await startService(testConfig({ DATA_DIR: join(dir.path, 'data'), ANALYSIS_WINDOW: '5m', SHADOW_SAMPLE_SHARE: '1', MIN_WINDOW_EVENTS: '50' }), { logger: false });
+  service = await startService(testConfig({ DATA_DIR: join(dir.path, 'data'), ANALYSIS_WINDOW: '5m', SHADOW_SAMPLE_SHARE: '1', MIN_WINDOW_EVENTS: '50', PREAGGREGATES: 'on' }), { logger: false });
   await seedDashboardData(service, base);
   prometheus = await startPrometheus(dir.path, { target: service.url, rulesFile: join(dir.path, 'none.yml'), alertmanager: 'http://127.0.0.1:9' });
 }, 120_000);

@@ -43,6 +43,11 @@ async function seed(sql: Sql, model: string, ageMs: number): Promise<void> {
     VALUES ({m:String}, 's', 'r', 'reference', ${t} - INTERVAL 5 MINUTE, ${t}, now64(3), '{}')`, at);
   await sql.command(`INSERT INTO alert_events (at, rule, model, subject, from_status, to_status, threshold, severity, window_start, window_end)
     VALUES (now64(3), 'R', {m:String}, '', 'pending', 'firing', 0.5, 'warning', ${t} - INTERVAL 5 MINUTE, ${t})`, at);
+  // Pre-aggregates: a row into each minute table reaches its hourly table through the view.
+  const minute = `toStartOfMinute(toDateTime(${t}))`;
+  await sql.command(`INSERT INTO preagg_num_1m (model, baseline_id, t, feature, bin, n) VALUES ({m:String}, generateUUIDv4(), ${minute}, 'x', 1, 1)`, at);
+  await sql.command(`INSERT INTO preagg_cat_1m (model, baseline_id, t, feature, value, n) VALUES ({m:String}, generateUUIDv4(), ${minute}, 'c', 'a', 1)`, at);
+  await sql.command(`INSERT INTO preagg_presence_1m (model, baseline_id, t, kind, feature, n) VALUES ({m:String}, generateUUIDv4(), ${minute}, 'events', '', 1)`, at);
 }
 
 /** Has the engine apply TTL now (it otherwise does at its own merges). */

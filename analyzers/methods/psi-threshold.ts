@@ -30,10 +30,23 @@ export function occupiedBins(reference: readonly number[], current: readonly num
   return bins;
 }
 
+// The quantile depends on alpha and the bin count alone, and a drift series asks it for every
+// step and feature (72,000 times for a month of 100 features by the hour): kept once computed.
+const quantiles = new Map<string, number>();
+const nullQuantile = (alpha: number, dof: number) => {
+  const key = `${alpha}/${dof}`;
+  let q = quantiles.get(key);
+  if (q === undefined) {
+    q = chi2Quantile(1 - alpha, dof);
+    if (quantiles.size < 10_000) quantiles.set(key, q);
+  }
+  return q;
+};
+
 /** PSI that noise alone exceeds with probability alpha, for these bin counts and sample sizes. */
 export function psiNullQuantile(bins: number, nReference: number, nCurrent: number, alpha: number): number {
   if (nReference <= 0 || nCurrent <= 0) return Number.POSITIVE_INFINITY;
-  return chi2Quantile(1 - alpha, Math.max(1, bins - 1)) * (1 / nReference + 1 / nCurrent);
+  return nullQuantile(alpha, Math.max(1, bins - 1)) * (1 / nReference + 1 / nCurrent);
 }
 
 /** The threshold a window's PSI is judged by: beyond noise at this size, and at least the minimum effect. */
