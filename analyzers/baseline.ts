@@ -200,6 +200,8 @@ export async function freezeBaseline(
       options.multivariate,
     ),
     quality: baselineQuality(features, inventory.total, inventory.features),
+    // Measured on first use (analyzers/impact/frozen.ts), so none yet.
+    impact: null,
     segment: window.segment ?? null,
     parent_baseline_id: parentId,
     name: as.name ?? null,
