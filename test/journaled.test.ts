@@ -91,7 +91,9 @@ describe('journaled ingest', () => {
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 503, 503, 503, 503]);
       expect(await count()).toBe(0);
       expect((await (await fetch(`${service.url}/metrics`)).text())).toMatch(/driftwatch_ingest_unstored_rows\{stream="events"\} 3000/);
-      // Not ready while acknowledged rows cannot be stored, and why.
+      // Not ready while acknowledged rows cannot be stored, and why: once the flusher's first insert
+      // has failed (on a busy machine it may not have tried yet when the last request is answered).
+      await waitFor(async () => (await fetch(`${service.url}/readyz`)).status === 503, 30_000, 'not ready during the outage');
       const notReady = await fetch(`${service.url}/readyz`);
       expect(notReady.status).toBe(503);
       expect((await notReady.json()).reason).toMatch(/^store: events inserts failing for \d+s \(store unavailable \(injected\)\); acknowledged rows wait in the journal$/);
