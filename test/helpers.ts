@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseConfig, type Config } from '../core/config.ts';
 import { openStore } from '../store/open.ts';
 import type { Sql } from '../store/sql.ts';
+import { mulberry32 } from '../core/random.ts';
 
 /** A temp folder removed by the returned cleanup. Each test file gets its own chDB folder. */
 export function tempDir(prefix = 'driftwatch-test-'): { path: string; remove: () => void } {
@@ -52,14 +53,7 @@ export function backends(): { name: string; open: (dataDir: string) => Promise<S
 
 /** mulberry32 + Box-Muller: reproducible test data. */
 export function seeded(seed: number) {
-  let a = seed >>> 0;
-  const random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(seed);
   const normal = (mean = 0, sd = 1) => mean + sd * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   return { random, normal };
 }

@@ -1,5 +1,6 @@
 import type { FeatureRow } from '../shadow/encode.ts';
 import type { RowResult } from '../shadow/model.ts';
+import { mulberry32 } from '../../core/random.ts';
 
 /**
  * Permutation importance of a model's inputs on a sample of events: shuffle
@@ -22,18 +23,6 @@ export interface PermutationResult {
 
 /** Shuffles per feature, averaged: one more run of the sample each; three keeps a 2,000-event estimate steady. */
 export const PERMUTATION_REPEATS = 3;
-
-/** mulberry32: a small seeded generator, so the permutations repeat exactly. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** FNV-1a of the name: each feature's shuffles depend on its name only, not on where it is listed. */
 function seedOf(name: string, repeat: number): number {

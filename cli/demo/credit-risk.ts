@@ -9,17 +9,7 @@ export const MODEL_VERSION = '2026.11.1';
 export const SHIFTED_FEATURES = ['annual_income', 'credit_score', 'loan_purpose'] as const;
 export const LABEL_SHARE = 0.4;
 
-/** mulberry32: small, fast, seedable; quality is ample for traffic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../../core/random.ts';
 
 export class Draw {
   constructor(readonly random: () => number) {}
