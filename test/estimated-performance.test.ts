@@ -37,6 +37,21 @@ interface Row {
   label: number | string;
 }
 
+/**
+ * 20,000 reference rows over the first ten minutes, then WINDOWS one-minute
+ * windows of 1,500 from minute 20 on, in which the mean of x walks from -0.8
+ * to +0.8 (covariate shift): accuracy, precision and recall all move.
+ */
+function underCovariateShift(make: (id: string, ts: number, shift: number) => Row): Row[] {
+  const rows: Row[] = [];
+  for (let i = 0; i < 20_000; i++) rows.push(make(`r${i}`, T0 + (i * 10 * MINUTE) / 20_000, 0));
+  for (let w = 0; w < WINDOWS; w++) {
+    const shift = -0.8 + (1.6 * w) / (WINDOWS - 1);
+    for (let i = 0; i < 1500; i++) rows.push(make(`w${w}-${i}`, T0 + (w + 20) * MINUTE + i * 30, shift));
+  }
+  return rows;
+}
+
 async function load(model: string, rows: Row[]) {
   for (let i = 0; i < rows.length; i += 5000) {
     const chunk = rows.slice(i, i + 5000);
@@ -85,14 +100,7 @@ describe('estimated performance (CBPE) under covariate shift', () => {
         label: Number(random() < sigmoid(2 * x)),
       };
     };
-    const rows: Row[] = [];
-    for (let i = 0; i < 20_000; i++) rows.push(make(`r${i}`, T0 + (i * 10 * MINUTE) / 20_000, 0));
-    for (let w = 0; w < WINDOWS; w++) {
-      // The mean of x walks from -0.8 to +0.8: accuracy, precision and recall all move.
-      const shift = -0.8 + (1.6 * w) / (WINDOWS - 1);
-      for (let i = 0; i < 1500; i++) rows.push(make(`w${w}-${i}`, T0 + (w + 20) * MINUTE + i * 30, shift));
-    }
-    await load(model, rows);
+    await load(model, underCovariateShift(make));
     await post(`/v1/models/${model}/baselines`, { from: T0, to: T0 + 10 * MINUTE });
 
     const { share, errors } = await coverage(model, WINDOWS);
@@ -137,13 +145,7 @@ describe('estimated performance (CBPE) under covariate shift', () => {
         label,
       };
     };
-    const rows: Row[] = [];
-    for (let i = 0; i < 20_000; i++) rows.push(make(`r${i}`, T0 + (i * 10 * MINUTE) / 20_000, 0));
-    for (let w = 0; w < WINDOWS; w++) {
-      const shift = -0.8 + (1.6 * w) / (WINDOWS - 1);
-      for (let i = 0; i < 1500; i++) rows.push(make(`w${w}-${i}`, T0 + (w + 20) * MINUTE + i * 30, shift));
-    }
-    await load(model, rows);
+    await load(model, underCovariateShift(make));
     await post(`/v1/models/${model}/baselines`, { from: T0, to: T0 + 10 * MINUTE });
 
     const { share } = await coverage(model, WINDOWS);
