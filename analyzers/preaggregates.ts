@@ -138,7 +138,7 @@ export class Preaggregates {
   async windowCounts(baseline: Baseline, window: Window): Promise<BinnedCounts | null> {
     if (window.segment) return this.raw('segment', 1);
     if (window.includeFailed) return this.raw('include_failed', 1);
-    const { steps } = await this.stepCounts(this.deps.sql, baseline, { from: window.from, to: window.to, stepMs: window.to - window.from });
+    const { steps } = await this.stepCounts(this.deps.sql, baseline, { from: window.from, to: window.to, stepMs: window.to - window.from, stored: window.storedEvents });
     return steps[0];
   }
 
@@ -151,7 +151,8 @@ export class Preaggregates {
   async stepCounts(
     sql: Sql,
     baseline: Baseline,
-    range: { from: number; to: number; stepMs: number; includeFailed?: boolean },
+    /** `stored`: a one-step range's deduplicated event count, when the caller has counted it already. */
+    range: { from: number; to: number; stepMs: number; includeFailed?: boolean; stored?: number },
     only?: { numeric: string[]; categorical: string[] },
   ): Promise<StepCounts> {
     const n = Math.max(0, Math.ceil((range.to - range.from) / range.stepMs));
@@ -170,7 +171,7 @@ export class Preaggregates {
       stepHistograms(sql, q, numeric.map((f) => f.name)),
       stepCategories(sql, q, categorical, this.options.maxCategories),
       stepPresence(sql, q),
-      stepEventCounts(sql, q),
+      n === 1 && range.stored !== undefined ? new Map([[0, range.stored]]) : stepEventCounts(sql, q),
     ]);
     const steps: BinnedCounts[] = Array.from({ length: n }, () => ({
       inventory: { total: 0, features: [] as FeatureCount[] },

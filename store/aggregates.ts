@@ -42,7 +42,7 @@ export async function withoutDuplicates(sql: Sql, w: Window): Promise<Window> {
     `SELECT (SELECT count() FROM events WHERE ${WINDOW}) AS stored, (SELECT count() FROM events FINAL WHERE ${WINDOW}) AS kept`,
     windowParams(w),
   );
-  return { ...w, unique: Number(row.stored) === Number(row.kept) };
+  return { ...w, unique: Number(row.stored) === Number(row.kept), storedEvents: Number(row.kept) };
 }
 
 /**

@@ -14,6 +14,8 @@ export interface Window {
    * which gives the same rows at a fraction of the cost.
    */
   unique?: boolean;
+  /** Its stored events, deduplicated (as counted by withoutDuplicates), when already known. */
+  storedEvents?: number;
 }
 
 /** The WHERE clause of a window whose parameters carry `prefix` (two windows in one statement); bind it with windowParams. */
