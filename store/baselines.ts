@@ -1,5 +1,5 @@
 import type { Baseline } from '../analyzers/baseline.ts';
-import { deleteRows } from './delete.ts';
+import { deleteRows, SAMPLE_TABLES } from './delete.ts';
 import { msParam, type Sql } from './sql.ts';
 
 interface BaselineRow {
@@ -126,7 +126,7 @@ export async function deleteBaseline(sql: Sql, model: string, baselineId: string
   const params = { model, id: baselineId };
   const ids = `(SELECT baseline_id FROM baselines WHERE model = {model:String} AND (baseline_id = {id:UUID} OR parent_id = {id:String}))`;
   // Samples first: they are found through the baselines being deleted.
-  await deleteRows(sql, 'baseline_samples', `baseline_id IN ${ids}`, params);
+  for (const table of SAMPLE_TABLES) await deleteRows(sql, table, `baseline_id IN ${ids}`, params);
   await deleteRows(sql, 'baselines', 'model = {model:String} AND (baseline_id = {id:UUID} OR parent_id = {id:String})', params);
   // Its choice and every earlier one: choices replace each other at merges, so what is left must
   // not depend on whether one ran (the current choice deleted: the newest baseline is active).

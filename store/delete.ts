@@ -23,3 +23,6 @@ export async function tablesWithColumns(sql: Sql, columns: readonly string[]): P
   // FINAL is refused by a plain MergeTree, and needed by the ones that replace or collapse rows.
   return rows.map((r) => ({ table: r.table, replacing: r.engine !== 'MergeTree' }));
 }
+
+/** The tables holding baselines' KS samples (keyed by baseline, no model column): chunks, and rows from before schema version 10. */
+export const SAMPLE_TABLES = ['baseline_sample_chunks', 'baseline_samples'] as const;

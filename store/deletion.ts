@@ -1,4 +1,4 @@
-import { deleteRows, tablesWithColumns } from './delete.ts';
+import { deleteRows, SAMPLE_TABLES, tablesWithColumns } from './delete.ts';
 import type { Sql } from './sql.ts';
 
 /** Rows deleted, per table (as counted just before the delete, through FINAL where a table replaces rows). */
@@ -40,8 +40,10 @@ export async function deleteModel(sql: Sql, model: string, options: DeleteOption
   const deleted: Deleted = {};
   const ids = '(SELECT baseline_id FROM baselines WHERE model = {model:String})';
   // First, while the baselines that name them are still there.
-  deleted.baseline_samples = Number((await sql.query<{ n: number }>(`SELECT count() AS n FROM baseline_samples WHERE baseline_id IN ${ids}`, params))[0]?.n ?? 0);
-  if (deleted.baseline_samples > 0) await deleteRows(sql, 'baseline_samples', `baseline_id IN ${ids}`, params);
+  for (const table of SAMPLE_TABLES) {
+    deleted[table] = Number((await sql.query<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE baseline_id IN ${ids}`, params))[0]?.n ?? 0);
+    if (deleted[table] > 0) await deleteRows(sql, table, `baseline_id IN ${ids}`, params);
+  }
   for (const t of await tablesWithColumns(sql, ['model'])) {
     const n = await countRows(sql, t, 'model = {model:String}', params);
     deleted[t.table] = n;

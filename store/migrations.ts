@@ -377,6 +377,27 @@ export const MIGRATIONS: Migration[] = [
        GROUP BY model, baseline_id, h, kind, feature`,
     ],
   },
+  {
+    version: 10,
+    name: 'baseline samples as sorted chunks: one row per feature and million values',
+    statements: [
+      // Issue 22: freezing copied every sampled value as a row of
+      // baseline_samples, sorted by (baseline, feature, value) as the engine
+      // wrote the part: at 1M events x 15 features that copy was 4.1 of a
+      // 7-9 s freeze. A sorted array per feature and chunk (at most
+      // 1,048,576 values each, so no row outgrows a few MB) is written as a
+      // handful of rows. Baselines frozen before keep their rows in
+      // baseline_samples, which reads still consult: nothing is converted,
+      // so the migration holds no sample in memory.
+      `CREATE TABLE IF NOT EXISTS baseline_sample_chunks (
+        baseline_id UUID,
+        feature LowCardinality(String),
+        chunk UInt32,
+        values Array(Float64)
+      ) ENGINE = MergeTree
+      ORDER BY (baseline_id, feature, chunk)`,
+    ],
+  },
 ];
 
 /** Applies every migration newer than the store's version, in order; returns those applied. */

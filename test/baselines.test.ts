@@ -182,7 +182,7 @@ describe('deleting a baseline', () => {
     const ids = [gone.baseline_id, ...gone.segments.map((s) => s.baseline_id)];
     expect(ids).toHaveLength(3);
     const samplesOf = async () =>
-      Number((await sql.query<{ n: number }>('SELECT count() AS n FROM baseline_samples WHERE toString(baseline_id) IN {ids:Array(String)}', { ids }))[0].n);
+      Number((await sql.query<{ n: number }>('SELECT count() AS n FROM baseline_sample_chunks WHERE toString(baseline_id) IN {ids:Array(String)}', { ids }))[0].n);
     expect(await samplesOf()).toBeGreaterThan(0);
 
     const refused = await inject('DELETE', `/v1/models/doomed/baselines/${gone.baseline_id}`);

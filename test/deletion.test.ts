@@ -80,7 +80,7 @@ async function rowsOf(model: string): Promise<Record<string, number>> {
 }
 
 const samplesOf = async (ids: string[]) =>
-  Number((await sql.query<{ n: number }>('SELECT count() AS n FROM baseline_samples WHERE toString(baseline_id) IN {ids:Array(String)}', { ids }))[0].n);
+  Number((await sql.query<{ n: number }>('SELECT count() AS n FROM baseline_sample_chunks WHERE toString(baseline_id) IN {ids:Array(String)}', { ids }))[0].n);
 const baselineIds = async (model: string) =>
   (await sql.query<{ id: string }>('SELECT toString(baseline_id) AS id FROM baselines WHERE model = {m:String}', { m: model })).map((r) => r.id);
 
@@ -119,7 +119,7 @@ describe('DELETE /v1/models/{model}', () => {
 
     const answer = await call('DELETE', '/v1/models/gone');
     expect(answer.status, answer.text).toBe(200);
-    expect(answer.json().deleted).toMatchObject({ events: N, labels: N, shadow_predictions: N, baseline_samples: goneSamples });
+    expect(answer.json().deleted).toMatchObject({ events: N, labels: N, shadow_predictions: N, baseline_sample_chunks: goneSamples });
     expect(answer.json().deleted.baselines).toBe(goneBaselines.length);
     expect(service.jobs.get(job.id)?.state).toBe('cancelled');
 
