@@ -86,7 +86,7 @@ try {
   const freezeSeconds = seconds(t0);
   const freezeCpu = cpuSeconds(c0);
   // Let the background merges of the new sample finish first: they would otherwise slow whatever runs next.
-  await sql.command('OPTIMIZE TABLE baseline_samples FINAL');
+  await sql.command('OPTIMIZE TABLE baseline_sample_chunks FINAL');
 
   if (process.env.BENCH_BREAKDOWN) {
     const numeric = baseline.features.filter((f) => f.kind === 'numeric') as import('../analyzers/baseline.ts').NumericReference[];

@@ -55,7 +55,7 @@ try {
   console.log(`loaded ${(2 * n).toLocaleString('en-US')} events x ${numeric} numeric + ${categorical} categorical features in ${seconds(t0).toFixed(1)} s`);
 
   const baseline = await freezeBaseline(sql, { model: 'bench', from: refStart, to: curStart }, { bins: 10, maxCategories: 1000, sampleMax: 1_000_000 });
-  await sql.command('OPTIMIZE TABLE baseline_samples FINAL');
+  await sql.command('OPTIMIZE TABLE baseline_sample_chunks FINAL');
   const window = { model: 'bench', from: curStart, to: now };
 
   t0 = performance.now();

@@ -64,7 +64,7 @@ try {
   t0 = performance.now();
   const frozen = await freezeBaseline(sql, reference, options);
   console.log(`freeze a baseline (stored): ${seconds(t0).toFixed(2)} s`);
-  await sql.command('OPTIMIZE TABLE baseline_samples FINAL');
+  await sql.command('OPTIMIZE TABLE baseline_sample_chunks FINAL');
   const against: number[] = [];
   const inMemory: number[] = [];
   for (let i = 0; i < 3; i++) {
