@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
+import { eventsOf, WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
 
 /**
  * The in-database side of drift analysis: every function here aggregates a
@@ -10,11 +10,7 @@ export type { Window } from './window.ts';
 
 const WINDOW = WINDOW_SQL;
 
-/**
- * The events of a window as a FROM source: FINAL (the newest version of
- * each event) unless withoutDuplicates found nothing to deduplicate there.
- */
-const events = (w: Window) => (w.unique ? 'events' : 'events FINAL');
+const events = eventsOf;
 
 /**
  * The window, marked `unique` when reading it without FINAL gives the same

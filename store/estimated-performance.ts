@@ -1,6 +1,6 @@
 import type { CalibrationLookup } from '../analyzers/estimated/calibration.ts';
 import type { Sql } from './sql.ts';
-import { WINDOW_SQL, windowParams, type Window } from './window.ts';
+import { eventsOf, WINDOW_SQL, windowParams, type Window } from './window.ts';
 
 /**
  * The engine side of estimated performance (analyzers/estimated/): the
@@ -34,7 +34,7 @@ const classParams = (classes: readonly string[]) => Object.fromEntries(classes.m
 export async function scoredClasses(sql: Sql, w: Window, max: number): Promise<string[]> {
   const [row] = await sql.query<{ classes: string[] }>(
     `SELECT arraySort(groupUniqArrayArray({max:UInt32})(mapKeys(scores))) AS classes
-     FROM events FINAL
+     FROM ${eventsOf(w)}
      WHERE ${WINDOW_SQL} AND prediction_cat IS NOT NULL
        AND event_id IN (SELECT event_id FROM labels FINAL WHERE model = {model:String})`,
     { ...windowParams(w), max: max + 1 },
@@ -55,10 +55,10 @@ export async function labelledScores(sql: Sql, w: Window, task: EstimationPlan['
   const label = task === 'binary' ? 'toString(toUInt8(label_num))' : 'ifNull(label_cat, toString(label_num))';
   return sql.query<ReferenceRow>(
     `SELECT e.s AS s, e.predicted AS predicted, l.label AS label
-     FROM (SELECT event_id, ${scores} AS s, ${predictedOf(task)} AS predicted FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores(task)}) AS e
+     FROM (SELECT event_id, ${scores} AS s, ${predictedOf(task)} AS predicted FROM ${eventsOf(w)} WHERE ${WINDOW_SQL} AND ${hasScores(task)}) AS e
      INNER JOIN (
        SELECT event_id, ${label} AS label FROM labels FINAL
-       WHERE model = {model:String} AND event_id IN (SELECT event_id FROM events FINAL WHERE ${WINDOW_SQL})
+       WHERE model = {model:String} AND event_id IN (SELECT event_id FROM ${eventsOf(w)} WHERE ${WINDOW_SQL})
          ${task === 'binary' ? 'AND label_num IN (0, 1)' : ''}
      ) AS l USING (event_id)
      ORDER BY cityHash64(event_id) LIMIT {limit:UInt64}`,
@@ -76,7 +76,7 @@ export const SCORE_STEPS = 10_000;
  * interpolated. Multi-class probabilities are normalised to sum to one per
  * event (uniform when all calibrate to zero), as NannyML does.
  */
-function calibrated(plan: EstimationPlan): string {
+function calibrated(w: Window, plan: EstimationPlan): string {
   const K = plan.classes.length;
   const cols: string[] = [`${predictedOf(plan.task)} AS pred`];
   const at = (arr: string, i: string) => `arrayElement(${arr}, ${i})`;
@@ -96,7 +96,7 @@ function calibrated(plan: EstimationPlan): string {
   }
   // Each array is bound once, in WITH: a parameter written twice is parsed twice.
   const arrays = plan.lookups.flatMap((_, k) => [`{x${k}:Array(Float64)} AS x${k}`, `{y${k}:Array(Float64)} AS y${k}`, `{l${k}:Array(UInt32)} AS l${k}`]);
-  return `WITH ${arrays.join(', ')} SELECT ${cols.join(',\n ')} FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores(plan.task)}`;
+  return `WITH ${arrays.join(', ')} SELECT ${cols.join(',\n ')} FROM ${eventsOf(w)} WHERE ${WINDOW_SQL} AND ${hasScores(plan.task)}`;
 }
 
 export interface EstimateSums {
@@ -137,7 +137,7 @@ export async function windowEstimate(sql: Sql, w: Window, plan: EstimationPlan):
             ${per((k) => `sumIf(p${k}, NOT (${isClass(k)}))`)} AS fn,
             ${per((k) => `countResample(0, ${SCORE_STEPS + 1}, 1)(${bin(k)})`)} AS gn,
             ${per((k) => `sumResample(0, ${SCORE_STEPS + 1}, 1)(p${k}, ${bin(k)})`)} AS gp
-     FROM (${calibrated(plan)})`,
+     FROM (${calibrated(w, plan)})`,
     {
       ...windowParams(w),
       ...classParams(plan.classes),
@@ -167,10 +167,10 @@ export async function realizedMulticlassAuc(sql: Sql, w: Window, classes: readon
   const aucs = classes.map((_, k) => `arrayAUC(groupArray(s${k}), groupArray(toUInt8(label = {c${k}:String})))`).join(', ');
   const [row] = await sql.query<{ auc: (number | null)[] }>(
     `SELECT [${aucs}] AS auc
-     FROM (SELECT event_id, ${scores} FROM events FINAL WHERE ${WINDOW_SQL} AND ${hasScores('classification')}) AS e
+     FROM (SELECT event_id, ${scores} FROM ${eventsOf(w)} WHERE ${WINDOW_SQL} AND ${hasScores('classification')}) AS e
      INNER JOIN (
        SELECT event_id, ifNull(label_cat, toString(label_num)) AS label FROM labels FINAL
-       WHERE model = {model:String} AND event_id IN (SELECT event_id FROM events FINAL WHERE ${WINDOW_SQL})
+       WHERE model = {model:String} AND event_id IN (SELECT event_id FROM ${eventsOf(w)} WHERE ${WINDOW_SQL})
      ) AS l USING (event_id)`,
     { ...windowParams(w), ...classParams(classes), classes },
   );

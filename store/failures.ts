@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { WINDOW_SQL, windowParams, type Window } from './window.ts';
+import { eventsOf, WINDOW_SQL, windowParams, type Window } from './window.ts';
 
 /** A window's failed predictions (issue 20): how many of its events failed, and how. */
 export interface WindowErrors {
@@ -17,11 +17,11 @@ export async function windowErrors(sql: Sql, w: Window, cap = 20): Promise<Windo
   const params = { ...windowParams({ ...w, includeFailed: true }), cap };
   const [[totals], types] = await Promise.all([
     sql.query<{ events: number; failed: number }>(
-      `SELECT count() AS events, countIf(status = 'error') AS failed FROM events FINAL WHERE ${WINDOW_SQL}`,
+      `SELECT count() AS events, countIf(status = 'error') AS failed FROM ${eventsOf(w)} WHERE ${WINDOW_SQL}`,
       params,
     ),
     sql.query<{ error_type: string; n: number }>(
-      `SELECT error_type, count() AS n FROM events FINAL WHERE ${WINDOW_SQL} AND status = 'error'
+      `SELECT error_type, count() AS n FROM ${eventsOf(w)} WHERE ${WINDOW_SQL} AND status = 'error'
        GROUP BY error_type ORDER BY n DESC, error_type LIMIT {cap:UInt32}`,
       params,
     ),

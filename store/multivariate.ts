@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { WINDOW_SQL, windowParams, type Window } from './window.ts';
+import { eventsOf, WINDOW_SQL, windowParams, type Window } from './window.ts';
 
 /**
  * The in-database side of multivariate drift (analyzers/multivariate/):
@@ -29,7 +29,7 @@ export async function sampleRows(sql: Sql, w: Window, features: readonly string[
   const values = features.map((_, i) => `if(mapContains(num, F[${i + 1}]), num[F[${i + 1}]], NULL)`).join(', ');
   const rows = await sql.query<{ x: (number | null)[] }>(
     `WITH {features:Array(String)} AS F
-     SELECT [${values}] AS x FROM events FINAL
+     SELECT [${values}] AS x FROM ${eventsOf(w)}
      WHERE ${WINDOW_SQL} AND ${SAMPLED}
      ORDER BY cityHash64(event_id) LIMIT {max:UInt64}`,
     { ...windowParams(w), features, keep: keepFor(total, max), max },
@@ -68,7 +68,7 @@ export async function windowReconstructionError(sql: Sql, w: Window, p: Projecti
     `WITH {features:Array(String)} AS F, {mean:Array(Float64)} AS M, {std:Array(Float64)} AS S, {components:Array(Array(Float64))} AS C
      SELECT count() AS n, if(n = 0, NULL, avg(error)) AS mean FROM (
        SELECT [${x}] AS x, sqrt(greatest(0, L2SquaredNorm(x) - (${projected || '0'}))) AS error
-       FROM events FINAL
+       FROM ${eventsOf(w)}
        WHERE ${WINDOW_SQL} AND ${SAMPLED})`,
     { ...windowParams(w), features: p.features, mean: p.mean, std: p.std, components: p.components, keep: keepFor(total, max) },
   );

@@ -1,19 +1,19 @@
 import type { CalibrationBin, ConfusionCell, RegressionSums, Task } from '../analyzers/performance.ts';
 import type { Sql } from './sql.ts';
-import { WINDOW_SQL, windowParams, type Window } from './window.ts';
+import { eventsOf, WINDOW_SQL, windowParams, type Window } from './window.ts';
 
 const WINDOW = WINDOW_SQL;
 
 /** The window's events joined to whatever labels have arrived for them (latest label wins, FINAL). */
-const LABELLED = `
+const labelledEvents = (w: Window) => `
   SELECT e.event_id AS event_id, e.ts AS ts, e.prediction_num AS prediction_num, e.prediction_cat AS prediction_cat,
          l.label_num AS label_num, l.label_cat AS label_cat, l.label_ts AS label_ts,
          ifNull(l.label_cat, toString(l.label_num)) AS label_str
-  FROM (SELECT event_id, ts, prediction_num, prediction_cat FROM events FINAL WHERE ${WINDOW}) AS e
+  FROM (SELECT event_id, ts, prediction_num, prediction_cat FROM ${eventsOf(w)} WHERE ${WINDOW}) AS e
   INNER JOIN (
     SELECT event_id, label_num, label_cat, ts AS label_ts FROM labels FINAL
     WHERE model = {model:String}
-      AND event_id IN (SELECT event_id FROM events FINAL WHERE ${WINDOW})
+      AND event_id IN (SELECT event_id FROM ${eventsOf(w)} WHERE ${WINDOW})
   ) AS l USING (event_id)`;
 
 export interface LabelSummary {
@@ -28,7 +28,7 @@ export interface LabelSummary {
 export async function labelSummary(sql: Sql, w: Window): Promise<LabelSummary> {
   const params = windowParams(w);
   const [[events], [labelled]] = await Promise.all([
-    sql.query<{ n: number }>(`SELECT count() AS n FROM events FINAL WHERE ${WINDOW}`, params),
+    sql.query<{ n: number }>(`SELECT count() AS n FROM ${eventsOf(w)} WHERE ${WINDOW}`, params),
     sql.query<{ n: number; delay: number[]; cat_pred: number; num_pred: number; cat_label: number; binary_label: number; unit_score: number }>(
       `SELECT count() AS n,
               quantiles(0.5, 0.9)(toFloat64(dateDiff('millisecond', ts, label_ts))) AS delay,
@@ -37,7 +37,7 @@ export async function labelSummary(sql: Sql, w: Window): Promise<LabelSummary> {
               countIf(label_cat IS NOT NULL) AS cat_label,
               countIf(label_num IN (0, 1)) AS binary_label,
               countIf(prediction_num >= 0 AND prediction_num <= 1) AS unit_score
-       FROM (${LABELLED})`,
+       FROM (${labelledEvents(w)})`,
       params,
     ),
   ]);
@@ -62,7 +62,7 @@ export async function confusion(sql: Sql, w: Window, task: 'binary' | 'classific
   const predicted = task === 'binary' ? `if(prediction_num >= 0.5, '1', '0')` : 'assumeNotNull(prediction_cat)';
   const actual = task === 'binary' ? 'toString(toUInt8(label_num))' : 'label_str';
   const rows = await sql.query<ConfusionCell>(
-    `SELECT ${predicted} AS predicted, ${actual} AS actual, count() AS n FROM (${LABELLED}) GROUP BY predicted, actual`,
+    `SELECT ${predicted} AS predicted, ${actual} AS actual, count() AS n FROM (${labelledEvents(w)}) GROUP BY predicted, actual`,
     windowParams(w),
   );
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
@@ -77,13 +77,13 @@ export async function scoreMetrics(sql: Sql, w: Window): Promise<{ auc: number |
               if(classes = 2, arrayAUC(groupArray(assumeNotNull(prediction_num)), groupArray(toUInt8(assumeNotNull(label_num)))), NULL) AS auc,
               avg(-(label_num * log(greatest(least(prediction_num, 1 - 1e-15), 1e-15))
                     + (1 - label_num) * log(greatest(least(1 - prediction_num, 1 - 1e-15), 1e-15)))) AS log_loss
-       FROM (${LABELLED})`,
+       FROM (${labelledEvents(w)})`,
       params,
     ),
     sql.query<CalibrationBin & { bin: number }>(
       `SELECT least(toUInt8(floor(prediction_num * 10)), 9) AS bin, count() AS n,
               avg(prediction_num) AS mean_score, avg(label_num) AS mean_label
-       FROM (${LABELLED}) GROUP BY bin ORDER BY bin`,
+       FROM (${labelledEvents(w)}) GROUP BY bin ORDER BY bin`,
       params,
     ),
   ]);
@@ -100,7 +100,7 @@ export async function regressionSums(sql: Sql, w: Window): Promise<RegressionSum
             sqrt(avg(pow(prediction_num - label_num, 2))) AS rmse,
             if(countIf(label_num != 0) > 0, avgIf(abs((prediction_num - label_num) / label_num), label_num != 0), NULL) AS mape,
             varPop(label_num) AS label_variance
-     FROM (${LABELLED})`,
+     FROM (${labelledEvents(w)})`,
     windowParams(w),
   );
   return { ...row, n: Number(row?.n ?? 0) };

@@ -35,3 +35,10 @@ export function windowParams(w: Window, prefix = '') {
     [`${prefix}include_failed`]: w.includeFailed ? 1 : 0,
   };
 }
+
+/**
+ * The window's events as a FROM source: without FINAL only once
+ * store/aggregates.ts withoutDuplicates found that FINAL would change
+ * nothing there (`unique`), with it otherwise.
+ */
+export const eventsOf = (w: Window) => (w.unique ? 'events' : 'events FINAL');

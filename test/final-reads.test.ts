@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { featureInventory, numericHistograms, withoutDuplicates, type Window } from '../store/aggregates.ts';
+import { windowErrors } from '../store/failures.ts';
+import { labelSummary } from '../store/performance.ts';
 import type { Sql } from '../store/sql.ts';
 import { backends, tempDir } from './helpers.ts';
 
@@ -59,6 +61,12 @@ describe.each(backends())('reads without FINAL where nothing is stored twice: $n
     // A newer version inside the window with another status: failed events are left out, as FINAL says.
     await insert(sql, 7, 1, hour + 11 * MINUTE, 'error');
     expect((await featureInventory(sql, await withoutDuplicates(sql, window))).total).toBe(98);
+    // Every read of a report follows the same check: error counts and performance too.
+    const again = await withoutDuplicates(sql, window);
+    expect(await windowErrors(sql, again)).toMatchObject({ events: 99, failed: 1 });
+    expect(await windowErrors(sql, { ...window, unique: true })).toMatchObject({ events: 101, failed: 1 });
+    expect((await labelSummary(sql, again)).n_events).toBe(98);
+    expect((await labelSummary(sql, { ...window, unique: true })).n_events).toBe(100);
   });
 
   it('skips FINAL again where the only other version of an event lies outside the window and is older', async () => {
