@@ -109,8 +109,9 @@ export interface DriftOptions {
   impactSampleRows?: number;
   /**
    * At most about this many window values per feature go into KS and
-   * Wasserstein, drawn by a hash of the event id (docs/preaggregates.md);
-   * absent: every value.
+   * Wasserstein, drawn by a hash of the event id, and at most this many of
+   * the baseline's frozen sample, every k-th of its sorted values
+   * (docs/preaggregates.md); absent: every value.
    */
   ksSampleMax?: number;
 }
@@ -305,9 +306,12 @@ export async function computeDrift(
   }
   const ks = new Map<string, KsRow>();
   const widest = Math.max(0, ...numeric.map((f) => histograms.get(f.name)!.reduce((a, b) => a + b, 0)));
-  const keepPerMillion = options.ksSampleMax !== undefined && widest > options.ksSampleMax ? Math.floor((options.ksSampleMax / widest) * 1_000_000) : 1_000_000;
+  const bound = options.ksSampleMax;
+  const keepPerMillion = bound !== undefined && widest > bound ? Math.floor((bound / widest) * 1_000_000) : 1_000_000;
+  // The reference side bounded alike: every k-th value of a frozen sample larger than the bound.
+  const referenceEvery = bound === undefined ? undefined : new Map(numeric.map((f) => [f.name, Math.max(1, Math.ceil(f.sample_n / bound))]));
   for (const method of ['exact', 'asymp'] as const) {
-    for (const row of await ksTests(sql, referenceOf(baseline), window, byMethod[method], method, keepPerMillion)) {
+    for (const row of await ksTests(sql, referenceOf(baseline), window, byMethod[method], method, keepPerMillion, referenceEvery)) {
       // scipy's asymptotic p-value: the finite-n kstwo distribution at D (the engine's is the Kolmogorov limit).
       if (method === 'asymp') row.p_value = ks2sampAsympPValue(row.d_statistic, row.n_reference, row.n_current);
       ks.set(row.feature, row);

@@ -254,9 +254,11 @@ export async function ksTests(
   method: 'exact' | 'asymp',
   /** Window values kept per million events, by a hash of the event id (1,000,000: all). */
   keepPerMillion = 1_000_000,
+  /** Per feature, keep every k-th order statistic of a frozen sample (absent or 1: every value); see thinnedSample. */
+  referenceEvery?: Map<string, number>,
 ): Promise<KsRow[]> {
   if (features.length === 0) return [];
-  const ref = referenceSource(reference);
+  const ref = referenceEvery && 'baselineId' in reference ? thinnedSample(reference.baselineId, features, referenceEvery) : referenceSource(reference);
   // One sort of the merged values gives both. The side a value comes from
   // rides in its float's lowest mantissa bit (cleared for the reference, set
   // for the window), so a plain Float64 sort merges both sides: 1.6x faster
@@ -343,6 +345,34 @@ const FROZEN_SAMPLE = `
   SELECT feature, arrayJoin(values) AS value FROM baseline_sample_chunks WHERE baseline_id = {baseline:UUID}
   UNION ALL
   SELECT feature, value FROM baseline_samples WHERE baseline_id = {baseline:UUID}`;
+
+/**
+ * A frozen sample thinned to every k-th order statistic per feature (k from
+ * `every`, 1 where absent): the scheduler's bound on the reference side of
+ * KS and Wasserstein (KS_WINDOW_SAMPLE_MAX), which would otherwise sort a
+ * whole BASELINE_SAMPLE_MAX sample every window, however small the window.
+ * Chunks are sorted, so the kept values are evenly spaced quantiles of the
+ * sample: the thinned ECDF is within k/m (1 / the kept count) of the full
+ * one at every point, so D moves by at most that, where a random subset of
+ * the same size would move it by about 1/sqrt(kept). Baselines frozen as one
+ * row per value (before schema version 10) carry no order and are read whole.
+ */
+function thinnedSample(baselineId: string, features: string[], every: Map<string, number>) {
+  return {
+    sql: `
+      SELECT feature, arrayJoin(arrayFilter((x, i) -> ((chunk - 1) * {chunk_size:UInt64} + i) % k = 0, values, arrayEnumerate(values))) AS value
+      FROM (SELECT feature, chunk, values, transform(feature, {every_features:Array(String)}, {every_k:Array(UInt64)}, toUInt64(1)) AS k
+            FROM baseline_sample_chunks WHERE baseline_id = {baseline:UUID})
+      UNION ALL
+      SELECT feature, value FROM baseline_samples WHERE baseline_id = {baseline:UUID}`,
+    params: {
+      baseline: baselineId,
+      chunk_size: SAMPLE_CHUNK,
+      every_features: features,
+      every_k: features.map((f) => Math.max(1, Math.floor(every.get(f) ?? 1))),
+    },
+  };
+}
 
 /** Values a sample chunk holds at most: a few MB a row, whatever BASELINE_SAMPLE_MAX allows. */
 const SAMPLE_CHUNK = 1_048_576;

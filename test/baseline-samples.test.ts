@@ -79,6 +79,21 @@ for (const backend of backends()) {
       expect(frozen.find((r) => r.feature === 'x')!.d_statistic).toBeGreaterThan(0.05);
     });
 
+    it('thins a frozen sample to every k-th order statistic, which moves D by at most one over the kept count', async () => {
+      const baseline = await freezeBaseline(sql, { model: 'samples', ...REFERENCE }, { bins: 10, maxCategories: 10, sampleMax: 1_000_000 });
+      const full = await ksTests(sql, { baselineId: baseline.baseline_id }, CURRENT, ['x', 'k'], 'asymp');
+      const thin = await ksTests(sql, { baselineId: baseline.baseline_id }, CURRENT, ['x', 'k'], 'asymp', 1_000_000, new Map([['x', 4]]));
+      const [fx, tx] = [full, thin].map((rows) => rows.find((r) => r.feature === 'x')!);
+      expect(fx.n_reference).toBe(2000);
+      expect(tx.n_reference).toBe(500);
+      expect(tx.n_current).toBe(fx.n_current);
+      expect(tx.d_statistic).not.toBe(fx.d_statistic);
+      expect(Math.abs(tx.d_statistic - fx.d_statistic)).toBeLessThanOrEqual(1 / 500 + 1e-12);
+      expect(Math.abs(tx.wasserstein - fx.wasserstein)).toBeLessThan(0.05 * fx.wasserstein);
+      // A feature without a k keeps every value.
+      expect(thin.find((r) => r.feature === 'k')).toEqual(full.find((r) => r.feature === 'k'));
+    });
+
     it('still reads, counts and deletes the one-row-per-value sample of a baseline frozen before the chunks', async () => {
       const baseline = await freezeBaseline(sql, { model: 'samples', ...REFERENCE }, { bins: 10, maxCategories: 10, sampleMax: 1_000_000 });
       const id = baseline.baseline_id;
