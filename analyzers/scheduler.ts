@@ -3,7 +3,8 @@ import type { Metrics } from '../core/metrics.ts';
 import { activeBaseline, modelsWithBaselines, segmentBaselines } from '../store/baselines.ts';
 import { saveDriftReport } from '../store/drift-results.ts';
 import { lateWindows } from '../store/late-events.ts';
-import { savePerformance } from '../store/performance-results.ts';
+import { savePerformances, type WindowPerformance } from '../store/performance-results.ts';
+import { labelSummaries } from '../store/performance.ts';
 import { boundedSql } from '../store/bounded.ts';
 import type { Sql } from '../store/sql.ts';
 import { computeDrift, type DriftOptions, type DriftReport } from './drift.ts';
@@ -254,18 +255,27 @@ export class AnalysisScheduler {
     publish: boolean,
   ): Promise<PerformanceReport | null> {
     const size = window.to - window.from;
+    // The earlier windows' label summaries in one read: most hold no new labels, or none at all,
+    // and then need no further statement (with many models, two statements a window were most of a model's cost).
+    const earlier = recompute > 0 ? await labelSummaries(sql, { model, from: window.from - recompute * size, to: window.from, includeFailed: this.options.includeFailed }, size) : [];
+    const computedAt = this.now();
+    const rows: WindowPerformance[] = [];
     let published: PerformanceReport | null = null;
     for (let k = 0; k <= recompute; k++) {
       const w = { from: window.from - k * size, to: window.to - k * size };
-      const perf = k === 0 && report.performance ? report.performance : comparePerformance(await computePerformance(sql, { model, ...w, includeFailed: this.options.includeFailed }), baselinePerformance);
+      const perf =
+        k === 0 && report.performance
+          ? report.performance
+          : comparePerformance(await computePerformance(sql, { model, ...w, includeFailed: this.options.includeFailed }, k > 0 ? earlier[recompute - k] : undefined), baselinePerformance);
       if (perf.n_events === 0) continue;
-      await savePerformance(sql, { ...perf, model, ...w, computed_at: this.now() });
+      rows.push({ ...perf, model, ...w, computed_at: computedAt });
       if (k === 0 && publish) this.deps.metrics.labelCoverage.set({ model }, perf.label_coverage);
       if (!published && perf.n_labelled > 0) {
         if (publish) for (const [metric, value] of Object.entries(perf.metrics)) this.deps.metrics.performance.set({ model, metric }, value);
         published = perf;
       }
     }
+    await savePerformances(sql, rows);
     return published;
   }
 

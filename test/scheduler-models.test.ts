@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { comparePerformance, computePerformance } from '../analyzers/performance-window.ts';
 import { AnalysisScheduler, type SchedulerOptions } from '../analyzers/scheduler.ts';
+import { activeBaseline } from '../store/baselines.ts';
+import { performanceHistory } from '../store/performance-results.ts';
 import { startService, type Service } from '../cli/service.ts';
 import type { Params, QueryOptions, Sql } from '../store/sql.ts';
 import { event, tempDir, testConfig } from './helpers.ts';
@@ -184,5 +187,43 @@ describe('the scheduler with many models', () => {
     } finally {
       await scheduler.stop();
     }
+  }, 300_000);
+
+  it('recomputes the earlier windows\' performance (one read for them all) as a window-by-window computation finds it', async () => {
+    const model = 'labelled';
+    const w = (k: number) => ({ from: start + (300 + k) * WINDOW, to: start + (301 + k) * WINDOW });
+    // Window 0 all labelled (binary), 1 a third labelled (classes), 2 no labels, 3 no events, 4 the window analysed.
+    const events = [0, 1, 2, 4].flatMap((k) =>
+      Array.from({ length: 60 }, (_, i) => event({ model, event_id: `${model}-${k}-${i}`, timestamp: w(k).from + i * 500, features: { x: i, c: i % 2 ? 'a' : 'b' }, prediction: k === 1 ? (i % 3 ? 'yes' : 'no') : (i % 10) / 10 })),
+    );
+    const sent = await fetch(`${svc.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+    expect(sent.status).toBe(200);
+    const labels = [
+      ...Array.from({ length: 60 }, (_, i) => ({ model, event_id: `${model}-0-${i}`, label: i % 3 ? 1 : 0, timestamp: w(0).from + i * 500 + 7_000 + i * 100 })),
+      ...Array.from({ length: 20 }, (_, i) => ({ model, event_id: `${model}-1-${i}`, label: i % 4 ? 'yes' : 'no', timestamp: w(1).from + i * 500 + 30_000 })),
+    ];
+    const labelled = await fetch(`${svc.url}/v1/labels`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(labels) });
+    expect(labelled.status).toBe(200);
+    // Frozen with its labels: the windows' changes are against the baseline's metrics.
+    const created = await fetch(`${svc.url}/v1/models/${model}/baselines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(w(0)) });
+    expect(created.status).toBe(201);
+
+    const scheduler = new AnalysisScheduler({ sql: svc.sql, metrics: svc.metrics, log: { info: () => {}, error: () => {} }, now: () => w(5).from }, options({ performanceRecomputeWindows: 4 }));
+    const [report] = await scheduler.runWindow(w(4), { models: [model] });
+    expect(report?.n_events).toBe(60);
+    const stored = await performanceHistory(svc.sql, model, w(0).from, w(5).from, 100);
+    const baseline = await activeBaseline(svc.sql, model);
+    expect(baseline?.performance?.metrics.accuracy).toBeGreaterThan(0);
+    const alone = async (k: number) => comparePerformance(await computePerformance(svc.sql, { model, ...w(k) }), baseline!.performance);
+    const strip = ({ computed_at, ...rest }: { computed_at: number } & Record<string, unknown>) => rest;
+    expect(stored.map((p) => p.from).sort((a, b) => a - b)).toEqual([0, 1, 2, 4].map((k) => w(k).from));
+    for (const k of [0, 1, 2, 4]) {
+      const row = stored.find((p) => p.from === w(k).from)!;
+      expect(strip(row), `window ${k}`).toEqual(strip({ ...(await alone(k)), model, ...w(k), computed_at: 0 }));
+    }
+    // What the windows hold, so the comparison above compares something.
+    expect(stored.find((p) => p.from === w(0).from)).toMatchObject({ task: 'binary', n_labelled: 60, change: { accuracy: 0 } });
+    expect(stored.find((p) => p.from === w(1).from)).toMatchObject({ task: 'classification', n_labelled: 20 });
+    expect(stored.find((p) => p.from === w(2).from)).toMatchObject({ task: null, n_labelled: 0, n_events: 60 });
   }, 300_000);
 });
