@@ -9,7 +9,12 @@
  * every model was analysed, with the pre-aggregates on and then off (the raw
  * path) on the same stored windows.
  *
- *   npm run bench:drift -- models [models=200] [events=50000] [numeric=15] [categorical=5] [windows=2]
+ *   npm run bench:drift -- models [models=200] [events=50000] [numeric=15] [categorical=5] [windows=2] [history=0]
+ *
+ * `history`: windows of events (unlabelled) per model between the reference
+ * and the live windows. Each live window also recomputes the performance of
+ * the PERFORMANCE_RECOMPUTE_WINDOWS (12) windows before it; with history=12
+ * those hold events, as they do in a service that has run for an hour.
  *
  * Per model a reference window is frozen as its baseline and registered with
  * the pre-aggregates; then the live windows' events go in (engine-made
@@ -32,6 +37,7 @@ const events = Number(args[1] ?? 50_000);
 const numeric = Number(args[2] ?? 15);
 const categorical = Number(args[3] ?? 5);
 const windows = Number(args[4] ?? 2);
+const history = Number(args[5] ?? 0);
 const WINDOW = 5 * 60_000;
 const config = parseConfig({});
 const dir = tempDir('driftwatch-bench-models-');
@@ -43,9 +49,11 @@ const peakMiB = () => Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
 const names = Array.from({ length: models }, (_, i) => `m${String(i).padStart(3, '0')}`);
 
-// The reference window, a gap, then the live windows, all closed before now.
-const base = Math.floor(Date.now() / WINDOW) * WINDOW - (windows + 3) * WINDOW;
-const live: Window[] = Array.from({ length: windows }, (_, k) => ({ from: base + (k + 2) * WINDOW, to: base + (k + 3) * WINDOW }));
+// The reference window, the history windows, then the live windows, all closed before now.
+const base = Math.floor(Date.now() / WINDOW) * WINDOW - (history + windows + 2) * WINDOW;
+const slot = (k: number): Window => ({ from: base + k * WINDOW, to: base + (k + 1) * WINDOW });
+const earlier = Array.from({ length: history }, (_, k) => slot(1 + k));
+const live = Array.from({ length: windows }, (_, k) => slot(1 + history + k));
 const options: SchedulerOptions = {
   psiThreshold: config.PSI_THRESHOLD,
   minWindowEvents: config.MIN_WINDOW_EVENTS,
@@ -68,12 +76,13 @@ try {
   }
   const baselineSeconds = seconds(t0);
   t0 = performance.now();
-  for (const [k, w] of live.entries()) {
+  for (const [k, w] of [...earlier, ...live].entries()) {
     for (const model of names) await insertEngineEvents(sql, { model, prefix: `w${k}-`, start: w.from, spanMs: WINDOW, n: events, numeric, categorical, shift: 0.05 });
   }
   console.log(
     `${models} models x ${numeric} numeric + ${categorical} categorical features, ${events.toLocaleString('en-US')} events per model and 5-minute window; ` +
-      `references and baselines ${baselineSeconds.toFixed(0)} s, ${windows} live windows inserted in ${seconds(t0).toFixed(0)} s (not timed below)`,
+      `references and baselines ${baselineSeconds.toFixed(0)} s, ${history} earlier + ${windows} live windows inserted in ${seconds(t0).toFixed(0)} s (not timed below); ` +
+      `PERFORMANCE_RECOMPUTE_WINDOWS ${options.performanceRecomputeWindows}`,
   );
   console.log('| path | window | s for all models (window 300 s) | per model p50 s | p95 s | max s | peak RSS (VmHWM) | every model analysed |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
