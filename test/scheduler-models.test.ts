@@ -134,7 +134,7 @@ describe('the scheduler with many models', () => {
       },
     };
     let clock = start + 100 * WINDOW + WINDOW - 1;
-    const scheduler = new AnalysisScheduler({ sql, metrics: svc.metrics, log: { info: () => {}, error: () => {} }, now: () => clock }, options({ modelTimeoutMs: 15_000 }));
+    const scheduler = new AnalysisScheduler({ sql, metrics: svc.metrics, log: { info: () => {}, error: () => {} }, now: () => clock }, options({ modelTimeoutMs: 25_000 }));
     const reports: { model: string; to: number }[] = [];
     scheduler.onReport((r) => reports.push({ model: r.model, to: r.to }));
     const failedBefore = await errors();
