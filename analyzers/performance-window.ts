@@ -1,5 +1,5 @@
 import type { Window } from '../store/aggregates.ts';
-import { confusion, labelSummary, regressionSums, scoreMetrics } from '../store/performance.ts';
+import { confusion, labelSummary, regressionSums, scoreMetrics, type LabelSummary } from '../store/performance.ts';
 import type { Sql } from '../store/sql.ts';
 import { classificationMetrics, expectedCalibrationError, regressionMetrics, type PerformanceReport } from './performance.ts';
 
@@ -8,8 +8,9 @@ import { classificationMetrics, expectedCalibrationError, regressionMetrics, typ
  * come late, so the same window gives more complete answers over time: the
  * scheduler recomputes recent windows (PERFORMANCE_RECOMPUTE_WINDOWS).
  */
-export async function computePerformance(sql: Sql, window: Window): Promise<PerformanceReport> {
-  const summary = await labelSummary(sql, window);
+export async function computePerformance(sql: Sql, window: Window, known?: LabelSummary): Promise<PerformanceReport> {
+  // `known`: the window's summary read already (the scheduler reads its earlier windows' together).
+  const summary = known ?? (await labelSummary(sql, window));
   const metrics: Record<string, number> = {};
   if (summary.task === 'binary') {
     Object.assign(metrics, classificationMetrics(await confusion(sql, window, 'binary'), '1'));

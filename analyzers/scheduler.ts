@@ -3,7 +3,9 @@ import type { Metrics } from '../core/metrics.ts';
 import { activeBaseline, modelsWithBaselines, segmentBaselines } from '../store/baselines.ts';
 import { saveDriftReport } from '../store/drift-results.ts';
 import { lateWindows } from '../store/late-events.ts';
-import { savePerformance } from '../store/performance-results.ts';
+import { savePerformances, type WindowPerformance } from '../store/performance-results.ts';
+import { labelSummaries } from '../store/performance.ts';
+import { boundedSql } from '../store/bounded.ts';
 import type { Sql } from '../store/sql.ts';
 import { computeDrift, type DriftOptions, type DriftReport } from './drift.ts';
 import type { Baseline } from './baseline.ts';
@@ -21,6 +23,14 @@ export interface SchedulerOptions extends DriftOptions {
   lateReanalyzeShare?: number;
   /** ...looking back this many windows before the one just analysed (0 or absent: never). */
   lateReanalyzeWindows?: number;
+  /**
+   * The most one model's (or one segment's) analysis of a window may take, its
+   * statements together (ANALYSIS_MODEL_TIMEOUT); past it that analysis fails
+   * and the run goes on with the next model. 0 or absent: no limit.
+   */
+  modelTimeoutMs?: number;
+  /** After the model list could not be read, the window is tried again this much later (real time; default 10 s). */
+  retryMs?: number;
 }
 
 /**
@@ -40,6 +50,9 @@ export interface WindowRun {
 }
 
 export type Window = { from: number; to: number };
+
+/** The scheduler's statements are bounded in time only (ANALYSIS_MODEL_TIMEOUT), never cancelled by a client. */
+const NEVER = new AbortController().signal;
 
 export interface SchedulerDeps {
   sql: Sql;
@@ -73,6 +86,9 @@ export class AnalysisScheduler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private lastWindowEnd = 0;
+  /** End of the newest window the live clock analysed (or was up to date with at start): what the lag is counted from. */
+  private analysedEnd = 0;
+  private readonly lag = () => Math.max(0, (this.now() - this.analysedEnd) / 1000);
   private readonly published = new Map<string, Published>();
   /**
    * Per model, the end of the newest window whose report is in the gauges:
@@ -95,12 +111,15 @@ export class AnalysisScheduler {
     const now = this.now();
     // Start with the next window to close: the past is available on demand.
     this.lastWindowEnd = lastClosedWindow(now, this.options.windowMs, this.options.graceMs).to;
+    this.analysedEnd = this.lastWindowEnd;
+    this.deps.metrics.analysisLagSources.add(this.lag);
     this.schedule();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.deps.metrics.analysisLagSources.delete(this.lag);
     await this.running;
   }
 
@@ -118,20 +137,22 @@ export class AnalysisScheduler {
     const analysed: Baseline[] = [];
     for (const model of run.models ?? (await modelsWithBaselines(this.deps.sql))) {
       const started = performance.now();
+      // One model's statements share its time limit: a slow one fails alone and the run goes on.
+      const sql = this.bounded();
       try {
-        const baseline = await activeBaseline(this.deps.sql, model);
+        const baseline = await activeBaseline(sql, model);
         if (!baseline) continue;
         const preaggregates = this.deps.preaggregates;
         // A failed registration only costs this window the raw path: windowCounts then answers null.
         await preaggregates?.ensure(baseline).catch((err) => this.deps.log.error({ err, model }, 'pre-aggregates not registered'));
-        const report = await computeDrift(this.deps.sql, baseline, { model, ...window }, this.options, {
+        const report = await computeDrift(sql, baseline, { model, ...window }, this.options, {
           counts: preaggregates && ((w) => preaggregates.windowCounts(baseline, w)),
         });
-        await saveDriftReport(this.deps.sql, report, this.now());
+        await saveDriftReport(sql, report, this.now());
         const newest = window.to >= (this.publishedEnd.get(model) ?? 0);
         // Late labels: the live clock also recomputes the windows before; a backfill and a re-analysis compute theirs as they go.
         const recompute = run.reason === 'live' ? this.options.performanceRecomputeWindows : 0;
-        const labelled = await this.refreshPerformance(model, window, report, baseline.performance, recompute, newest);
+        const labelled = await this.refreshPerformance(sql, model, window, report, baseline.performance, recompute, newest);
         if (labelled) results.performance.set(model, labelled);
         if (newest) {
           this.published.set(
@@ -207,9 +228,10 @@ export class AnalysisScheduler {
     const { model } = baseline;
     for (const segmentBaseline of await segmentBaselines(this.deps.sql, model, baseline.baseline_id)) {
       const segment = segmentBaseline.segment!;
+      const sql = this.bounded();
       try {
-        const report = await computeDrift(this.deps.sql, segmentBaseline, { model, ...window, segment }, this.options);
-        await saveDriftReport(this.deps.sql, report, this.now());
+        const report = await computeDrift(sql, segmentBaseline, { model, ...window, segment }, this.options);
+        await saveDriftReport(sql, report, this.now());
         this.deps.metrics.analysisRuns.inc({ outcome: 'ok' });
       } catch (err) {
         this.deps.metrics.analysisRuns.inc({ outcome: 'error' });
@@ -224,6 +246,7 @@ export class AnalysisScheduler {
    * newest window that has labels.
    */
   private async refreshPerformance(
+    sql: Sql,
     model: string,
     window: Window,
     report: DriftReport,
@@ -232,18 +255,27 @@ export class AnalysisScheduler {
     publish: boolean,
   ): Promise<PerformanceReport | null> {
     const size = window.to - window.from;
+    // The earlier windows' label summaries in one read: most hold no new labels, or none at all,
+    // and then need no further statement (with many models, two statements a window were most of a model's cost).
+    const earlier = recompute > 0 ? await labelSummaries(sql, { model, from: window.from - recompute * size, to: window.from, includeFailed: this.options.includeFailed }, size) : [];
+    const computedAt = this.now();
+    const rows: WindowPerformance[] = [];
     let published: PerformanceReport | null = null;
     for (let k = 0; k <= recompute; k++) {
       const w = { from: window.from - k * size, to: window.to - k * size };
-      const perf = k === 0 && report.performance ? report.performance : comparePerformance(await computePerformance(this.deps.sql, { model, ...w, includeFailed: this.options.includeFailed }), baselinePerformance);
+      const perf =
+        k === 0 && report.performance
+          ? report.performance
+          : comparePerformance(await computePerformance(sql, { model, ...w, includeFailed: this.options.includeFailed }, k > 0 ? earlier[recompute - k] : undefined), baselinePerformance);
       if (perf.n_events === 0) continue;
-      await savePerformance(this.deps.sql, { ...perf, model, ...w, computed_at: this.now() });
+      rows.push({ ...perf, model, ...w, computed_at: computedAt });
       if (k === 0 && publish) this.deps.metrics.labelCoverage.set({ model }, perf.label_coverage);
       if (!published && perf.n_labelled > 0) {
         if (publish) for (const [metric, value] of Object.entries(perf.metrics)) this.deps.metrics.performance.set({ model, metric }, value);
         published = perf;
       }
     }
+    await savePerformances(sql, rows);
     return published;
   }
 
@@ -251,13 +283,20 @@ export class AnalysisScheduler {
     return this.deps.now ? this.deps.now() : Date.now();
   }
 
-  private schedule(): void {
+  /** The store as one model's analysis of one window sees it: under ANALYSIS_MODEL_TIMEOUT when set. */
+  private bounded(): Sql {
+    const timeoutMs = this.options.modelTimeoutMs ?? 0;
+    return timeoutMs > 0 ? boundedSql(this.deps.sql, { signal: NEVER, timeoutMs }) : this.deps.sql;
+  }
+
+  private schedule(retry = false): void {
     const { windowMs, graceMs } = this.options;
     const nextRun = this.lastWindowEnd + windowMs + graceMs;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, nextRun - this.now()));
+    this.timer = setTimeout(() => this.tick(), retry ? (this.options.retryMs ?? 10_000) : Math.max(0, nextRun - this.now()));
   }
 
   private tick(): void {
+    let retry = false;
     this.running = (async () => {
       const { windowMs, graceMs } = this.options;
       // Every window, in order, late if it must be: an analysis that outlasts
@@ -265,19 +304,27 @@ export class AnalysisScheduler {
       // the ones after it and never skips them, so history has no holes.
       while (this.timer !== null && this.lastWindowEnd < lastClosedWindow(this.now(), windowMs, graceMs).to) {
         const window = { from: this.lastWindowEnd, to: this.lastWindowEnd + windowMs };
-        this.lastWindowEnd = window.to;
         try {
           await this.runWindow(window);
+        } catch (err) {
+          // The model list itself was unreadable (the store away): the same window is tried again a
+          // little later, never skipped; the lag gauge grows meanwhile.
+          this.deps.log.error({ err, window }, 'window analysis failed; trying the window again');
+          retry = true;
+          break;
+        }
+        this.lastWindowEnd = window.to;
+        this.analysedEnd = window.to;
+        try {
           // Late events once no closed window waits: a re-analysis never delays a live window.
           if (this.lastWindowEnd >= lastClosedWindow(this.now(), windowMs, graceMs).to) await this.reanalyseLate(window);
         } catch (err) {
-          // The model list itself was unreadable (the store away): this window is lost, the next ones are not.
-          this.deps.log.error({ err, window }, 'window analysis failed');
+          this.deps.log.error({ err, window }, 'late re-analysis failed');
         }
       }
     })().finally(() => {
       this.running = null;
-      if (this.timer !== null) this.schedule();
+      if (this.timer !== null) this.schedule(retry);
     });
   }
 }

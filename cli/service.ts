@@ -279,6 +279,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       lateReanalyzeShare: config.LATE_REANALYZE_SHARE,
       lateReanalyzeWindows: config.LATE_REANALYZE_WINDOWS,
       ksSampleMax: config.KS_WINDOW_SAMPLE_MAX,
+      modelTimeoutMs: config.ANALYSIS_MODEL_TIMEOUT,
     },
   );
   let url: string;

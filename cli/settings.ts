@@ -46,7 +46,9 @@ export function settingRows(env: Record<string, string | undefined>, flags: Reco
           ? 'journaled (embedded) | stored (CLICKHOUSE_URL)'
           : key === 'ALERT_NOTIFY_MAX_AGE'
             ? 'ANALYSIS_WINDOW + ANALYSIS_GRACE'
-            : shown(fallback ?? '(unset)'),
+            : key === 'ANALYSIS_MODEL_TIMEOUT'
+              ? 'ANALYSIS_WINDOW, at least 5m'
+              : shown(fallback ?? '(unset)'),
       current: shown(masked(key, current)),
       from,
     };

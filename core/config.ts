@@ -251,6 +251,13 @@ const ConfigFields = z.object({
   SERIES_MAX_CELLS: integer(200_000, 1, 10_000_000),
   SERIES_RAW_MAX_STEPS: integer(48, 0, 100_000),
   KS_WINDOW_SAMPLE_MAX: integer(200_000, 1_000, 1_000_000_000),
+  // Many models (issue 22 item 5, docs/preaggregates.md#many-models-and-overruns): the most one
+  // model's analysis of one window may take, its statements together, before it fails alone and
+  // the scheduler goes on with the next model (unset: one ANALYSIS_WINDOW, at least 5m).
+  ANALYSIS_MODEL_TIMEOUT: z
+    .string()
+    .optional()
+    .transform((text, ctx) => (text === undefined ? undefined : toMs(text, ctx))),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -292,6 +299,7 @@ const ConfigSchema = ConfigFields.superRefine((fields, ctx) => {
   ...fields,
   INGEST_ACK: ingestAckFor(fields),
   ALERT_NOTIFY_MAX_AGE: fields.ALERT_NOTIFY_MAX_AGE ?? fields.ANALYSIS_WINDOW + fields.ANALYSIS_GRACE,
+  ANALYSIS_MODEL_TIMEOUT: fields.ANALYSIS_MODEL_TIMEOUT ?? Math.max(fields.ANALYSIS_WINDOW, 5 * 60_000),
 }));
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -6,6 +6,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  * (METRICS_MAX_FEATURES) and reasons come from a fixed list of codes.
  */
 export function createMetrics(registry = new Registry()) {
+  // Scheduler lag (issue 22 item 5): each running scheduler's lag, read at scrape time, so an
+  // analysis stuck for an hour shows an hour even though it set nothing meanwhile.
+  const analysisLagSources = new Set<() => number>();
   // prom-client's names already start with process_ or nodejs_: the prefix is driftwatch_ alone,
   // so they read driftwatch_process_cpu_seconds_total, not driftwatch_process_process_...
   collectDefaultMetrics({ register: registry, prefix: 'driftwatch_' });
@@ -401,6 +404,17 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers: [registry],
     }),
+    // Scheduler lag (issue 22 item 5, docs/preaggregates.md#many-models-and-overruns).
+    analysisLag: new Gauge({
+      name: 'driftwatch_analysis_lag_seconds',
+      help: 'How far behind the analysis scheduler is: now minus the end of the newest window it analysed. Between ANALYSIS_GRACE and one ANALYSIS_WINDOW more when it keeps up; more means windows wait. 0 without a running scheduler.',
+      registers: [registry],
+      collect() {
+        this.set(analysisLagSources.size > 0 ? Math.max(...[...analysisLagSources].map((lag) => lag())) : 0);
+      },
+    }),
+    /** What the lag gauge reads: a running AnalysisScheduler adds its own. */
+    analysisLagSources,
   };
 }
 

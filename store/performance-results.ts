@@ -11,7 +11,13 @@ const COLUMNS = [
 
 /** Stores a window's performance; a later computation of the same window (more labels) replaces it. */
 export async function savePerformance(sql: Sql, p: WindowPerformance): Promise<void> {
-  const row = {
+  await savePerformances(sql, [p]);
+}
+
+/** Several windows' performance in one insert (the scheduler's recompute of earlier windows). */
+export async function savePerformances(sql: Sql, windows: readonly WindowPerformance[]): Promise<void> {
+  if (windows.length === 0) return;
+  const rows = windows.map((p) => ({
     model: p.model,
     window_start: p.from,
     window_end: p.to,
@@ -23,8 +29,8 @@ export async function savePerformance(sql: Sql, p: WindowPerformance): Promise<v
     label_delay_p90_s: p.label_delay_p90_s,
     metrics: p.metrics,
     baseline_metrics: p.baseline_metrics ?? {},
-  };
-  await sql.insertCompact('performance_results', COLUMNS, Buffer.from(encodeCompact([row], COLUMNS)));
+  }));
+  await sql.insertCompact('performance_results', COLUMNS, Buffer.from(encodeCompact(rows, COLUMNS)));
 }
 
 interface Row {
