@@ -37,6 +37,8 @@ beforeAll(async () => {
   // The baselines' past, ingested before they were registered, is binned by the backfill.
   await service.preaggregates.settled('credit');
   await service.preaggregates.settled('wide50');
+  // A model with a baseline and no analysed window yet: the heatmap has no stored window to start from.
+  await loadWideModel(service, 10, { model: 'young', end, windows: 2 });
   browser = await launchBrowser();
 }, 600_000);
 afterAll(async () => {
@@ -63,7 +65,13 @@ async function open(path: string): Promise<{ page: Page; series: URL[]; errors: 
   });
   await page.goto(`${service.url}${path}`);
   await ready(page);
-  await page.waitForSelector('#heatmap[data-settled="true"]', { timeout: 60_000 });
+  await page.waitForSelector('#heatmap[data-settled="true"]', { timeout: 60_000 }).catch(async (err) => {
+    const seen = await page.evaluate(() => {
+      const el = document.querySelector<HTMLElement>('#heatmap');
+      return el ? `${JSON.stringify({ ...el.dataset })} ${document.querySelector('#heatmap-note')?.textContent}` : `no heatmap: ${document.querySelector('#app')?.textContent?.slice(0, 300)}`;
+    });
+    throw new Error(`${(err as Error).message}: ${seen} ${errors.join('; ')}`);
+  });
   return { page, series, errors };
 }
 
@@ -135,7 +143,7 @@ describe('the heatmap from the drift series', () => {
     expect(await page.locator('select[name=window]').inputValue()).toBe(iso(newest));
     expect(errors).toEqual([]);
     await page.context().close();
-  });
+  }, 180_000);
 
   it('asks only for the features shown, and for the others when asked to show all', async () => {
     const { page, series } = await open('/ui?model=wide50');
@@ -158,7 +166,26 @@ describe('the heatmap from the drift series', () => {
     await expect.poll(() => page.locator('g[aria-description="heatmap cells"] rect').count()).toBe(40 * 7);
     expect(series).toHaveLength(2);
     await page.context().close();
-  });
+  }, 180_000);
+
+  it('without a stored window, draws the series of every feature, ranked by its newest step', async () => {
+    const { page, series, errors } = await open('/ui?model=young');
+    expect(await page.locator('#heatmap').getAttribute('data-source')).toMatch(/^(preaggregates|raw|mixed)$/);
+    // The page's range without a stored window: the last hour, at a step of 1 minute.
+    expect(series).toHaveLength(1);
+    expect(series[0].searchParams.get('features')).toBeNull();
+    expect(series[0].searchParams.get('step')).toBe('1m');
+    const rows = await page.$$eval('svg.heatmap g[aria-label="y-axis tick label"] text', (ts) => ts.map((t) => t.textContent));
+    expect(rows).toHaveLength(10);
+    // The shifted tenth (f000) drifted in the newest minute with events: first.
+    expect(rows[0]).toBe('f000');
+    const columns = (Date.parse(series[0].searchParams.get('to')!) - Date.parse(series[0].searchParams.get('from')!)) / WINDOW_MS;
+    expect(columns).toBeGreaterThanOrEqual(60);
+    expect(await page.locator('g[aria-description="heatmap cells"] rect').count()).toBe(10 * columns);
+    expect(await page.locator('g[aria-description="drifted cells"] path').count()).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  }, 180_000);
 
   it('draws the steps the raw budget did not reach as gaps, not as zeros (pre-aggregates off)', async () => {
     await restart({ PREAGGREGATES: 'off', SERIES_RAW_MAX_STEPS: '3' });
@@ -181,7 +208,7 @@ describe('the heatmap from the drift series', () => {
     await screenshot(page, 'heatmap-gaps');
     expect(errors).toEqual([]);
     await page.context().close();
-  });
+  }, 180_000);
 
   it('stays drawn from the stored windows where the series cannot answer, and says so', async () => {
     await restart({ PREAGGREGATES: 'off', SERIES_RAW_MAX_STEPS: '0' });
@@ -202,5 +229,5 @@ describe('the heatmap from the drift series', () => {
     expect(await page.locator('g[aria-description="drifted cells"] path').count()).toBe(3);
     expect(errors).toEqual([]);
     await page.context().close();
-  });
+  }, 180_000);
 });

@@ -81,6 +81,9 @@ export class HeatmapSeries {
   #wantAll = false;
   #busy = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #answered!: () => void;
+  /** Resolves once the first answer is drawn, or failed (the page is "ready" only then). */
+  readonly first = new Promise<void>((resolve) => (this.#answered = resolve));
 
   constructor(
     private readonly query: { model: string; baseline?: string; from: number; to: number; plotWidth: number },
@@ -108,7 +111,8 @@ export class HeatmapSeries {
   start(): void {
     if (this.state !== 'waiting') return;
     this.state = 'loading';
-    this.#schedule(0);
+    // At once, not on a timer: the page's next requests queue behind it (ui/src/api.ts asks two at a time).
+    void this.#fetch();
   }
 
   #schedule(ms: number): void {
@@ -145,7 +149,11 @@ export class HeatmapSeries {
     } finally {
       this.#busy = false;
     }
-    this.changed();
+    try {
+      this.changed();
+    } finally {
+      this.#answered();
+    }
     if (this.state === 'answered' && (this.#wanted.size > 0 || this.#wantAll)) this.#schedule(0);
   }
 
@@ -194,6 +202,8 @@ function rankBySeries(answer: DriftSeries): string[] {
     return { drifted: false, psi: -1 };
   };
   return answer.features
+    // The model's output has a chart of its own.
+    .filter((f) => f.feature !== '@prediction')
     .map((f) => ({ feature: f.feature, ...latest(f) }))
     .sort((a, b) => Number(b.drifted) - Number(a.drifted) || b.psi - a.psi)
     .map((f) => f.feature);

@@ -168,8 +168,8 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   const [perfWindows, transitions] = await Promise.all([perf, alerts]);
   if (!current()) return;
   drawTimeline(root, data, perfWindows, transitions);
-  // The page is ready once every section has drawn.
-  await Promise.all(sections);
+  // The page is ready once every section has drawn, the heatmap from the series too.
+  await Promise.all([...sections, series.first]);
 }
 
 function layout(model: string, state: ViewState): string {
