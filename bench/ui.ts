@@ -111,7 +111,7 @@ try {
   for (const [k, v] of variants.entries()) {
     const t = times[k];
     process.stdout.write(
-      `model page, 500 features x ${wide.windows.length} windows, UI of ${v.name}: opened ${summary(t.opened)}; heatmap from the series ${summary(t.heatmap)}; everything drawn ${summary(t.full)}; main-thread tasks ${summary(t.busy)}\n`,
+      `model page, 500 features x ${wide.windows.length} windows, UI of ${v.name}: opened ${summary(t.opened)}; heatmap final (from the series where this UI asks it) ${summary(t.heatmap)}; everything drawn ${summary(t.full)}; main-thread tasks ${summary(t.busy)}\n`,
     );
   }
   if (against) {

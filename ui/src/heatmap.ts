@@ -80,6 +80,8 @@ export class HeatmapSeries {
   #wanted = new Set<string>();
   #wantAll = false;
   #busy = false;
+  /** Whether an answer with rows arrived: the first one decides whether the series can answer at all. */
+  #got = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #answered!: () => void;
   /** Resolves once the first answer is drawn, or failed (the page is "ready" only then). */
@@ -124,7 +126,14 @@ export class HeatmapSeries {
     if (this.#busy) return;
     const all = this.#wantAll;
     const names = [...this.#wanted];
-    if (!all && names.length === 0 && this.state !== 'loading') return;
+    if (!all && names.length === 0) {
+      // Started with no row to show (a search that matches none): nothing to ask yet.
+      if (this.state === 'loading') {
+        this.state = 'answered';
+        this.#answered();
+      }
+      return;
+    }
     this.#busy = true;
     this.#wanted.clear();
     this.#wantAll = false;
@@ -137,11 +146,12 @@ export class HeatmapSeries {
         features: all ? undefined : names.join(','),
         baseline_id: this.query.baseline,
       });
-      if (this.state === 'loading' && answer.steps.every((s) => s.source === 'unavailable')) {
+      if (!this.#got && answer.steps.every((s) => s.source === 'unavailable')) {
         this.#fail('no step of the range was available');
       } else {
         for (const series of answer.features) this.#features.set(series.feature, { series, steps: answer.steps });
         if (all) this.#all = rankBySeries(answer);
+        this.#got = true;
         this.state = 'answered';
       }
     } catch (err) {

@@ -11,6 +11,8 @@ import { nextSort, summaryHtml, withQuality } from '../window-view.ts';
 const HEATMAP_TOP = 40;
 /** Windows read for the time charts. */
 const HISTORY_LIMIT = 500;
+/** How long the window's fresh computation waits for the heatmap's series to answer first (see renderModel). */
+const SERIES_HEAD_START_MS = 1000;
 
 interface Loaded {
   key: string;
@@ -135,11 +137,17 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
     show(storedReport, false);
     opened();
   }
-  // The heatmap's series goes out now, beside the fresh computation, the
-  // performance and the alerts: not before what opens the page, which the
-  // engine would otherwise answer after it. The heatmap is redrawn from it
-  // when it arrives.
+  // The heatmap's series goes out now, not before what opens the page
+  // (which the engine would otherwise answer after it), and the heatmap is
+  // redrawn from it when it arrives. It gets a head start on the fresh
+  // computation, of SERIES_HEAD_START_MS at most: the embedded engine runs
+  // one statement at a time, and beside that computation (seconds for
+  // hundreds of features) each of the series' few statements waits for one
+  // of its, so a 0.1 s answer came after 5 s, and the computation, waiting
+  // for the same engine either way, ends about as late as before.
   series.start();
+  await Promise.race([series.first, new Promise((r) => setTimeout(r, SERIES_HEAD_START_MS))]);
+  if (!current()) return;
   const fresh = get<DriftReport>(`/v1/models/${encodeURIComponent(model)}/drift`, {
     ...windowRange,
     baseline_id: state.baseline,
@@ -356,7 +364,12 @@ function drawHeatmap(root: HTMLElement, state: ViewState, data: Loaded): void {
   } else {
     cells = historyCells(data.history, new Set(shown));
     source = 'history';
-    const why = series.state === 'failed' ? ` (the drift series could not answer: ${series.reason})` : '';
+    const why =
+      series.state === 'failed'
+        ? ` (the drift series could not answer: ${series.reason})`
+        : series.state !== 'answered' || fromSeries?.missing
+          ? ' (the drift series is on its way)'
+          : '';
     shape = `${data.history.length} windows, coloured by drift score; × marks a drifted cell${why}. Click a cell to open that window and feature.`;
   }
   el.dataset.source = source;
