@@ -145,26 +145,37 @@ describe('the heatmap from the drift series', () => {
     await page.context().close();
   }, 180_000);
 
-  it('asks only for the features shown, and for the others when asked to show all', async () => {
+  it('asks only for the features shown: the top 40, a search beyond them, the rest when asked to show all', async () => {
     const { page, series } = await open('/ui?model=wide50');
     expect(await page.locator('#heatmap').getAttribute('data-source')).toBe('preaggregates');
     expect(await page.locator('g[aria-description="heatmap cells"] rect').count()).toBe(40 * 7);
     expect(series).toHaveLength(1);
     const first = series[0].searchParams.get('features')!.split(',');
     expect(first).toHaveLength(40);
+    const names = Array.from({ length: 50 }, (_, i) => `f${String(i).padStart(3, '0')}`);
+    // A search for a feature beyond the 40: its row, asked for alone once the typing settled.
+    const beyond = names.find((f) => !first.includes(f))!;
+    await page.fill('#search', beyond);
+    await expect.poll(() => series.length).toBe(2);
+    expect(series[1].searchParams.get('features')).toBe(beyond);
+    await page.waitForSelector('#heatmap[data-settled="true"][data-source="preaggregates"]');
+    await expect.poll(() => cellTitles(page)).toHaveLength(7);
+    expect((await cellTitles(page)).every((t) => t.startsWith(`${beyond}\n`))).toBe(true);
+    await page.fill('#search', '');
+    await expect.poll(() => page.locator('g[aria-description="heatmap cells"] rect').count()).toBe(40 * 7);
     await page.click('#heatmap-note button[data-heatmap="all"]');
     await expect.poll(() => page.locator('g[aria-description="heatmap cells"] rect').count()).toBe(50 * 7);
     await page.waitForSelector('#heatmap[data-settled="true"]');
     expect(new URL(page.url()).searchParams.get('heatmap')).toBe('all');
-    // The second request: the ten not shown before, and only those.
-    expect(series).toHaveLength(2);
-    const second = series[1].searchParams.get('features')!.split(',');
-    expect(second).toHaveLength(10);
-    expect([...first, ...second].sort()).toEqual(Array.from({ length: 50 }, (_, i) => `f${String(i).padStart(3, '0')}`));
+    // The third request: the nine not shown yet, and only those.
+    expect(series).toHaveLength(3);
+    const third = series[2].searchParams.get('features')!.split(',');
+    expect(third).toHaveLength(9);
+    expect([...first, beyond, ...third].sort()).toEqual(names);
     // And back: the top 40 again, without asking.
     await page.click('#heatmap-note button[data-heatmap=""]');
     await expect.poll(() => page.locator('g[aria-description="heatmap cells"] rect').count()).toBe(40 * 7);
-    expect(series).toHaveLength(2);
+    expect(series).toHaveLength(3);
     await page.context().close();
   }, 180_000);
 
