@@ -47,7 +47,8 @@ const METRICS = ['n', 'psi', 'jensen_shannon', 'hellinger', 'chi2_statistic', 'c
  * Drift over time against a baseline: per step and feature the binned
  * statistics the scheduled analysis computes, from the pre-aggregates, and
  * from raw events for at most `rawMaxSteps` steps they cannot answer
- * exactly; further such steps come back `unavailable`, never approximate.
+ * exactly (the newest); older such steps come back `unavailable`, never
+ * approximate.
  */
 export async function driftSeries(
   sql: Sql,
@@ -71,13 +72,16 @@ export async function driftSeries(
     ...(Object.fromEntries(METRICS.map((m) => [m, new Array(n).fill(null)])) as Omit<FeatureSeries, 'feature' | 'kind'>),
   }));
   const steps: DriftSeries['steps'] = [];
-  let rawLeft = options.rawMaxSteps;
+  // The raw budget goes to the newest steps the pre-aggregates cannot
+  // answer: a heatmap or a dashboard is read from its recent end, and an
+  // older gap is the one to leave.
+  const raw = new Set<number>();
+  for (let i = n - 1; i >= 0 && raw.size < options.rawMaxSteps; i--) if (!pre[i]) raw.add(i);
   for (let i = 0; i < n; i++) {
     const window = { model: baseline.model, from: q.from + i * q.stepMs, to: Math.min(q.to, q.from + (i + 1) * q.stepMs), includeFailed: options.includeFailed ?? false };
     let counts = pre[i];
     let source: StepSource = 'preaggregates';
-    if (!counts && rawLeft > 0) {
-      rawLeft--;
+    if (!counts && raw.has(i)) {
       counts = await rawCounts(sql, { ...baseline, features: chosen }, window, options.maxCategories);
       source = 'raw';
     }

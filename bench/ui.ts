@@ -12,13 +12,18 @@
  * the distributions computed for the window, the time charts, segments and
  * shadow models.
  *
+ * "Heatmap from the series": the heatmap redrawn from GET /drift/series
+ * (issue 22 item 3), which the page asks once the stored window is drawn;
+ * from raw events unless --preaggregates runs the service with
+ * PREAGGREGATES=on (the baselines' past backfilled before the runs).
+ *
  * With --against=<git ref> the same page is also opened as that commit's UI
  * built it, alternating run by run with this one against the same service,
  * so a busy machine's load falls on both alike. (A UI without data-opened is
  * "opened" when its first feature row shows: it drew the header and heatmap
  * before the table.)
  *
- *   npm run bench:ui -- [runs=5] [--against=main]
+ *   npm run bench:ui -- [runs=5] [--against=main] [--preaggregates]
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -30,6 +35,7 @@ import { tempDir, testConfig } from '../test/helpers.ts';
 import { analyseWindows, isolatedContext, lastWindowEnd, launchBrowser, loadWideModel, WINDOW_MS } from '../test/ui-helpers.ts';
 
 const args = process.argv.slice(2);
+const preaggregates = args.includes('--preaggregates');
 const against = args.find((a) => a.startsWith('--against='))?.slice('--against='.length);
 const [runs = 5] = args.filter((a) => !a.startsWith('--')).map(Number);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -52,15 +58,16 @@ const use = (files: string) => {
   for (const name of readdirSync(files)) if (!name.startsWith('.')) cpSync(join(files, name), join(UI_BUILD_DIR, name));
 };
 
-const service = await startService(testConfig({ DATA_DIR: join(dir.path, 'data'), ANALYSIS_WINDOW: '1m' }), { logger: false });
+const service = await startService(testConfig({ DATA_DIR: join(dir.path, 'data'), ANALYSIS_WINDOW: '1m', PREAGGREGATES: preaggregates ? 'on' : 'off' }), { logger: false });
 const browser = await launchBrowser();
 try {
   const end = lastWindowEnd();
   const wide = await loadWideModel(service, 500, { end, windows: 6, perWindow: 300 });
   await loadWideModel(service, 100, { model: 'wide100', end, windows: 2, perWindow: 400 });
   await analyseWindows(service, wide.windows);
+  await service.preaggregates.settled('wide');
 
-  const times = variants.map(() => ({ opened: [] as number[], full: [] as number[], busy: [] as number[] }));
+  const times = variants.map(() => ({ opened: [] as number[], heatmap: [] as number[], full: [] as number[], busy: [] as number[] }));
   for (let i = 0; i < runs; i++) {
     // Alternating which goes first, so a trend in the machine's load falls on both.
     const order = variants.map((_, k) => k);
@@ -80,6 +87,9 @@ try {
         { timeout: 60_000, polling: 'raf' },
       );
       times[k].opened.push(performance.now() - started);
+      // (A UI from before the series has no data-settled: its heatmap is final when drawn.)
+      await page.waitForFunction(() => document.querySelector<HTMLElement>('#heatmap')?.dataset.settled !== 'false', null, { timeout: 60_000, polling: 'raf' });
+      times[k].heatmap.push(performance.now() - started);
       await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60_000 });
       times[k].full.push(performance.now() - started);
       const { metrics } = await cdp.send('Performance.getMetrics');
@@ -89,7 +99,9 @@ try {
         const seen = await page.evaluate(() => ({
           heatmap: document.querySelectorAll('g[aria-description="heatmap cells"] rect').length,
           count: document.querySelector('#count')?.textContent ?? '',
+          source: document.querySelector<HTMLElement>('#heatmap')?.dataset.source,
         }));
+        if (k === 0) process.stdout.write(`heatmap of this tree drawn from: ${seen.source}\n`);
         if (seen.heatmap === 0 || !seen.count.startsWith('500 of 500')) throw new Error(`${variants[k].name}: not opened (${JSON.stringify(seen)})`);
       }
       await context.close();
@@ -99,7 +111,7 @@ try {
   for (const [k, v] of variants.entries()) {
     const t = times[k];
     process.stdout.write(
-      `model page, 500 features x ${wide.windows.length} windows, UI of ${v.name}: opened ${summary(t.opened)}; everything drawn ${summary(t.full)}; main-thread tasks ${summary(t.busy)}\n`,
+      `model page, 500 features x ${wide.windows.length} windows, UI of ${v.name}: opened ${summary(t.opened)}; heatmap final (from the series where this UI asks it) ${summary(t.heatmap)}; everything drawn ${summary(t.full)}; main-thread tasks ${summary(t.busy)}\n`,
     );
   }
   if (against) {
@@ -120,12 +132,16 @@ try {
     }
     return summary(times);
   };
+  // The page's series request: the range of the stored windows at a 1-minute step, the 40 features the heatmap shows.
+  const [newest] = (await (await fetch(`${service.url}/v1/models/wide/drift/history?compact=true&limit=1`)).json()).windows;
+  const top40 = newest.features.slice(0, 40).map((f: { feature: string }) => f.feature).join(',');
   for (const path of [
+    `/v1/models/wide/drift/series?from=${wide.windows[0]}&to=${last + WINDOW_MS}&step=1m&features=${top40}`,
     '/v1/models/wide/drift/history?compact=true&limit=500',
     `/v1/models/wide/drift/history?from=${last}&to=${last + 1}&limit=1`,
     `/v1/models/wide/drift?from=${last}&to=${last + WINDOW_MS}&include=distributions&include=segment_tags`,
   ]) {
-    process.stdout.write(`GET ${path.replace(/\d{13}/g, 'T')}: ${await timed(path)}\n`);
+    process.stdout.write(`GET ${path.replace(/\d{13}/g, 'T').replace(/features=[^&]+/, 'features=<40>')}: ${await timed(path)}\n`);
   }
 
   const sizes = await Promise.all(

@@ -130,7 +130,9 @@ describe('the web UI in Chromium', () => {
 
   it('shows a model with the drifted features first and a heatmap cell per window x feature, drifted cells marked', async () => {
     const { page, errors } = await open('/ui?model=credit');
-    await page.waitForSelector('svg.heatmap');
+    // Drawn from the stored windows at once, then from the drift series (raw events here: PREAGGREGATES is off).
+    await page.waitForSelector('#heatmap[data-settled="true"] svg.heatmap');
+    expect(await page.locator('#heatmap').getAttribute('data-source')).toBe('raw');
     const features = await tableFeatures(page);
     expect(features.slice(0, 3).sort()).toEqual(credit.shifted);
     expect(await page.$$eval('#features tbody tr.drifted', (rows) => rows.length)).toBe(3);
@@ -243,6 +245,7 @@ describe('the web UI in Chromium', () => {
     expect(drawn.length).toBeLessThan(wide.shifted.length);
     expect(drawn.every((f) => wide.shifted.includes(f))).toBe(true);
     // The heatmap shows the strongest 40 until asked for all.
+    await page.waitForSelector('#heatmap[data-settled="true"]');
     expect(await page.locator('g[aria-description="heatmap cells"] rect').count()).toBe(40 * credit.windows.length);
     await page.fill('#search', 'f49');
     await expect.poll(async () => (await tableFeatures(page)).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `f49${i}`));

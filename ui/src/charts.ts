@@ -21,14 +21,33 @@ export interface HeatCell {
   threshold: number | null;
   drifted: boolean;
   status: string;
+  /** The score's method when it is one for every cell (the series: PSI); else the window's decisive one. */
+  metric?: string;
+  /** Where a series cell's counts came from (preaggregates, raw). */
+  source?: string;
 }
 
-/** Features (rows, strongest first) x analysis windows (time), coloured by drift score; drifted cells carry a mark. */
-export function heatmap(cells: HeatCell[], features: string[], domain: [Date, Date], width: number): Element {
+/** A feature's step that no source could answer: drawn as a gap, never as a score of zero. */
+export interface HeatGap {
+  feature: string;
+  from: Date;
+  to: Date;
+}
+
+/**
+ * Features (rows, strongest first) x analysis windows or series steps
+ * (time), coloured by drift score; drifted cells carry a mark, gaps a
+ * dashed outline. Cells are drawn inside `domain` (a series' steps may reach
+ * past the page's range), so the time axis is the other charts'.
+ */
+export function heatmap(cells: HeatCell[], features: string[], domain: [Date, Date], width: number, gaps: HeatGap[] = []): Element {
   const scores = cells.map((c) => c.score ?? 0);
   const top = Math.max(0.05, ...scores.filter(Number.isFinite));
   const color = Plot.scale({ color: { type: 'sqrt', domain: [0, top], range: ['#f8f9fa', '#e8590c'], clamp: true } });
   const fill = (c: HeatCell) => (c.status === 'no_data' || c.score === null ? '#dee2e6' : String(color.apply(c.score)));
+  const x1 = (c: { from: Date }) => new Date(Math.max(c.from.getTime(), domain[0].getTime()));
+  const x2 = (c: { to: Date }) => new Date(Math.min(c.to.getTime(), domain[1].getTime()));
+  const scoreText = (c: HeatCell) => (c.metric ? `${c.metric} ${num(c.score)}` : `score ${num(c.score)} · threshold ${num(c.threshold)}`);
   const chart = Plot.plot({
     width,
     // Rows grow for a few features and stay readable for hundreds.
@@ -39,18 +58,29 @@ export function heatmap(cells: HeatCell[], features: string[], domain: [Date, Da
     y: { domain: features, label: null, tickSize: 0 },
     marks: [
       Plot.barX(cells, {
-        x1: 'from',
-        x2: 'to',
+        x1,
+        x2,
         y: 'feature',
         fill,
         inset: 0.5,
         ariaDescription: 'heatmap cells',
         ariaLabel: (c: HeatCell) => `${c.feature}, window from ${time(c.from)}: ${c.drifted ? 'drifted' : c.status === 'ok' ? 'no drift' : c.status}`,
         title: (c: HeatCell) =>
-          tip([c.feature, `${time(c.from)} – ${time(c.to)}`, `score ${num(c.score)} · threshold ${num(c.threshold)}`, c.drifted ? 'DRIFTED' : c.status === 'ok' ? 'no drift' : c.status]),
+          tip([c.feature, `${time(c.from)} – ${time(c.to)}`, scoreText(c), c.drifted ? 'DRIFTED' : c.status === 'ok' ? 'no drift' : c.status, c.source && `from ${c.source === 'raw' ? 'raw events' : 'the pre-aggregates'}`]),
+      }),
+      Plot.barX(gaps, {
+        x1,
+        x2,
+        y: 'feature',
+        fill: 'none',
+        stroke: '#adb5bd',
+        strokeDasharray: '2,2',
+        inset: 1,
+        ariaDescription: 'unavailable steps',
+        title: (g: HeatGap) => tip([g.feature, `${time(g.from)} – ${time(g.to)}`, 'not available: the pre-aggregates cannot answer this step exactly, and the raw budget (SERIES_RAW_MAX_STEPS) went to newer steps']),
       }),
       Plot.dot(cells.filter((c) => c.drifted), {
-        x: (c: HeatCell) => new Date((c.from.getTime() + c.to.getTime()) / 2),
+        x: (c: HeatCell) => new Date((x1(c).getTime() + x2(c).getTime()) / 2),
         y: 'feature',
         symbol: 'times',
         r: 3.5,

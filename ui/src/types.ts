@@ -179,3 +179,30 @@ export interface EstimatedPerformance {
   band_sigmas: number;
   metrics: Record<string, { value: number; sampling_error: number | null; lower: number | null; upper: number | null; realized: number | null; reference: number | null }>;
 }
+
+/** GET /v1/models/{model}/drift/series (api/routes/series.ts): drift over time, per feature and step. */
+export interface SeriesStep {
+  from: string;
+  to: string;
+  n_events: number | null;
+  /** unavailable: neither the pre-aggregates nor the raw budget answered it; its values are null. */
+  source: 'preaggregates' | 'raw' | 'unavailable';
+}
+
+export interface FeatureSeries {
+  feature: string;
+  kind: 'numeric' | 'categorical';
+  n: (number | null)[];
+  psi: (number | null)[];
+  drifted: (boolean | null)[];
+}
+
+export interface DriftSeries {
+  model: string;
+  baseline_id: string;
+  from: string;
+  to: string;
+  step_ms: number;
+  steps: SeriesStep[];
+  features: FeatureSeries[];
+}

@@ -1,6 +1,7 @@
 import { ApiError, get, getText } from '../api.ts';
-import type { HeatCell, Point } from '../charts.ts';
+import type { HeatCell, HeatGap, Point } from '../charts.ts';
 import { esc, int, num, pct, short, time } from '../format.ts';
+import { HeatmapSeries, historyCells, historyOrder, SOURCE_TEXT, stepLabel, type HeatSource } from '../heatmap.ts';
 import { navigate, readState, stateUrl, type ViewState } from '../state.ts';
 import type { AlertTransition, BaselineSummary, DriftReport, FeatureDrift, Performance, ShadowReport, ShadowSummary } from '../types.ts';
 import { showFeatureTable } from '../feature-table.ts';
@@ -10,6 +11,8 @@ import { nextSort, summaryHtml, withQuality } from '../window-view.ts';
 const HEATMAP_TOP = 40;
 /** Windows read for the time charts. */
 const HISTORY_LIMIT = 500;
+/** How long the window's fresh computation waits for the heatmap's series to answer first (see renderModel). */
+const SERIES_HEAD_START_MS = 1000;
 
 interface Loaded {
   key: string;
@@ -18,6 +21,8 @@ interface Loaded {
   history: DriftReport[];
   baselines: BaselineSummary[];
   window: { from: string; to: string } | null;
+  /** The heatmap's drift series over the range; its history is drawn until (and where) it cannot answer. */
+  series: HeatmapSeries;
   report: DriftReport | null;
   /** Whether `report` is the one computed now, with distributions, or the stored one shown meanwhile. */
   final: boolean;
@@ -85,14 +90,17 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   const from = state.from ? new Date(state.from) : history.length ? new Date(history[history.length - 1].from) : new Date(to.getTime() - 3_600_000);
   fillRangeInputs(root, from, to);
 
-  // The window shown in detail: the one asked for, else the newest in range, else the whole range.
-  const asked = state.window && state.window !== 'range' ? history.find((w) => w.from === new Date(state.window!).toISOString()) : undefined;
-  const window = state.window === 'range' ? null : (asked ?? history[0] ?? null);
+  // The window shown in detail: the one asked for (a stored window, or a step of the heatmap's series), else the newest in range, else the whole range.
+  const window = pickWindow(state.window, history);
   const windowRange = window ? { from: window.from, to: window.to } : { from: from.toISOString(), to: to.toISOString() };
 
-  const data: Loaded = { key, from, to, history, baselines, window: window && { from: window.from, to: window.to }, report: null, final: false };
+  const heatmapEl = root.querySelector<HTMLElement>('#heatmap')!;
+  const series = new HeatmapSeries({ model, baseline: state.baseline, from: from.getTime(), to: to.getTime(), plotWidth: width(heatmapEl) - chart().LEFT - 20 }, () => {
+    if (loaded === data) drawHeatmap(root, readState(), data);
+  });
+  const data: Loaded = { key, from, to, history, baselines, window: window && { from: window.from, to: window.to }, series, report: null, final: false };
   loaded = data;
-  fillWindowPicker(root, history, window?.from ?? 'range');
+  fillWindowPicker(root, history, window ? (window.stored?.from ?? state.window!) : 'range', window && !window.stored ? window : null);
   fillBaselines(root, baselines, state.baseline);
   drawHeatmap(root, state, data);
 
@@ -115,9 +123,10 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
       to: new Date(Date.parse(w.from) + 1).toISOString(),
       limit: 1,
     }).then((r) => r.windows[0] ?? null, () => null);
+  const storedAs = window?.stored;
   const stored =
-    window && (!state.baseline || state.baseline === window.baseline_id)
-      ? newest.then((r) => (r?.from === window.from ? r : storedWindow(window)))
+    storedAs && (!state.baseline || state.baseline === storedAs.baseline_id)
+      ? newest.then((r) => (r?.from === storedAs.from ? r : storedWindow(storedAs)))
       : Promise.resolve(null);
   // The stored window is asked for, and drawn, before the rest: the embedded
   // store runs one statement at a time, and behind the fresh computation
@@ -128,6 +137,17 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
     show(storedReport, false);
     opened();
   }
+  // The heatmap's series goes out now, not before what opens the page
+  // (which the engine would otherwise answer after it), and the heatmap is
+  // redrawn from it when it arrives. It gets a head start on the fresh
+  // computation, of SERIES_HEAD_START_MS at most: the embedded engine runs
+  // one statement at a time, and beside that computation (seconds for
+  // hundreds of features) each of the series' few statements waits for one
+  // of its, so a 0.1 s answer came after 5 s, and the computation, waiting
+  // for the same engine either way, ends about as late as before.
+  series.start();
+  await Promise.race([series.first, new Promise((r) => setTimeout(r, SERIES_HEAD_START_MS))]);
+  if (!current()) return;
   const fresh = get<DriftReport>(`/v1/models/${encodeURIComponent(model)}/drift`, {
     ...windowRange,
     baseline_id: state.baseline,
@@ -156,8 +176,8 @@ export async function renderModel(root: HTMLElement, state: ViewState, current: 
   const [perfWindows, transitions] = await Promise.all([perf, alerts]);
   if (!current()) return;
   drawTimeline(root, data, perfWindows, transitions);
-  // The page is ready once every section has drawn.
-  await Promise.all(sections);
+  // The page is ready once every section has drawn, the heatmap from the series too.
+  await Promise.all([...sections, series.first]);
 }
 
 function layout(model: string, state: ViewState): string {
@@ -257,10 +277,26 @@ async function download(state: ViewState): Promise<void> {
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }
 
-function fillWindowPicker(root: HTMLElement, history: DriftReport[], selected: string): void {
+/**
+ * The window `asked` names: "range" (none: the whole range), a stored
+ * window by its start, or a "from/to" interval (a step of the heatmap's
+ * series, stored or not); else the newest stored window.
+ */
+function pickWindow(asked: string | undefined, history: DriftReport[]): { from: string; to: string; stored: DriftReport | null } | null {
+  if (asked === 'range') return null;
+  const ms = (s: string | undefined) => (s ? Date.parse(s) : NaN);
+  const [a, b] = asked?.includes('/') ? asked.split('/').map(ms) : [ms(asked), NaN];
+  const found = Number.isFinite(a) ? history.find((w) => Date.parse(w.from) === a && (!Number.isFinite(b) || Date.parse(w.to) === b)) : undefined;
+  if (!found && Number.isFinite(b) && a < b) return { from: new Date(a).toISOString(), to: new Date(b).toISOString(), stored: null };
+  const w = found ?? history[0];
+  return w ? { from: w.from, to: w.to, stored: w } : null;
+}
+
+function fillWindowPicker(root: HTMLElement, history: DriftReport[], selected: string, step: { from: string; to: string } | null): void {
   const select = root.querySelector<HTMLSelectElement>('select[name=window]')!;
   select.innerHTML =
     `<option value="range">whole range</option>` +
+    (step ? `<option value="${esc(selected)}">${esc(time(step.from))} to ${esc(time(step.to))}</option>` : '') +
     history.map((w) => `<option value="${esc(w.from)}">${esc(time(w.from))}${w.drifted_features.length ? ` · ${w.drifted_features.length} drifted` : ''}</option>`).join('');
   select.value = selected;
 }
@@ -294,33 +330,61 @@ function markBaselineInUse(root: HTMLElement, baselineId: string): void {
 function drawHeatmap(root: HTMLElement, state: ViewState, data: Loaded): void {
   const el = root.querySelector<HTMLElement>('#heatmap')!;
   const note = root.querySelector<HTMLElement>('#heatmap-note')!;
-  if (data.history.length === 0) {
-    el.innerHTML = '<p class="muted">No analysed window in this range yet: the scheduled analysis stores one every ANALYSIS_WINDOW once the model has a baseline.</p>';
+  const { series } = data;
+  // Rows: the newest stored window's ranking; without one, the series' own (asked for every feature).
+  const order = data.history.length > 0 ? historyOrder(data.history) : series.order ?? [];
+  if (order.length === 0) {
+    if (series.state === 'waiting' || series.state === 'loading') {
+      series.want(null);
+      el.innerHTML = '<p class="muted">Loading drift over time…</p>';
+    } else {
+      el.innerHTML = '<p class="muted">No analysed window in this range yet: the scheduled analysis stores one every ANALYSIS_WINDOW once the model has a baseline.</p>';
+    }
+    el.dataset.source = '';
+    el.dataset.settled = String(series.state !== 'waiting' && series.state !== 'loading');
     note.textContent = '';
     return;
   }
-  // Rows: the newest window's ranking (drifted first), then features only older windows had.
-  const order: string[] = [];
-  const seen = new Set<string>();
-  for (const w of data.history) for (const f of w.features) if (!seen.has(f.feature)) seen.add(f.feature), order.push(f.feature);
   const q = (state.q ?? '').toLowerCase();
   const matching = q ? order.filter((f) => f.toLowerCase().includes(q)) : order;
   const shown = state.heatmap === 'all' ? matching : matching.slice(0, HEATMAP_TOP);
-  const wanted = new Set(shown);
-  const cells: HeatCell[] = [];
-  for (const w of data.history) {
-    for (const f of w.features) {
-      if (!wanted.has(f.feature)) continue;
-      cells.push({ feature: f.feature, from: new Date(w.from), to: new Date(w.to), score: f.score, threshold: f.threshold, drifted: f.drifted, status: f.status });
-    }
+  series.want(shown);
+
+  let cells: HeatCell[];
+  let gaps: HeatGap[] = [];
+  let source: HeatSource;
+  let shape: string;
+  const fromSeries = series.state === 'answered' ? series.cells(shown) : null;
+  if (fromSeries?.source) {
+    ({ cells, gaps } = fromSeries);
+    source = fromSeries.source;
+    shape = `${series.columns} steps of ${stepLabel(series.step)}, coloured by PSI; × marks a drifted cell${gaps.length ? ', a dashed outline a step not available' : ''}${
+      fromSeries.missing ? ` (${fromSeries.missing} rows loading)` : ''
+    }. Click a cell to open that step and feature.`;
+  } else {
+    cells = historyCells(data.history, new Set(shown));
+    source = 'history';
+    const why =
+      series.state === 'failed'
+        ? ` (the drift series could not answer: ${series.reason})`
+        : series.state !== 'answered' || fromSeries?.missing
+          ? ' (the drift series is on its way)'
+          : '';
+    shape = `${data.history.length} windows, coloured by drift score; × marks a drifted cell${why}. Click a cell to open that window and feature.`;
   }
+  el.dataset.source = source;
+  // Settled: what is drawn is what the page will show, no series answer still to come.
+  el.dataset.settled = String(series.state === 'failed' || (series.state === 'answered' && !fromSeries?.missing));
   note.innerHTML =
-    `${shown.length} of ${order.length} features × ${data.history.length} windows, coloured by drift score; × marks a drifted cell. Click a cell to open that window and feature.` +
+    `<b>Drift over time ${esc(SOURCE_TEXT[source])}</b>: ${shown.length} of ${order.length} features × ${esc(shape)}` +
     (matching.length > HEATMAP_TOP ? ` <button type="button" data-heatmap="${state.heatmap === 'all' ? '' : 'all'}">${state.heatmap === 'all' ? `top ${HEATMAP_TOP} only` : `show all ${matching.length}`}</button>` : '');
-  const drawn = chart().heatmap(cells, shown, [data.from, data.to], width(el));
+  const drawn = chart().heatmap(cells, shown, [data.from, data.to], width(el), gaps);
   drawn.addEventListener('click', (e) => {
     const cell = chart().heatCellAt(e.target, cells);
-    if (cell) navigate({ window: cell.from.toISOString(), feature: cell.feature });
+    if (!cell) return;
+    // A stored window opens as today (by its start); any other step as its interval, computed now.
+    const stored = data.history.find((w) => Date.parse(w.from) === cell.from.getTime() && Date.parse(w.to) === cell.to.getTime());
+    navigate({ window: stored ? stored.from : `${cell.from.toISOString()}/${cell.to.toISOString()}`, feature: cell.feature });
   });
   el.replaceChildren(drawn);
 }
