@@ -258,7 +258,8 @@ export async function ksTests(
   referenceEvery?: Map<string, number>,
 ): Promise<KsRow[]> {
   if (features.length === 0) return [];
-  const ref = referenceEvery && 'baselineId' in reference ? thinnedSample(reference.baselineId, features, referenceEvery) : referenceSource(reference);
+  const thin = referenceEvery !== undefined && 'baselineId' in reference && features.some((f) => (referenceEvery.get(f) ?? 1) > 1);
+  const ref = thin ? thinnedSample(reference.baselineId, features, referenceEvery) : referenceSource(reference);
   // One sort of the merged values gives both. The side a value comes from
   // rides in its float's lowest mantissa bit (cleared for the reference, set
   // for the window), so a plain Float64 sort merges both sides: 1.6x faster
@@ -340,11 +341,13 @@ const sampledValues = (prefix: string, w: Window) => `
     WHERE ${windowSql(prefix)} AND f IN (SELECT arrayJoin({${prefix}features:Array(String)})))
   WHERE cityHash64(event_id) % 1000000 < {${prefix}keep:UInt64}`;
 
+/** A baseline's sample frozen as one row per value, before schema version 10: (feature, value) rows, none for a newer baseline. */
+const LEGACY_SAMPLE = 'SELECT feature, value FROM baseline_samples WHERE baseline_id = {baseline:UUID}';
+
 /** A frozen baseline's sample as (feature, value) rows: its chunks, or its rows from before the chunks (never both). */
 const FROZEN_SAMPLE = `
   SELECT feature, arrayJoin(values) AS value FROM baseline_sample_chunks WHERE baseline_id = {baseline:UUID}
-  UNION ALL
-  SELECT feature, value FROM baseline_samples WHERE baseline_id = {baseline:UUID}`;
+  UNION ALL ${LEGACY_SAMPLE}`;
 
 /**
  * A frozen sample thinned to every k-th order statistic per feature (k from
@@ -363,8 +366,7 @@ function thinnedSample(baselineId: string, features: string[], every: Map<string
       SELECT feature, arrayJoin(arrayFilter((x, i) -> ((chunk - 1) * {chunk_size:UInt64} + i) % k = 0, values, arrayEnumerate(values))) AS value
       FROM (SELECT feature, chunk, values, transform(feature, {every_features:Array(String)}, {every_k:Array(UInt64)}, toUInt64(1)) AS k
             FROM baseline_sample_chunks WHERE baseline_id = {baseline:UUID})
-      UNION ALL
-      SELECT feature, value FROM baseline_samples WHERE baseline_id = {baseline:UUID}`,
+      UNION ALL ${LEGACY_SAMPLE}`,
     params: {
       baseline: baselineId,
       chunk_size: SAMPLE_CHUNK,
@@ -418,14 +420,17 @@ export async function freezeSample(
 export async function sampleCounts(sql: Sql, reference: ReferenceSample): Promise<Map<string, number>> {
   if (!('baselineId' in reference) && reference.features.length === 0) return new Map();
   // A frozen sample's chunks are counted by their lengths, not unrolled.
-  const source =
-    'baselineId' in reference
-      ? {
-          sql: `SELECT feature, length(values) AS n FROM baseline_sample_chunks WHERE baseline_id = {baseline:UUID}
-                UNION ALL SELECT feature, 1 AS n FROM baseline_samples WHERE baseline_id = {baseline:UUID}`,
-          params: { baseline: reference.baselineId },
-        }
-      : { ...referenceSource(reference), sql: `SELECT feature, 1 AS n FROM (${referenceSource(reference).sql})` };
+  let source: { sql: string; params: Record<string, unknown> };
+  if ('baselineId' in reference) {
+    source = {
+      sql: `SELECT feature, length(values) AS n FROM baseline_sample_chunks WHERE baseline_id = {baseline:UUID}
+            UNION ALL SELECT feature, 1 AS n FROM (${LEGACY_SAMPLE})`,
+      params: { baseline: reference.baselineId },
+    };
+  } else {
+    const drawn = referenceSource(reference);
+    source = { sql: `SELECT feature, 1 AS n FROM (${drawn.sql})`, params: drawn.params };
+  }
   const rows = await sql.query<{ feature: string; n: number }>(`SELECT feature, sum(n) AS n FROM (${source.sql}) GROUP BY feature`, source.params);
   return new Map(rows.map((r) => [r.feature, Number(r.n)]));
 }

@@ -41,7 +41,7 @@ export async function deleteModel(sql: Sql, model: string, options: DeleteOption
   const ids = '(SELECT baseline_id FROM baselines WHERE model = {model:String})';
   // First, while the baselines that name them are still there.
   for (const table of SAMPLE_TABLES) {
-    deleted[table] = Number((await sql.query<{ n: number }>(`SELECT count() AS n FROM ${table} WHERE baseline_id IN ${ids}`, params))[0]?.n ?? 0);
+    deleted[table] = await countRows(sql, { table, replacing: false }, `baseline_id IN ${ids}`, params);
     if (deleted[table] > 0) await deleteRows(sql, table, `baseline_id IN ${ids}`, params);
   }
   for (const t of await tablesWithColumns(sql, ['model'])) {
