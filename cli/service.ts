@@ -25,6 +25,7 @@ import { guardWriters } from '../ingest/guarded.ts';
 import { openJournaled, type JournaledWriters } from '../ingest/journaled.ts';
 import { createWriters, flushWriters } from '../ingest/writers.ts';
 import { reportDetachedParts } from '../store/detached.ts';
+import { mergeSwitch } from '../store/merges.ts';
 import { StoreOpenError } from '../store/errors.ts';
 import { Jobs } from '../jobs/registry.ts';
 import { Preaggregates } from '../analyzers/preaggregates.ts';
@@ -151,7 +152,19 @@ export async function startService(config: Config, options: ServiceOptions = {})
       throw startFailure(err);
     }
   }
-  const guard = watched.length > 0 ? new DiskGuard(watched, config.DISK_MIN_FREE_BYTES, { metrics, log: { warn: log.warn, info: (o, m) => app.log.info(o, m) } }) : null;
+  const guardLog = { warn: log.warn, info: (o: object, m: string) => app.log.info(o, m) };
+  // The embedded engine's merges pause while its data folder's disk is short (store/merges.ts); a server's disk is its operator's.
+  const merges = sql.backend === 'embedded' ? mergeSwitch(sql, { metrics, log: guardLog }) : null;
+  const guard =
+    watched.length > 0
+      ? new DiskGuard(watched, config.DISK_MIN_FREE_BYTES, {
+          metrics,
+          log: guardLog,
+          measured: async (short) => {
+            await merges?.set(short.has('data')).catch((err) => log.warn({ err }, 'could not pause or resume merges'));
+          },
+        })
+      : null;
   // What reads of acknowledged rows wait for (model routes, each analysed
   // window). Bounded: with the store away a read fails on its own rather
   // than hanging.

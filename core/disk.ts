@@ -58,6 +58,8 @@ export async function diskShortage(dirs: readonly WatchedDir[], minFreeBytes: nu
 export interface DiskGuardDeps {
   metrics: Metrics;
   log: { warn: (obj: object, msg: string) => void; info: (obj: object, msg: string) => void };
+  /** Told after every measurement which folders are short of the reserve (e.g. to pause the engine's merges while `data` is). */
+  measured?: (short: ReadonlySet<WatchedDir['name']>) => Promise<void>;
 }
 
 export class DiskGuard {
@@ -85,6 +87,7 @@ export class DiskGuard {
     this.low = this.shortOf(0);
     if (this.low && !was) this.deps.log.warn({ minFreeBytes: this.minFreeBytes }, `${this.low}: writes are refused until space is freed`);
     else if (!this.low && was) this.deps.log.info({}, 'disk space is back above DISK_MIN_FREE_BYTES: writes are accepted again');
+    await this.deps.measured?.(new Set(this.dirs.filter((d) => (this.free.get(d.name) ?? Infinity) < this.minFreeBytes).map((d) => d.name)));
   }
 
   /** Measures every `intervalMs` until `stop`. */

@@ -273,6 +273,11 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['stream', 'reason'] as const,
       registers: [registry],
     }),
+    storeMergesPaused: new Gauge({
+      name: 'driftwatch_store_merges_paused',
+      help: "1 while the embedded engine's background merges are paused because the data folder's disk is under DISK_MIN_FREE_BYTES, else 0.",
+      registers: [registry],
+    }),
     storeDetachedParts: new Gauge({
       name: 'driftwatch_store_detached_parts',
       help: "Parts the engine set aside (detached) in the service's tables, by the engine's reason (broken-on-start, broken, unexpected, ...), as found at start.",

@@ -136,6 +136,8 @@ describe('a full disk', () => {
         try {
           // The service fills the disk itself until the guard refuses writes.
           await waitFor(async () => (send.refused.get('DW_DISK_FULL') ?? 0) > 0, 180_000, 'the guard to refuse writes (DW_DISK_FULL)');
+          // Within DISK_CHECK_INTERVAL of that the engine's merges pause (store/merges.ts): below the reserve no merge writes a part.
+          await waitFor(async () => /driftwatch_store_merges_paused 1/.test(await (await fetch(`${service.url}/metrics`)).text()), 30_000, 'merges to pause');
           // Then the disk fills to zero bytes free behind the service's back, while it keeps being sent to (and merges).
           const until = Date.now() + 6_000;
           while (Date.now() < until) {
