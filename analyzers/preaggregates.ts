@@ -178,17 +178,20 @@ export class Preaggregates {
       histograms: new Map(numeric.map((f) => [f.name, new Array<number>(f.edges.length + 1).fill(0)])),
       categories: [],
     }));
-    for (const r of presence) {
-      const step = steps[r.i];
+    for (let k = 0; k < presence.i.length; k++) {
+      const step = steps[presence.i[k]];
       if (!step) continue;
-      if (r.kind === 'events') step.inventory.total += r.n;
-      else step.inventory.features.push({ feature: r.feature, kind: r.kind as FeatureCount['kind'], n: r.n });
+      if (presence.kind[k] === 'events') step.inventory.total += presence.n[k];
+      else step.inventory.features.push({ feature: presence.feature[k], kind: presence.kind[k] as FeatureCount['kind'], n: presence.n[k] });
     }
     for (const r of histograms) {
-      const counts = steps[r.i]?.histograms.get(r.feature);
-      if (counts && r.bin < counts.length) counts[r.bin] = r.n;
+      for (let k = 0; k < r.i.length; k++) {
+        const counts = steps[r.i[k]]?.histograms.get(r.feature);
+        if (counts && r.bin[k] < counts.length) counts[r.bin[k]] = r.n[k];
+      }
     }
-    for (const r of categories) steps[r.i]?.categories.push({ feature: r.feature, value: r.value, n: r.n });
+    // Features in name order, each by step: every step's list comes out ordered as categoryCounts orders it.
+    for (const r of categories) for (let k = 0; k < r.i.length; k++) steps[r.i[k]]?.categories.push({ feature: r.feature, value: r.value[k], n: r.n[k] });
     let mismatched = 0;
     const out = steps.map((step, i) => {
       if (step.inventory.total === (stored.get(i) ?? 0)) return step;

@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { eventsOf, WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
+import { eventsOf, SAMPLE_PER_MILLION, sampledEventsOf, WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
 
 /**
  * The in-database side of drift analysis: every function here aggregates a
@@ -34,12 +34,24 @@ const events = eventsOf;
  * after another).
  */
 export async function withoutDuplicates(sql: Sql, w: Window): Promise<Window> {
-  const [row] = await sql.query<{ stored: number; kept: number }>(
-    `SELECT (SELECT count() FROM events WHERE ${WINDOW}) AS stored, (SELECT count() FROM events FINAL WHERE ${WINDOW}) AS kept`,
-    windowParams(w),
+  // The same counts of events_sample, and of the events it should hold,
+  // tell whether it holds them all (window.ts, SAMPLE_PER_MILLION): equal
+  // deduplicated counts of a subset chosen by event id. Rows put into events
+  // behind the insert (a partition attached by hand) make them differ, and
+  // samples are then drawn from events as before.
+  const [row] = await sql.query<{ stored: number; kept: number; kept_sampled: number; sample_stored: number; sample_kept: number }>(
+    `WITH (SELECT tuple(count(), countIf(${SAMPLED_EVENTS})) FROM events FINAL WHERE ${WINDOW}) AS k
+     SELECT (SELECT count() FROM events WHERE ${WINDOW}) AS stored, k.1 AS kept, k.2 AS kept_sampled,
+            (SELECT count() FROM events_sample WHERE ${WINDOW}) AS sample_stored,
+            (SELECT count() FROM events_sample FINAL WHERE ${WINDOW}) AS sample_kept`,
+    { ...windowParams(w), sample_per_million: SAMPLE_PER_MILLION },
   );
-  return { ...w, unique: Number(row.stored) === Number(row.kept), storedEvents: Number(row.kept) };
+  const sample = Number(row.sample_kept) !== Number(row.kept_sampled) ? undefined : Number(row.sample_stored) === Number(row.sample_kept) ? 'unique' : 'final';
+  return { ...w, unique: Number(row.stored) === Number(row.kept), storedEvents: Number(row.kept), sample };
 }
+
+/** The events events_sample holds (bound with sample_per_million: SAMPLE_PER_MILLION). */
+const SAMPLED_EVENTS = 'cityHash64(event_id) % 1000000 < {sample_per_million:UInt64}';
 
 /**
  * Membership in the requested features and a feature's position among them,
@@ -303,7 +315,7 @@ export async function ksTests(
          WHERE pos > 0
          UNION ALL
          SELECT ${FEATURE_POSITION('f')} AS pos, v AS value, 1 AS sample
-         FROM ${events(w)} ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
+         FROM ${sampledEventsOf(w, keepPerMillion)} ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
          -- Every version of an event has its id, so sampling before FINAL merges keeps or drops them together.
          PREWHERE {keep:UInt64} >= 1000000 OR cityHash64(event_id) % 1000000 < {keep:UInt64}
          WHERE ${WINDOW} AND pos > 0

@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { eventsOf, WINDOW_SQL, windowParams, type Window } from './window.ts';
+import { sampledEventsOf, WINDOW_SQL, windowParams, type Window } from './window.ts';
 
 /**
  * The in-database side of multivariate drift (analyzers/multivariate/):
@@ -27,12 +27,13 @@ const SAMPLED = `cityHash64(event_id) % 1000000 < {keep:UInt64}`;
 export async function sampleRows(sql: Sql, w: Window, features: readonly string[], total: number, max: number): Promise<(number | null)[][]> {
   if (features.length === 0 || total === 0) return [];
   const values = features.map((_, i) => `if(mapContains(num, F[${i + 1}]), num[F[${i + 1}]], NULL)`).join(', ');
+  const keep = keepFor(total, max);
   const rows = await sql.query<{ x: (number | null)[] }>(
     `WITH {features:Array(String)} AS F
-     SELECT [${values}] AS x FROM ${eventsOf(w)}
+     SELECT [${values}] AS x FROM ${sampledEventsOf(w, keep)}
      WHERE ${WINDOW_SQL} AND ${SAMPLED}
      ORDER BY cityHash64(event_id) LIMIT {max:UInt64}`,
-    { ...windowParams(w), features, keep: keepFor(total, max), max },
+    { ...windowParams(w), features, keep, max },
   );
   return rows.map((r) => r.x);
 }
@@ -64,13 +65,14 @@ export async function windowReconstructionError(sql: Sql, w: Window, p: Projecti
   if (total === 0 || p.features.length === 0) return { n: 0, mean: null };
   const x = p.features.map((_, i) => `if(mapContains(num, F[${i + 1}]), (num[F[${i + 1}]] - M[${i + 1}]) / S[${i + 1}], 0)`).join(', ');
   const projected = p.components.map((_, j) => `pow(dotProduct(x, C[${j + 1}]), 2)`).join(' + ');
+  const keep = keepFor(total, max);
   const [row] = await sql.query<{ n: number; mean: number | null }>(
     `WITH {features:Array(String)} AS F, {mean:Array(Float64)} AS M, {std:Array(Float64)} AS S, {components:Array(Array(Float64))} AS C
      SELECT count() AS n, if(n = 0, NULL, avg(error)) AS mean FROM (
        SELECT [${x}] AS x, sqrt(greatest(0, L2SquaredNorm(x) - (${projected || '0'}))) AS error
-       FROM ${eventsOf(w)}
+       FROM ${sampledEventsOf(w, keep)}
        WHERE ${WINDOW_SQL} AND ${SAMPLED})`,
-    { ...windowParams(w), features: p.features, mean: p.mean, std: p.std, components: p.components, keep: keepFor(total, max) },
+    { ...windowParams(w), features: p.features, mean: p.mean, std: p.std, components: p.components, keep },
   );
   return { n: Number(row?.n ?? 0), mean: row?.mean ?? null };
 }

@@ -18,6 +18,7 @@ export interface Retention {
  */
 export const RETAINED: readonly { table: string; column: string; kind: keyof Retention }[] = [
   { table: 'events', column: 'ts', kind: 'events' },
+  { table: 'events_sample', column: 'ts', kind: 'events' },
   { table: 'labels', column: 'ts', kind: 'events' },
   { table: 'shadow_predictions', column: 'ts', kind: 'events' },
   // Pre-aggregates (migration 9) live as long as the events they count.

@@ -16,6 +16,12 @@ export interface Window {
   unique?: boolean;
   /** Its stored events, deduplicated (as counted by withoutDuplicates), when already known. */
   storedEvents?: number;
+  /**
+   * Set by withoutDuplicates once events_sample was found to hold every
+   * event of the window that SAMPLED_EVENTS keeps ('unique': read without
+   * FINAL, 'final': with it); absent, samples are drawn from events.
+   */
+  sample?: 'unique' | 'final';
 }
 
 /** The WHERE clause of a window whose parameters carry `prefix` (two windows in one statement); bind it with windowParams. */
@@ -42,3 +48,18 @@ export function windowParams(w: Window, prefix = '') {
  * nothing there (`unique`), with it otherwise.
  */
 export const eventsOf = (w: Window) => (w.unique ? 'events' : 'events FINAL');
+
+/**
+ * events_sample (migration 11) holds the events whose id hashes below
+ * SAMPLE_PER_MILLION per million, copied at insert: one in sixteen. A read
+ * that keeps the events with `cityHash64(event_id) % 1000000 < keep` finds
+ * exactly the same rows there whenever keep is at most that, reading a
+ * sixteenth of the window: the hash filter alone reads every granule of
+ * events, since kept rows are spread through all of them. The number is
+ * written out in the migration too (frozen text): change both or neither.
+ */
+export const SAMPLE_PER_MILLION = 62_500;
+
+/** The FROM source of a read that keeps `keepPerMillion` of the window's events by the hash of their ids. */
+export const sampledEventsOf = (w: Window, keepPerMillion: number) =>
+  w.sample && keepPerMillion <= SAMPLE_PER_MILLION ? (w.sample === 'unique' ? 'events_sample' : 'events_sample FINAL') : eventsOf(w);

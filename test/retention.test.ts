@@ -31,6 +31,8 @@ async function seed(sql: Sql, model: string, ageMs: number): Promise<void> {
   const at = { at: Date.now() - ageMs, m: model };
   const t = "fromUnixTimestamp64Milli({at:Int64}, 'UTC')";
   await sql.command(`INSERT INTO events (model, event_id, ts) VALUES ({m:String}, 'e', ${t})`, at);
+  // 'e' hashes outside the sixteenth events_sample copies: its row is written there directly.
+  await sql.command(`INSERT INTO events_sample (model, event_id, ts) VALUES ({m:String}, 'e', ${t})`, at);
   await sql.command(`INSERT INTO labels (model, event_id, label_num, ts) VALUES ({m:String}, 'e', 1, ${t})`, at);
   await sql.command(`INSERT INTO shadow_predictions (model, shadow, revision, event_id, ts, status) VALUES ({m:String}, 's', 'r', 'e', ${t}, 'ok')`, at);
   await sql.command(`INSERT INTO drift_results (model, baseline_id, window_start, window_end, computed_at, feature, kind, method, threshold, drifted, status, n_reference, n_current, window_events)
