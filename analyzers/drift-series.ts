@@ -62,34 +62,13 @@ export async function driftSeries(
   const numeric = chosen.filter((f): f is NumericReference => f.kind === 'numeric');
   const categorical = chosen.filter((f): f is CategoricalReference => f.kind === 'categorical');
   const n = Math.ceil((q.to - q.from) / q.stepMs);
-  const pre = preaggregates
-    ? (await preaggregates.stepCounts(sql, baseline, { ...q, includeFailed: options.includeFailed }, { numeric: numeric.map((f) => f.name), categorical: categorical.map((f) => f.name) })).steps
-    : new Array<BinnedCounts | null>(n).fill(null);
-
   const series: FeatureSeries[] = chosen.map((f) => ({
     feature: f.name,
     kind: f.kind,
     ...(Object.fromEntries(METRICS.map((m) => [m, new Array(n).fill(null)])) as Omit<FeatureSeries, 'feature' | 'kind'>),
   }));
-  const steps: DriftSeries['steps'] = [];
-  // The raw budget goes to the newest steps the pre-aggregates cannot
-  // answer: a heatmap or a dashboard is read from its recent end, and an
-  // older gap is the one to leave.
-  const raw = new Set<number>();
-  for (let i = n - 1; i >= 0 && raw.size < options.rawMaxSteps; i--) if (!pre[i]) raw.add(i);
-  for (let i = 0; i < n; i++) {
-    const window = { model: baseline.model, from: q.from + i * q.stepMs, to: Math.min(q.to, q.from + (i + 1) * q.stepMs), includeFailed: options.includeFailed ?? false };
-    let counts = pre[i];
-    let source: StepSource = 'preaggregates';
-    if (!counts && raw.has(i)) {
-      counts = await rawCounts(sql, { ...baseline, features: chosen }, window, options.maxCategories);
-      source = 'raw';
-    }
-    if (!counts) {
-      steps.push({ from: window.from, to: window.to, n_events: null, source: 'unavailable' });
-      continue;
-    }
-    steps.push({ from: window.from, to: window.to, n_events: counts.inventory.total, source });
+  /** Step i's cells from its counts. */
+  const fill = (i: number, counts: BinnedCounts) => {
     const categoricalN = new Map(counts.inventory.features.filter((f) => f.kind === 'categorical').map((f) => [f.feature, f.n]));
     const current = new Map(categorical.map((f) => [f.name, new Map<string, number>()]));
     for (const c of counts.categories) current.get(c.feature)?.set(c.value, c.n);
@@ -116,6 +95,44 @@ export async function driftSeries(
       out.missing_share[i] = fq?.missing_share ?? null;
       out.type_violation_share[i] = fq?.type_violation_share ?? null;
     });
+  };
+  const clear = (i: number) => {
+    for (const out of series) for (const m of METRICS) out[m][i] = null;
+  };
+  // The pre-aggregates' steps are computed while the engine checks them against the stored events.
+  const early = new Set<number>();
+  const pre = preaggregates
+    ? (
+        await preaggregates.stepCounts(sql, baseline, { ...q, includeFailed: options.includeFailed }, { numeric: numeric.map((f) => f.name), categorical: categorical.map((f) => f.name) }, (unchecked) =>
+          unchecked.forEach((counts, i) => {
+            fill(i, counts);
+            early.add(i);
+          }),
+        )
+      ).steps
+    : new Array<BinnedCounts | null>(n).fill(null);
+
+  const steps: DriftSeries['steps'] = [];
+  // The raw budget goes to the newest steps the pre-aggregates cannot
+  // answer: a heatmap or a dashboard is read from its recent end, and an
+  // older gap is the one to leave.
+  const raw = new Set<number>();
+  for (let i = n - 1; i >= 0 && raw.size < options.rawMaxSteps; i--) if (!pre[i]) raw.add(i);
+  for (let i = 0; i < n; i++) {
+    const window = { model: baseline.model, from: q.from + i * q.stepMs, to: Math.min(q.to, q.from + (i + 1) * q.stepMs), includeFailed: options.includeFailed ?? false };
+    let counts = pre[i];
+    let source: StepSource = 'preaggregates';
+    if (!counts && early.has(i)) clear(i);
+    if (!counts && raw.has(i)) {
+      counts = await rawCounts(sql, { ...baseline, features: chosen }, window, options.maxCategories);
+      source = 'raw';
+    }
+    if (!counts) {
+      steps.push({ from: window.from, to: window.to, n_events: null, source: 'unavailable' });
+      continue;
+    }
+    steps.push({ from: window.from, to: window.to, n_events: counts.inventory.total, source });
+    if (source === 'raw' || !early.has(i)) fill(i, counts);
   }
   return { model: baseline.model, baseline_id: baseline.baseline_id, from: q.from, to: q.to, step_ms: q.stepMs, steps, features: series };
 }

@@ -159,6 +159,13 @@ for (const backend of backends()) {
       const series = await driftSeries(sql, pre, baseline, { from: CURRENT.from, to: CURRENT.to + 50 * MINUTE, stepMs: 10 * MINUTE, features: ['x'] }, { ...OPTIONS, rawMaxSteps: 1 });
       expect(series.steps.map((s) => s.source)).toEqual(['raw', 'preaggregates', 'preaggregates', 'preaggregates', 'preaggregates', 'preaggregates']);
       expect(series.steps[0].n_events).toBe(before.n_events);
+      expect(series.features[0].psi[0]).toBe(before.features.find((f) => f.feature === 'x')!.metrics.psi);
+      // Without a raw budget the step is unavailable: what was computed from its counts before the check found them stale is dropped.
+      const none = await driftSeries(sql, pre, baseline, { from: CURRENT.from, to: CURRENT.to + 50 * MINUTE, stepMs: 10 * MINUTE, features: ['x'] }, { ...OPTIONS, rawMaxSteps: 0 });
+      expect(none.steps[0]).toMatchObject({ source: 'unavailable', n_events: null });
+      const x = none.features[0];
+      expect([x.n[0], x.psi[0], x.jensen_shannon[0], x.hellinger[0], x.chi2_statistic[0], x.chi2_p_value[0], x.drifted[0], x.missing_share[0], x.type_violation_share[0]]).toEqual(new Array(9).fill(null));
+      expect(x.psi.slice(1)).toEqual(series.features[0].psi.slice(1));
     });
 
     it('counts nothing until a baseline is registered and filled', async () => {
