@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { eventsOf, SAMPLE_PER_MILLION, sampledEventsOf, WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
+import { eventsOf, keptByHash, SAMPLE_PER_MILLION, sampledEventsOf, WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
 
 /**
  * The in-database side of drift analysis: every function here aggregates a
@@ -51,7 +51,7 @@ export async function withoutDuplicates(sql: Sql, w: Window): Promise<Window> {
 }
 
 /** The events events_sample holds (bound with sample_per_million: SAMPLE_PER_MILLION). */
-const SAMPLED_EVENTS = 'cityHash64(event_id) % 1000000 < {sample_per_million:UInt64}';
+const SAMPLED_EVENTS = keptByHash('sample_per_million');
 
 /**
  * Membership in the requested features and a feature's position among them,
@@ -317,7 +317,7 @@ export async function ksTests(
          SELECT ${FEATURE_POSITION('f')} AS pos, v AS value, 1 AS sample
          FROM ${sampledEventsOf(w, keepPerMillion)} ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
          -- Every version of an event has its id, so sampling before FINAL merges keeps or drops them together.
-         PREWHERE {keep:UInt64} >= 1000000 OR cityHash64(event_id) % 1000000 < {keep:UInt64}
+         PREWHERE {keep:UInt64} >= 1000000 OR ${keptByHash('keep')}
          WHERE ${WINDOW} AND pos > 0
        )
        GROUP BY pos
@@ -351,7 +351,7 @@ const sampledValues = (prefix: string, w: Window) => `
     FROM ${events(w)}
     ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
     WHERE ${windowSql(prefix)} AND f IN (SELECT arrayJoin({${prefix}features:Array(String)})))
-  WHERE cityHash64(event_id) % 1000000 < {${prefix}keep:UInt64}`;
+  WHERE ${keptByHash(`${prefix}keep`)}`;
 
 /** A baseline's sample frozen as one row per value, before schema version 10: (feature, value) rows, none for a newer baseline. */
 const LEGACY_SAMPLE = 'SELECT feature, value FROM baseline_samples WHERE baseline_id = {baseline:UUID}';

@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { sampledEventsOf, WINDOW_SQL, windowParams, type Window } from './window.ts';
+import { keptByHash, sampledEventsOf, WINDOW_SQL, windowParams, type Window } from './window.ts';
 
 /**
  * The in-database side of multivariate drift (analyzers/multivariate/):
@@ -16,7 +16,7 @@ import { sampledEventsOf, WINDOW_SQL, windowParams, type Window } from './window
  */
 const keepFor = (total: number, max: number) => (total <= max ? 1_000_000 : Math.max(1, Math.floor((max / total) * 1_000_000)));
 
-const SAMPLED = `cityHash64(event_id) % 1000000 < {keep:UInt64}`;
+const SAMPLED = keptByHash('keep');
 
 /**
  * Up to `max` events of the range as rows of the listed numeric features, in

@@ -60,6 +60,13 @@ export const eventsOf = (w: Window) => (w.unique ? 'events' : 'events FINAL');
  */
 export const SAMPLE_PER_MILLION = 62_500;
 
+/**
+ * The events a sample keeps, `param` (UInt64) per million, by the hash of
+ * their ids: every version of an event is kept or dropped together, and
+ * events_sample's view filters by the same expression.
+ */
+export const keptByHash = (param: string) => `cityHash64(event_id) % 1000000 < {${param}:UInt64}`;
+
 /** The FROM source of a read that keeps `keepPerMillion` of the window's events by the hash of their ids. */
 export const sampledEventsOf = (w: Window, keepPerMillion: number) =>
   w.sample && keepPerMillion <= SAMPLE_PER_MILLION ? (w.sample === 'unique' ? 'events_sample' : 'events_sample FINAL') : eventsOf(w);
