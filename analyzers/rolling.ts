@@ -10,7 +10,7 @@ export interface RollingDeps {
   log: { info: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
   now?: () => number;
   /** Settles once the rows ingest acknowledged before the call are stored (journaled ingest). */
-  settled?: () => Promise<void>;
+  settled?: () => Promise<unknown>;
 }
 
 export interface RollingOptions {

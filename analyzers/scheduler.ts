@@ -60,7 +60,7 @@ export interface SchedulerDeps {
   log: { info: (obj: object, msg: string) => void; error: (obj: object, msg: string) => void };
   now?: () => number;
   /** Settles once the rows ingest acknowledged before the call are stored (journaled ingest), or after a bounded wait. */
-  settled?: () => Promise<void>;
+  settled?: () => Promise<unknown>;
   /**
    * Further per-window work, in order, after drift and performance: shadow
    * reports add theirs to the results, the alert engine reads them all.

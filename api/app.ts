@@ -42,10 +42,15 @@ export interface AppDeps {
   preparer: Preparer;
   /**
    * Settles once every row acknowledged before the call is stored (journaled
-   * ingest answers before that), or after a bounded wait; absent when a 200
-   * already means stored.
+   * ingest answers before that), or after a bounded wait, answering which;
+   * absent when a 200 already means stored.
    */
-  settled?: () => Promise<void>;
+  settled?: () => Promise<boolean>;
+  /**
+   * Ingest entries handed to the store so far (JournaledWriters.submitted):
+   * where a read stands in ingest's order. Absent: the clock stands in.
+   */
+  readMark?: () => number;
   /** Extra readiness checks: each answers null when ready, or why not. */
   readiness?: (() => Promise<string | null>)[];
   /** API keys (api/keys.ts); a plain string is a secret with every scope. None: everything is open. */
@@ -148,16 +153,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (schema?.response && (schema.params || schema.querystring || schema.body) && !schema.response[400]) schema.response[400] = ErrorResponse;
   });
 
-  if (deps.settled) {
-    const settled = deps.settled;
-    // A client that sent events and then asks about its model (freeze a
-    // baseline, drift of a window) must see them: journaled ingest answers
-    // before the rows are stored, so model routes first have what was
-    // acknowledged stored now.
-    app.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/v1/models')) await settled();
-    });
-  }
+  // A client that sent events and then asks about its model (freeze a
+  // baseline, drift of a window) must see them: journaled ingest answers
+  // before the rows are stored, so model routes first have what was
+  // acknowledged stored now. Where the request stood is kept: a request may
+  // share an analysis only with one that sees all it must (api/query-gate.ts).
+  const { settled, readMark } = deps;
+  app.decorateRequest('readPoint', null);
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/models')) return;
+    if (!settled) {
+      request.readPoint = { mark: performance.now(), covers: () => performance.now() };
+      return;
+    }
+    const mark = readMark ? readMark() : performance.now();
+    const stored = await settled();
+    request.readPoint = { mark, covers: () => (stored ? mark : Number.NEGATIVE_INFINITY) };
+  });
 
   await app.register(ingestRoutes, {
     deps: { writers: deps.writers, metrics: deps.metrics, limits: deps.limits },

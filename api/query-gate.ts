@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../core/metrics.ts';
 import { boundedSql, QueryCancelledError, QueryTimeoutError } from '../store/bounded.ts';
 import { AnalysisMemoryError, withMemoryCeiling } from '../store/memory-ceiling.ts';
@@ -12,6 +12,35 @@ export interface QueryGateOptions {
   timeoutMs: number;
   /** The engine's memory ceiling for each statement of a request (ANALYSIS_MAX_MEMORY_BYTES); unset: the engine's own. */
   maxMemoryBytes?: number;
+}
+
+/**
+ * Where a request stands in ingest's order (api/app.ts): `mark` counts what
+ * was acknowledged before it arrived, in a unit that only grows (the
+ * journal's entries, or the clock where a 200 already means stored).
+ * `covers` answers up to which mark a run started now for it sees
+ * everything: its own mark once that was stored, the current clock where
+ * acknowledged means stored, nothing where storing did not finish in time.
+ */
+export interface ReadPoint {
+  mark: number;
+  covers(): number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Where a model route's request stands in ingest's order, set on arrival (api/app.ts). */
+    readPoint: ReadPoint | null;
+  }
+}
+
+interface SharedRun<T> {
+  controller: AbortController;
+  /** Requests waiting for it whose clients are still there. */
+  clients: number;
+  /** The mark it sees everything before (ReadPoint.covers when it started). */
+  covers: number;
+  result: Promise<T>;
 }
 
 /**
@@ -31,6 +60,7 @@ const RETRY_AFTER_S = 1;
  */
 export class QueryGate {
   readonly #inFlight = new Set<AbortController>();
+  readonly #shared = new Map<string, SharedRun<unknown>[]>();
   #closed = false;
 
   constructor(
@@ -45,9 +75,72 @@ export class QueryGate {
    * its segment baselines).
    */
   async run<T>(reply: FastifyReply, work: (sql: Sql) => Promise<T>, mode: { bounded?: boolean } = {}): Promise<T> {
-    const { metrics } = this.deps;
+    const controller = this.#admit(reply);
+    // The response closes before it finished only when the client went away.
+    const gone = () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    };
+    reply.raw.once('close', gone);
+    try {
+      return await this.#execute(controller, work, mode.bounded !== false);
+    } finally {
+      reply.raw.off('close', gone);
+    }
+  }
+
+  /**
+   * Runs `work` as `run` does, or answers with a run of the same request
+   * (route, parameters and query) already in flight: twenty dashboards
+   * polling one model's drift cost one analysis, not twenty (or eighteen
+   * 503s). A request joins only a run that sees everything it must see: one
+   * that covers its place in ingest's order (ReadPoint). A joined request
+   * gets that run's answer, whose window is the one the run computed (a
+   * default window ends when the run started). The run is cancelled when the
+   * last of its requests' clients has gone.
+   */
+  async shared<T>(request: FastifyRequest, reply: FastifyReply, work: (sql: Sql) => Promise<T>): Promise<T> {
+    const at = request.readPoint;
+    if (!at) return this.run(reply, work);
+    const key = `${request.routeOptions.url} ${JSON.stringify(request.params)} ${JSON.stringify(request.query)}`;
+    const runs = this.#shared.get(key) ?? [];
+    let run = runs.find((r) => r.covers >= at.mark) as SharedRun<T> | undefined;
+    if (run) this.deps.metrics.queryGateRequests.inc({ outcome: 'shared' });
+    else {
+      const controller = this.#admit(reply);
+      const started: SharedRun<T> = { controller, clients: 0, covers: at.covers(), result: this.#execute(controller, work, true) };
+      run = started;
+      this.#shared.set(key, [...runs, started]);
+      const forget = () => this.#forget(key, started);
+      started.result.then(forget, forget);
+    }
+    const joined = run;
+    joined.clients++;
+    const gone = () => {
+      if (reply.raw.writableFinished) return;
+      if (--joined.clients === 0) {
+        // Nobody waits for it any more: a later request must not join a run on its way out.
+        this.#forget(key, joined);
+        joined.controller.abort();
+      }
+    };
+    reply.raw.once('close', gone);
+    try {
+      return await joined.result;
+    } finally {
+      reply.raw.off('close', gone);
+    }
+  }
+
+  #forget(key: string, run: SharedRun<unknown>): void {
+    const left = (this.#shared.get(key) ?? []).filter((r) => r !== run);
+    if (left.length === 0) this.#shared.delete(key);
+    else this.#shared.set(key, left);
+  }
+
+  /** A slot, or 503 with Retry-After. */
+  #admit(reply: FastifyReply): AbortController {
     if (this.#closed || this.#inFlight.size >= this.options.maxConcurrent) {
-      metrics.queryGateRequests.inc({ outcome: 'busy' });
+      this.deps.metrics.queryGateRequests.inc({ outcome: 'busy' });
       reply.header('retry-after', String(RETRY_AFTER_S));
       throw new Errors.Busy(
         this.#closed
@@ -56,15 +149,16 @@ export class QueryGate {
       );
     }
     const controller = new AbortController();
-    // The response closes before it finished only when the client went away.
-    const gone = () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    };
-    reply.raw.once('close', gone);
     this.#inFlight.add(controller);
-    metrics.queryGateInFlight.set(this.#inFlight.size);
+    this.deps.metrics.queryGateInFlight.set(this.#inFlight.size);
+    return controller;
+  }
+
+  /** Runs admitted work and frees its slot; engine limits become the API's coded errors. */
+  async #execute<T>(controller: AbortController, work: (sql: Sql) => Promise<T>, bounded: boolean): Promise<T> {
+    const { metrics } = this.deps;
     const store = this.options.maxMemoryBytes === undefined ? this.deps.sql : withMemoryCeiling(this.deps.sql, this.options.maxMemoryBytes);
-    const sql = mode.bounded === false ? store : boundedSql(store, { signal: controller.signal, timeoutMs: this.options.timeoutMs });
+    const sql = bounded ? boundedSql(store, { signal: controller.signal, timeoutMs: this.options.timeoutMs }) : store;
     try {
       const result = await work(sql);
       metrics.queryGateRequests.inc({ outcome: 'ok' });
@@ -85,7 +179,6 @@ export class QueryGate {
       metrics.queryGateRequests.inc({ outcome: 'error' });
       throw err;
     } finally {
-      reply.raw.off('close', gone);
       this.#inFlight.delete(controller);
       metrics.queryGateInFlight.set(this.#inFlight.size);
     }

@@ -231,6 +231,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     http: { headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT },
     writers: guard ? guardWriters(journaled?.writers ?? writers, guard) : (journaled?.writers ?? writers),
     settled,
+    readMark: journaled ? () => journaled.submitted() : undefined,
     preparer,
     apiKeys: keys,
     metricsDocsAccess: config.METRICS_DOCS_ACCESS,

@@ -304,7 +304,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     queryGateRequests: new Counter({
       name: 'driftwatch_query_gate_requests_total',
-      help: 'Analysis requests by outcome: ok, error, busy (answered 503 with Retry-After), timeout (ANALYSIS_TIMEOUT), memory (ANALYSIS_MAX_MEMORY_BYTES), cancelled (client gone or service stopping).',
+      help: 'Analysis requests by outcome: ok, error, busy (answered 503 with Retry-After), timeout (ANALYSIS_TIMEOUT), memory (ANALYSIS_MAX_MEMORY_BYTES), cancelled (every client gone or service stopping), shared (answered by the run of an identical request in flight).',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -86,6 +86,7 @@ export class Flusher<E extends FlushEntry> {
   /** `afterStored` runs one call after another, in flush order, off the insert path. */
   private acknowledged: Promise<void> = Promise.resolve();
   private progressWaiters: (() => void)[] = [];
+  private submittedEntries = 0;
 
   constructor(
     private readonly options: FlusherOptions,
@@ -101,6 +102,7 @@ export class Flusher<E extends FlushEntry> {
    */
   submit(stream: Stream, entry: E, urgent = false): Promise<EntryOutcome> {
     const lane = this.lanes[stream];
+    this.submittedEntries++;
     const outcome = new Promise<EntryOutcome>((settle) => {
       lane.queue.push({ entry, epoch: this.epoch, at: performance.now(), urgent, settle });
       lane.rows += entry.rows;
@@ -124,6 +126,16 @@ export class Flusher<E extends FlushEntry> {
       this.schedule(lane);
     }
     await Promise.all(waits);
+  }
+
+  /**
+   * Entries submitted so far, all streams: a reader's place in ingest's
+   * order. Every entry counted by one call is counted by a later one, so a
+   * reader whose count is no larger than another's, once that other's
+   * `settled` is done, finds everything it must see stored (api/query-gate.ts).
+   */
+  submitted(): number {
+    return this.submittedEntries;
   }
 
   /** Rows waiting for a flush (the insert in flight apart). */

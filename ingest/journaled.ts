@@ -39,6 +39,8 @@ export interface JournaledWriters {
   writers: Writers;
   /** Settles once every row acknowledged before the call is stored: what reads wait for. */
   settled(): Promise<void>;
+  /** Ingest entries handed to the store so far (Flusher.submitted): where a read stands in ingest's order. */
+  submitted(): number;
   /** Why acknowledged rows cannot be stored now (inserts failing), or null: a readiness check. */
   problem(): string | null;
   /**
@@ -105,6 +107,7 @@ export async function openJournaled(store: Writers, options: JournaledOptions, d
   return {
     writers: { events: writer('events'), labels: writer('labels') },
     settled: () => flusher.settled(),
+    submitted: () => flusher.submitted(),
     problem,
     async close(timeoutMs = 10_000) {
       // What cannot be stored in time stays in the journal for the next start;

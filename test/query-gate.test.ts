@@ -121,7 +121,7 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
 describe('the analysis routes behind the gate', () => {
   const { hand, wrap } = handOnBounded();
   let service: Service;
-  const drift = (init?: RequestInit) => fetch(`${service.url}/v1/models/gate/drift`, init);
+  const drift = (init?: RequestInit, query = '') => fetch(`${service.url}/v1/models/gate/drift${query}`, init);
   const counted = async (outcome: string) => {
     const text = await (await fetch(`${service.url}/metrics`)).text();
     return Number(new RegExp(`^driftwatch_query_gate_requests_total\\{outcome="${outcome}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
@@ -155,7 +155,8 @@ describe('the analysis routes behind the gate', () => {
   it('refuses requests beyond ANALYSIS_MAX_CONCURRENT at once with 503 and Retry-After, and ingest goes on', async () => {
     hand.seen.length = 0;
     hand.hold();
-    const first = [drift(), drift()];
+    // Three different requests: the same one would share the run in flight.
+    const first = [drift(undefined, '?include=distributions'), drift(undefined, '?include=segment_tags')];
     await until(() => hand.seen.length === 2, 'two requests in their slots');
     const refused = await drift();
     expect(refused.status).toBe(503);
@@ -197,6 +198,68 @@ describe('the analysis routes behind the gate', () => {
     hand.held!.release();
     await until(async () => (await counted('cancelled')) === 1, 'the request to end cancelled');
     // A drift report runs several statements; the one that was running was the last.
+    expect(hand.seen).toHaveLength(1);
+  }, 60_000);
+
+  const post = (events: unknown[]) => fetch(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
+
+  it('answers identical requests in flight with one analysis, beyond the slots', async () => {
+    hand.seen.length = 0;
+    expect((await drift()).status).toBe(200);
+    const statementsOfOne = hand.seen.length;
+    expect(statementsOfOne).toBeGreaterThan(1);
+
+    hand.seen.length = 0;
+    const shared = await counted('shared');
+    hand.hold();
+    // Five pollers of one model and slots for two: without sharing, three would be refused.
+    const polls = Array.from({ length: 5 }, () => drift());
+    await until(async () => (await counted('shared')) === shared + 4, 'four requests to join the first');
+    expect(hand.seen).toHaveLength(1);
+    hand.held!.release();
+    const answers = await Promise.all(polls);
+    for (const a of answers) expect(a.status).toBe(200);
+    expect(new Set(await Promise.all(answers.map((a) => a.text()))).size).toBe(1);
+    // One analysis for the five.
+    expect(hand.seen).toHaveLength(statementsOfOne);
+  }, 60_000);
+
+  it('does not share a run with a request that must see events acknowledged after the run began', async () => {
+    const before = ((await (await drift()).json()) as { n_events: number }).n_events;
+    hand.seen.length = 0;
+    const shared = await counted('shared');
+    hand.hold();
+    const early = drift();
+    await until(() => hand.seen.length === 1, 'the first request in its slot');
+    // Acknowledged (journaled) after the first request arrived, inside the default window.
+    expect((await post([event({ model: 'gate', event_id: 'late-1', timestamp: Date.now() - 1_000, features: { income: 50, age: 40 } })])).status).toBe(200);
+    const late = drift();
+    await until(() => hand.seen.length === 2, 'the later request in a run of its own');
+    hand.held!.release();
+    expect((await early).status).toBe(200);
+    const answer = (await (await late).json()) as { n_events: number };
+    expect(await counted('shared')).toBe(shared);
+    expect(answer.n_events).toBe(before + 1);
+  }, 60_000);
+
+  it('cancels a shared run once the last of its clients has gone, not before', async () => {
+    hand.seen.length = 0;
+    const cancelled = await counted('cancelled');
+    const shared = await counted('shared');
+    hand.hold();
+    const clients = [new AbortController(), new AbortController()];
+    const requests = clients.map((c) => drift({ signal: c.signal }, '?include=segment_tags').catch(() => 'gone'));
+    await until(async () => hand.seen.length === 1 && (await counted('shared')) === shared + 1, 'the second request to join the first');
+    clients[0].abort();
+    expect(await requests[0]).toBe('gone');
+    // One client still waits: the run goes on.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(hand.seen[0].signal!.aborted).toBe(false);
+    clients[1].abort();
+    expect(await requests[1]).toBe('gone');
+    await until(() => hand.seen[0].signal!.aborted, 'the run to be cancelled');
+    hand.held!.release();
+    await until(async () => (await counted('cancelled')) === cancelled + 1, 'the run to end cancelled');
     expect(hand.seen).toHaveLength(1);
   }, 60_000);
 });

@@ -125,7 +125,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
       const { model } = request.params;
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
       const reference = referenceRange(request.query);
-      return gate.run(reply, async (sql) => {
+      return gate.shared(request, reply, async (sql) => {
         if (reference) return reference.compare(sql, model, range, request.query.segment_by, options);
         const baseline = await baselineFor(sql, model, request.query.baseline_id);
         const include = { distributions: request.query.include?.includes('distributions') };

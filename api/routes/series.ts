@@ -120,7 +120,7 @@ export async function seriesRoutes(app: FastifyInstance, options: SeriesRouteOpt
       if ((to - from) % stepMs !== 0) throw new Errors.BadRange(`to - from must be a whole number of steps of ${request.query.step}`);
       const names = request.query.features?.split(',').map((f) => f.trim()).filter((f) => f !== '') ?? null;
       const nSteps = (to - from) / stepMs;
-      return options.gate.run(reply, async (sql) => {
+      return options.gate.shared(request, reply, async (sql) => {
         const baseline = await baselineFor(sql, model, request.query.baseline_id);
         if (names) {
           const known = new Set(baseline.features.map((f) => f.name));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { settleWithin } from '../../core/within.ts';
 import { Flusher, type FlushEntry } from '../../ingest/flusher.ts';
 import { rowText as text } from './row-text.ts';
 
@@ -67,5 +68,33 @@ describe('Flusher.settled (what reads of acknowledged rows wait for)', () => {
 
   it('settles at once when nothing was submitted', async () => {
     await harness().flusher.settled();
+  });
+});
+
+describe("Flusher.submitted (a read's place in ingest's order)", () => {
+  it('counts every entry of every stream, stored or not, and never goes back', async () => {
+    const h = harness();
+    expect(h.flusher.submitted()).toBe(0);
+    void h.flusher.submit('events', h.entry('a'));
+    void h.flusher.submit('labels', h.entry('b'));
+    const mark = h.flusher.submitted();
+    expect(mark).toBe(2);
+    const settled = h.flusher.settled();
+    await h.tick();
+    h.release();
+    h.release();
+    await settled;
+    // Once what was submitted before `mark` is stored, a read with a mark no larger finds its rows.
+    expect(h.log.filter((l) => l.startsWith('stored')).sort()).toEqual(['stored a', 'stored b']);
+    expect(h.flusher.submitted()).toBe(mark);
+    void h.flusher.submit('events', h.entry('c'));
+    expect(h.flusher.submitted()).toBe(mark + 1);
+  });
+});
+
+describe('settleWithin', () => {
+  it('answers whether the work finished in time', async () => {
+    expect(await settleWithin(new Promise((r) => setTimeout(r, 5)), 1_000)).toBe(true);
+    expect(await settleWithin(new Promise(() => {}), 20)).toBe(false);
   });
 });
