@@ -15,13 +15,19 @@
  * category, inserted into the minute tables so the hourly views fill as
  * they do at ingest. That is the row count and shape the insert-time views
  * produce for such events, not their values.
+ *
+ * Then the same series through the service over HTTP, as the UI and Grafana
+ * ask for it: the route (its gate, the journal wait, the response schema's
+ * serialiser) and gzip, to the last byte of the body.
  */
 import type { Baseline, FeatureReference } from '../analyzers/baseline.ts';
 import { driftSeries } from '../analyzers/drift-series.ts';
 import { Preaggregates } from '../analyzers/preaggregates.ts';
 import { parseConfig } from '../core/config.ts';
 import { createMetrics } from '../core/metrics.ts';
+import { startService, type Service } from '../cli/service.ts';
 import { saveBaseline } from '../store/baselines.ts';
+import { saveBackfill } from '../store/preagg-backfills.ts';
 import { openStore } from '../store/open.ts';
 import { registerTarget } from '../store/preagg-edges.ts';
 import { tempDir, testConfig } from '../test/helpers.ts';
@@ -32,7 +38,8 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const config = parseConfig({});
 const dir = tempDir('driftwatch-bench-series-');
-const sql = await openStore(testConfig({ DATA_DIR: dir.path }));
+let sql = await openStore(testConfig({ DATA_DIR: dir.path }));
+let service: Service | null = null;
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 const to = Math.floor(Date.now() / HOUR) * HOUR - HOUR;
 const from = to - days * DAY;
@@ -113,7 +120,31 @@ try {
     if (r === 0) console.log(`${series.steps.length} steps x ${series.features.length} features, ${(body.length / 2 ** 20).toFixed(1)} MiB of JSON`);
   }
   console.log(`GET /drift/series at step 1h, computed and serialised: ${times.join(', ')}`);
-} finally {
+
+  // Filled already: the route must not start a backfill over the events above.
+  await saveBackfill(sql, { model: 'bench', baselineId: baseline.baseline_id, from, to, state: 'done', jobId: '', reason: '' }, Date.now());
   await sql.close();
+  service = await startService(testConfig({ DATA_DIR: dir.path, PREAGGREGATES: 'on' }), { logger: false });
+  sql = service.sql;
+  const url = `${service.url}/v1/models/bench/drift/series?from=${from}&to=${to}&step=1h&baseline_id=${baseline.baseline_id}`;
+  for (const encoding of ['gzip', 'identity']) {
+    const http: string[] = [];
+    for (let r = 0; r < rounds; r++) {
+      t0 = performance.now();
+      const response = await fetch(url, { headers: { 'accept-encoding': encoding } });
+      const body = await response.arrayBuffer();
+      http.push(`${seconds(t0).toFixed(2)} s`);
+      if (response.status !== 200) throw new Error(`GET /drift/series answered ${response.status}: ${Buffer.from(body).toString().slice(0, 300)}`);
+      const answer = JSON.parse(Buffer.from(body).toString()) as { steps: { source: string }[]; features: unknown[] };
+      const sources = new Set(answer.steps.map((step) => step.source));
+      if (answer.steps.length !== days * 24 || answer.features.length !== numeric + categorical || sources.size !== 1 || !sources.has('preaggregates')) {
+        throw new Error(`GET /drift/series answered ${answer.steps.length} steps x ${answer.features.length} features from ${[...sources].join(', ')}`);
+      }
+    }
+    console.log(`GET /drift/series over HTTP, accept-encoding ${encoding}, to the last byte: ${http.join(', ')}`);
+  }
+} finally {
+  if (service) await service.close();
+  else await sql.close();
   dir.remove();
 }
