@@ -34,6 +34,7 @@ declare module 'fastify' {
   }
 }
 
+/** An admitted analysis and the requests waiting for it (one, unless shared). */
 interface SharedRun<T> {
   controller: AbortController;
   /** Requests waiting for it whose clients are still there. */
@@ -75,17 +76,7 @@ export class QueryGate {
    * its segment baselines).
    */
   async run<T>(reply: FastifyReply, work: (sql: Sql) => Promise<T>, mode: { bounded?: boolean } = {}): Promise<T> {
-    const controller = this.#admit(reply);
-    // The response closes before it finished only when the client went away.
-    const gone = () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    };
-    reply.raw.once('close', gone);
-    try {
-      return await this.#execute(controller, work, mode.bounded !== false);
-    } finally {
-      reply.raw.off('close', gone);
-    }
+    return this.#await(null, this.#start(reply, work, mode.bounded !== false), reply);
   }
 
   /**
@@ -103,29 +94,37 @@ export class QueryGate {
     if (!at) return this.run(reply, work);
     const key = `${request.routeOptions.url} ${JSON.stringify(request.params)} ${JSON.stringify(request.query)}`;
     const runs = this.#shared.get(key) ?? [];
-    let run = runs.find((r) => r.covers >= at.mark) as SharedRun<T> | undefined;
-    if (run) this.deps.metrics.queryGateRequests.inc({ outcome: 'shared' });
-    else {
-      const controller = this.#admit(reply);
-      const started: SharedRun<T> = { controller, clients: 0, covers: at.covers(), result: this.#execute(controller, work, true) };
-      run = started;
-      this.#shared.set(key, [...runs, started]);
-      const forget = () => this.#forget(key, started);
-      started.result.then(forget, forget);
+    const joined = runs.find((r) => r.covers >= at.mark) as SharedRun<T> | undefined;
+    if (joined) {
+      this.deps.metrics.queryGateRequests.inc({ outcome: 'shared' });
+      return this.#await(key, joined, reply);
     }
-    const joined = run;
-    joined.clients++;
+    const started = this.#start(reply, work, true, at.covers());
+    this.#shared.set(key, [...runs, started]);
+    const forget = () => this.#forget(key, started);
+    started.result.then(forget, forget);
+    return this.#await(key, started, reply);
+  }
+
+  /** Admits `work` (or answers 503) and starts it. */
+  #start<T>(reply: FastifyReply, work: (sql: Sql) => Promise<T>, bounded: boolean, covers = Number.NEGATIVE_INFINITY): SharedRun<T> {
+    const controller = this.#admit(reply);
+    return { controller, clients: 0, covers, result: this.#execute(controller, work, bounded) };
+  }
+
+  /** The run's answer for one more client; the run is cancelled when the last of its clients goes away. */
+  async #await<T>(key: string | null, run: SharedRun<T>, reply: FastifyReply): Promise<T> {
+    run.clients++;
+    // The response closes before it finished only when the client went away.
     const gone = () => {
-      if (reply.raw.writableFinished) return;
-      if (--joined.clients === 0) {
-        // Nobody waits for it any more: a later request must not join a run on its way out.
-        this.#forget(key, joined);
-        joined.controller.abort();
-      }
+      if (reply.raw.writableFinished || --run.clients > 0) return;
+      // Nobody waits for it any more: a later request must not join a run on its way out.
+      if (key !== null) this.#forget(key, run);
+      run.controller.abort();
     };
     reply.raw.once('close', gone);
     try {
-      return await joined.result;
+      return await run.result;
     } finally {
       reply.raw.off('close', gone);
     }

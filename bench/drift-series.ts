@@ -38,7 +38,7 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const config = parseConfig({});
 const dir = tempDir('driftwatch-bench-series-');
-let sql = await openStore(testConfig({ DATA_DIR: dir.path }));
+const sql = await openStore(testConfig({ DATA_DIR: dir.path }));
 let service: Service | null = null;
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 const to = Math.floor(Date.now() / HOUR) * HOUR - HOUR;
@@ -125,7 +125,6 @@ try {
   await saveBackfill(sql, { model: 'bench', baselineId: baseline.baseline_id, from, to, state: 'done', jobId: '', reason: '' }, Date.now());
   await sql.close();
   service = await startService(testConfig({ DATA_DIR: dir.path, PREAGGREGATES: 'on' }), { logger: false });
-  sql = service.sql;
   const url = `${service.url}/v1/models/bench/drift/series?from=${from}&to=${to}&step=1h&baseline_id=${baseline.baseline_id}`;
   for (const encoding of ['gzip', 'identity']) {
     const http: string[] = [];
