@@ -1,13 +1,15 @@
 import type { Metrics } from '../core/metrics.ts';
 import type { Jobs } from '../jobs/registry.ts';
 import type { FeatureCount, Window } from '../store/aggregates.ts';
+import { activeBaseline } from '../store/baselines.ts';
 import { getBackfill, saveBackfill, type PreaggBackfill } from '../store/preagg-backfills.ts';
 import { registeredTarget, registerTarget, unregisterModel } from '../store/preagg-edges.ts';
 import { fillPreaggregates, storedRange } from '../store/preagg-fill.ts';
 import { stepCategories, stepEventCounts, stepHistograms, stepPresence } from '../store/preagg-steps.ts';
 import type { Sql } from '../store/sql.ts';
 import type { Baseline, NumericReference } from './baseline.ts';
-import type { BinnedCounts } from './drift.ts';
+import { sumBinnedCounts } from './binned-counts.ts';
+import { rawCounts, type BinnedCounts } from './drift.ts';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -21,7 +23,7 @@ export interface PreaggOptions {
 }
 
 /** Why a window's or step's counts come from raw events (the reason label of driftwatch_preaggregate_reads_total). */
-export type RawReason = 'disabled' | 'segment' | 'include_failed' | 'unaligned' | 'not_registered' | 'mismatch';
+export type RawReason = 'disabled' | 'segment' | 'include_failed' | 'unaligned' | 'not_registered' | 'mismatch' | 'capped';
 
 export type StepCounts = { steps: (BinnedCounts | null)[]; reason: RawReason | null };
 
@@ -124,6 +126,32 @@ export class Preaggregates {
     void done.finally(() => this.filling.delete(key));
   }
 
+  /**
+   * ensure(), when `baseline` is its model's active one (any other baseline
+   * is never binned on): an API read of a newly activated baseline starts its
+   * backfill rather than waiting for the scheduler's next window. Never
+   * throws: registering writes, and a read must not fail because a write
+   * could not be made (a full disk); its counts then come from raw events.
+   */
+  async ensureIfActive(sql: Sql, baseline: Baseline): Promise<void> {
+    try {
+      if (!baseline.segment && (await activeBaseline(sql, baseline.model))?.baseline_id === baseline.baseline_id) await this.ensure(baseline);
+    } catch (err) {
+      this.deps.log.error({ err, model: baseline.model }, 'could not bin the pre-aggregates on the active baseline; this read uses raw events');
+    }
+  }
+
+  /**
+   * How a report on `baseline` made now reads its window's binned counts
+   * through `sql` (computeDrift's `counts`); undefined, raw events, with
+   * PREAGGREGATES off.
+   */
+  async reader(sql: Sql, baseline: Baseline): Promise<((window: Window) => Promise<BinnedCounts | null>) | undefined> {
+    if (!this.options.enabled) return undefined;
+    await this.ensureIfActive(sql, baseline);
+    return (window) => this.windowCounts(baseline, window, sql);
+  }
+
   /** Resolves once the model's running backfills are done (tests, the bench). */
   async settled(model: string): Promise<void> {
     await Promise.all([...this.filling].filter(([k]) => k.startsWith(`${model}\u0000`)).map(([, p]) => p));
@@ -134,12 +162,40 @@ export class Preaggregates {
     return getBackfill(this.deps.sql, baseline.model, baseline.baseline_id);
   }
 
-  /** One window's binned counts from the pre-aggregates, or null where raw events must be read (and why, in the metric). */
-  async windowCounts(baseline: Baseline, window: Window): Promise<BinnedCounts | null> {
+  /**
+   * One window's binned counts, or null where raw events must be read (and
+   * why, in the metric): its whole minutes from the pre-aggregates, and the
+   * parts of a minute at its ends, if any, from raw events. A window ending
+   * now (GET /drift's default) or where a dashboard's range ends is seldom
+   * whole minutes, and its ends hold a minute of events at most: reading
+   * them costs a fraction of reading the window (docs/preaggregates.md).
+   */
+  async windowCounts(baseline: Baseline, window: Window, sql: Sql = this.deps.sql): Promise<BinnedCounts | null> {
     if (window.segment) return this.raw('segment', 1);
     if (window.includeFailed) return this.raw('include_failed', 1);
-    const { steps } = await this.stepCounts(this.deps.sql, baseline, { from: window.from, to: window.to, stepMs: window.to - window.from, stored: window.storedEvents });
-    return steps[0];
+    const from = Math.ceil(window.from / MINUTE) * MINUTE;
+    const to = Math.floor(window.to / MINUTE) * MINUTE;
+    if (from === window.from && to === window.to) {
+      const { steps } = await this.stepCounts(sql, baseline, { from, to, stepMs: to - from, stored: window.storedEvents });
+      return steps[0];
+    }
+    if (to <= from) return this.raw('unaligned', 1);
+    // Asked before the ends are read, which would be wasted on a baseline the pre-aggregates do not bin on.
+    if (!this.options.enabled) return this.raw('disabled', 1);
+    if (baseline.segment) return this.raw('segment', 1);
+    if ((await registeredTarget(sql, baseline.model))?.baselineId !== baseline.baseline_id) return this.raw('not_registered', 1);
+    const cap = this.options.maxCategories;
+    const ends: BinnedCounts[] = [];
+    if (window.from < from) ends.push(await rawCounts(sql, baseline, { ...window, to: from }, cap));
+    if (to < window.to) ends.push(await rawCounts(sql, baseline, { ...window, from: to }, cap));
+    // The ends' events are counted (deduplicated) by their reads: the whole minutes' stored count is what remains.
+    const stored = window.storedEvents === undefined ? undefined : window.storedEvents - ends.reduce((n, e) => n + e.inventory.total, 0);
+    const { steps, reason } = await this.stepCounts(sql, baseline, { from, to, stepMs: to - from, stored }, undefined, undefined, false);
+    if (!steps[0]) return this.raw(reason ?? 'mismatch', 1);
+    const sum = sumBinnedCounts([ends[0], steps[0], ...ends.slice(1)].filter((c) => c !== undefined), cap);
+    if (!sum) return this.raw('capped', 1);
+    this.deps.metrics.preaggregateReads.inc({ source: 'preaggregates', reason: '' });
+    return sum;
   }
 
   /**
@@ -162,9 +218,11 @@ export class Preaggregates {
      * (checked) steps leave null.
      */
     unchecked?: (steps: readonly BinnedCounts[]) => void,
+    /** Count the steps in driftwatch_preaggregate_reads_total; false where the caller counts what it makes of them. */
+    tally = true,
   ): Promise<StepCounts> {
     const n = Math.max(0, Math.ceil((range.to - range.from) / range.stepMs));
-    const none = (reason: RawReason): StepCounts => ({ steps: this.raw(reason, n, new Array<null>(n).fill(null)), reason });
+    const none = (reason: RawReason): StepCounts => ({ steps: this.raw(reason, tally ? n : 0, new Array<null>(n).fill(null)), reason });
     if (!this.options.enabled) return none('disabled');
     if (baseline.segment) return none('segment');
     if (range.includeFailed) return none('include_failed');
@@ -209,8 +267,8 @@ export class Preaggregates {
       mismatched++;
       return null;
     });
-    if (mismatched > 0) this.deps.metrics.preaggregateReads.inc({ source: 'raw', reason: 'mismatch' }, mismatched);
-    if (n - mismatched > 0) this.deps.metrics.preaggregateReads.inc({ source: 'preaggregates', reason: '' }, n - mismatched);
+    if (tally && mismatched > 0) this.deps.metrics.preaggregateReads.inc({ source: 'raw', reason: 'mismatch' }, mismatched);
+    if (tally && n - mismatched > 0) this.deps.metrics.preaggregateReads.inc({ source: 'preaggregates', reason: '' }, n - mismatched);
     return { steps: out, reason: mismatched > 0 ? 'mismatch' : null };
   }
 

@@ -26,6 +26,7 @@ import { lifetimeRoutes } from './routes/lifetime.ts';
 import type { RollingBaselines } from '../analyzers/rolling.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { seriesRoutes, type SeriesRouteOptions } from './routes/series.ts';
+import type { Preaggregates } from '../analyzers/preaggregates.ts';
 import { importRoutes, type ImportRouteOptions } from './routes/import.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
 import type { Backfill } from '../analyzers/backfill.ts';
@@ -78,8 +79,10 @@ export interface AppDeps {
   backfill?: Backfill;
   /** The rolling-baseline scheduler, woken when a policy changes. */
   rolling?: RollingBaselines;
-  /** GET /drift/series (api/routes/series.ts): the pre-aggregates and its bounds; without it the route reads raw events, with default bounds. */
-  series?: Omit<SeriesRouteOptions, 'gate' | 'drift'>;
+  /** The insert-time pre-aggregates that GET /drift, the HTML report and GET /drift/series read (docs/preaggregates.md); without them they read raw events. */
+  preaggregates?: Preaggregates;
+  /** GET /drift/series (api/routes/series.ts): its bounds; default bounds without it. */
+  series?: Omit<SeriesRouteOptions, 'gate' | 'drift' | 'preaggregates'>;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -182,12 +185,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     baseline: deps.baseline,
     drift: deps.drift,
     maxSegments: deps.maxSegments ?? 20,
+    preaggregates: deps.preaggregates,
   };
   await app.register(baselineRoutes, { ...modelOptions, rolling: deps.rolling });
   await app.register(lifetimeRoutes, { gate: deps.gate, metrics: deps.metrics, alerts: deps.alerts, scorer: deps.shadow?.scorer, jobs: deps.jobs });
   await app.register(modelRoutes, { ...modelOptions, alerts: deps.alerts });
   await app.register(performanceRoutes, modelOptions);
-  await app.register(seriesRoutes, { gate: deps.gate, drift: deps.drift, maxCells: 200_000, rawMaxSteps: 48, ...deps.series });
+  await app.register(seriesRoutes, { gate: deps.gate, drift: deps.drift, preaggregates: deps.preaggregates, maxCells: 200_000, rawMaxSteps: 48, ...deps.series });
   if (deps.shadow) await app.register(shadowRoutes, { ...deps.shadow, sql: deps.sql, gate: deps.gate, windowMs: deps.windowMs });
   if (deps.alerts) await app.register(alertRoutes, { sql: deps.sql, engine: deps.alerts });
   if (deps.jobs) await app.register(jobRoutes, { jobs: deps.jobs });

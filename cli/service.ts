@@ -268,7 +268,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     },
     backfill,
     rolling,
-    series: { preaggregates, maxCells: config.SERIES_MAX_CELLS, rawMaxSteps: config.SERIES_RAW_MAX_STEPS },
+    preaggregates,
+    series: { maxCells: config.SERIES_MAX_CELLS, rawMaxSteps: config.SERIES_RAW_MAX_STEPS },
     logger: options.logger ?? { level: config.LOG_LEVEL },
   });
   // Measured before the service listens, then every DISK_CHECK_INTERVAL; and parts the engine set aside at start are said loudly.

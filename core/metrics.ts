@@ -399,7 +399,7 @@ export function createMetrics(registry = new Registry()) {
     // Pre-aggregates (issue 22, docs/preaggregates.md): which path read a window's binned counts.
     preaggregateReads: new Counter({
       name: 'driftwatch_preaggregate_reads_total',
-      help: 'Analysed windows and series steps by where their binned counts came from: source preaggregates, or raw with the reason (disabled, segment, include_failed, unaligned, not_registered, mismatch).',
+      help: 'Analysed windows and series steps by where their binned counts came from: source preaggregates, or raw with the reason (disabled, segment, include_failed, unaligned, not_registered, mismatch, capped).',
       labelNames: ['source', 'reason'] as const,
       registers: [registry],
     }),

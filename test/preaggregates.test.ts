@@ -5,7 +5,7 @@ import { driftSeries } from '../analyzers/drift-series.ts';
 import { Preaggregates } from '../analyzers/preaggregates.ts';
 import type { EventRow } from '../core/event.ts';
 import { createMetrics } from '../core/metrics.ts';
-import { ksTests } from '../store/aggregates.ts';
+import { ksTests, withoutDuplicates } from '../store/aggregates.ts';
 import { insertEvents } from '../store/events.ts';
 import { registerTarget } from '../store/preagg-edges.ts';
 import type { Sql } from '../store/sql.ts';
@@ -143,6 +143,47 @@ for (const backend of backends()) {
       const x = (r: typeof full) => r.features.find((f) => f.feature === 'x')!.metrics;
       expect(x(bounded).ks_statistic).not.toBe(x(full).ks_statistic);
       expect(x(bounded).psi).toBe(x(full).psi);
+    });
+
+    /** Windows read from the pre-aggregates, or from raw events for `reason`, since the test began. */
+    const reads = async (source: 'preaggregates' | 'raw', reason = '') =>
+      (await metrics.preaggregateReads.get()).values.find((v) => v.labels.source === source && v.labels.reason === reason)?.value ?? 0;
+
+    it('reads a window that is not whole minutes from the pre-aggregates, its ends from raw events, to the same report', async () => {
+      // Categories under the cap in every part: the sum of the parts is the whole window's list.
+      const wide = new Preaggregates({ sql, metrics, log: silent }, { enabled: true, backfillMs: 30 * 24 * HOUR, maxCategories: 100 });
+      const options = { ...OPTIONS, maxCategories: 100 };
+      const window = { model: MODEL, from: CURRENT.from + 17_500, to: CURRENT.to - 23_250 };
+      const before = await reads('preaggregates');
+      const fromPre = await computeDrift(sql, baseline, window, options, { counts: (w) => wide.windowCounts(baseline, w) });
+      expect(await reads('preaggregates')).toBe(before + 1);
+      const raw = await computeDrift(sql, baseline, window, options);
+      // The ends hold events, and the whole minutes most of them.
+      const inEnds = current.filter((e) => e.status !== 'error' && (e.ts < CURRENT.from + MINUTE || e.ts >= CURRENT.to - MINUTE) && e.ts >= window.from && e.ts < window.to).length;
+      expect(inEnds).toBeGreaterThan(100);
+      expect(raw.n_events).toBe(current.filter((e) => e.status !== 'error' && e.ts >= window.from && e.ts < window.to).length);
+      expect(raw.features.find((f) => f.feature === 'c')!.distribution).toBeUndefined();
+      expect(fromPre).toEqual(raw);
+      // With every histogram too (the HTML report's).
+      expect(await computeDrift(sql, baseline, window, options, { distributions: true, counts: (w) => wide.windowCounts(baseline, w) })).toEqual(
+        await computeDrift(sql, baseline, window, options, { distributions: true }),
+      );
+      // One end only.
+      const tail = { model: MODEL, from: CURRENT.from, to: CURRENT.to - 23_250 };
+      expect(await wide.windowCounts(baseline, await withoutDuplicates(sql, tail))).not.toBeNull();
+      expect(await computeDrift(sql, baseline, tail, options, { counts: (w) => wide.windowCounts(baseline, w) })).toEqual(await computeDrift(sql, baseline, tail, options));
+    });
+
+    it('reads raw events where a part may have left out categories past the cap, or no whole minute is inside', async () => {
+      // OPTIONS' cap (5) is below the rare tail of `c`: each part lists exactly 5, and more may be past them.
+      const window = { model: MODEL, from: CURRENT.from + 17_500, to: CURRENT.to - 23_250 };
+      const capped = await reads('raw', 'capped');
+      expect(await pre.windowCounts(baseline, await withoutDuplicates(sql, window))).toBeNull();
+      expect(await reads('raw', 'capped')).toBe(capped + 1);
+      expect(await computeDrift(sql, baseline, window, OPTIONS, { counts: (w) => pre.windowCounts(baseline, w) })).toEqual(await computeDrift(sql, baseline, window, OPTIONS));
+      const unaligned = await reads('raw', 'unaligned');
+      expect(await pre.windowCounts(baseline, { model: MODEL, from: CURRENT.from + 1_000, to: CURRENT.from + 59_000 })).toBeNull();
+      expect(await reads('raw', 'unaligned')).toBe(unaligned + 1);
     });
 
     // Last: it changes the stored events.

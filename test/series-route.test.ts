@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { computeDrift } from '../analyzers/drift.ts';
 import { startService, type Service } from '../cli/service.ts';
+import { activeBaseline } from '../store/baselines.ts';
 import { event, seeded, tempDir, testConfig } from './helpers.ts';
 
 const MINUTE = 60_000;
@@ -71,6 +73,26 @@ describe('GET /v1/models/{model}/drift/series', () => {
     }
     const age = body.features.find((f: { feature: string }) => f.feature === 'age');
     expect(age.missing_share[0]).toBeCloseTo(0.1, 10);
+  });
+
+  it('answers GET /drift and the HTML report of a window that is not whole minutes from the pre-aggregates, with the raw numbers', async () => {
+    // After the first test: the backfill is done.
+    const reads = async () => (await svc.metrics.preaggregateReads.get()).values.find((v) => v.labels.source === 'preaggregates')?.value ?? 0;
+    const window = { model: 'srs', from: T0 + HOUR + 29_500, to: T0 + 3 * HOUR - 12_345 };
+    const before = await reads();
+    const response = await fetch(`${svc.url}/v1/models/srs/drift?from=${window.from}&to=${window.to}`);
+    expect(response.status).toBe(200);
+    const report = await response.json();
+    expect(await reads()).toBe(before + 1);
+    const baseline = (await activeBaseline(svc.sql, 'srs'))!;
+    const raw = await computeDrift(svc.sql, baseline, window, { psiThreshold: 0.2, minWindowEvents: 30, maxCategories: 1000 });
+    expect(report.n_events).toBe(raw.n_events);
+    expect(report.n_events).toBe(2 * 600 - 5 - 2);
+    expect(report.data_quality).toEqual(raw.data_quality);
+    for (const f of raw.features) expect(report.features.find((x: { feature: string }) => x.feature === f.feature).metrics).toEqual(f.metrics);
+    const page = await fetch(`${svc.url}/v1/models/srs/report.html?from=${window.from}&to=${window.to}`);
+    expect(page.status).toBe(200);
+    expect(await reads()).toBe(before + 2);
   });
 
   it('gives the features asked for, at the step asked for', async () => {

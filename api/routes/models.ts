@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { computeDrift, type DriftOptions } from '../../analyzers/drift.ts';
 import type { BaselineOptions } from '../../analyzers/baseline.ts';
+import type { Preaggregates } from '../../analyzers/preaggregates.ts';
 import { activeBaseline, segmentBaselines } from '../../store/baselines.ts';
 import { comparePerformance, computePerformance } from '../../analyzers/performance-window.ts';
 import { driftHistory } from '../../store/drift-results.ts';
@@ -33,6 +34,8 @@ export interface ModelRouteOptions {
   baseline: BaselineOptions;
   drift: DriftOptions;
   maxSegments: number;
+  /** The insert-time pre-aggregates (docs/preaggregates.md): a report's binned counts come from them wherever they answer exactly; without it, from raw events. */
+  preaggregates?: Preaggregates;
   /** Counts the firing alerts of the models summary; without it the count is null. */
   alerts?: Pick<AlertEngine, 'active'>;
 }
@@ -131,7 +134,7 @@ export async function modelRoutes(app: FastifyInstance, options: ModelRouteOptio
         const include = { distributions: request.query.include?.includes('distributions') };
         const frozen = { from: iso(baseline.from), to: iso(baseline.to), frozen: true };
         const report = {
-          ...windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift, include)),
+          ...windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift, { ...include, counts: await options.preaggregates?.reader(sql, baseline) })),
           reference: frozen,
           ...(request.query.include?.includes('segment_tags') ? { segment_tags: await segmentTags(sql, model, baseline.baseline_id) } : {}),
         };

@@ -40,7 +40,7 @@ export async function reportRoutes(app: FastifyInstance, options: ModelRouteOpti
       const range = parseRange(request.query.from, request.query.to, options.windowMs);
       const data = await options.gate.run(reply, async (sql) => {
         const baseline = await baselineFor(sql, model, request.query.baseline_id);
-        const report = windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift, { distributions: true }));
+        const report = windowOut(await computeDrift(sql, baseline, { model, ...range }, options.drift, { distributions: true, counts: await options.preaggregates?.reader(sql, baseline) }));
         return {
           report,
           baseline: { baseline_id: baseline.baseline_id, from: iso(baseline.from), to: iso(baseline.to), n_events: baseline.n_events },

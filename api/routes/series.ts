@@ -3,7 +3,6 @@ import type { DriftOptions } from '../../analyzers/drift.ts';
 import { driftSeries } from '../../analyzers/drift-series.ts';
 import type { Preaggregates } from '../../analyzers/preaggregates.ts';
 import { parseDuration } from '../../core/duration.ts';
-import { activeBaseline } from '../../store/baselines.ts';
 import { Errors } from '../errors.ts';
 import type { QueryGate } from '../query-gate.ts';
 import { ErrorResponse, ModelParams } from '../schemas.ts';
@@ -134,7 +133,7 @@ export async function seriesRoutes(app: FastifyInstance, options: SeriesRouteOpt
           );
         }
         // The series of the active baseline is what the scheduler keeps binned; asking for it starts that (once) when no window has yet.
-        if (options.preaggregates && (await activeBaseline(sql, model))?.baseline_id === baseline.baseline_id) await options.preaggregates.ensure(baseline);
+        await options.preaggregates?.ensureIfActive(sql, baseline);
         const series = await driftSeries(sql, options.preaggregates, baseline, { from, to, stepMs, features: names }, { ...options.drift, rawMaxSteps: options.rawMaxSteps });
         const backfill = options.preaggregates ? await options.preaggregates.backfill(baseline) : null;
         return {
