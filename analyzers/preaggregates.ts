@@ -192,7 +192,7 @@ export class Preaggregates {
     const stored = window.storedEvents === undefined ? undefined : window.storedEvents - ends.reduce((n, e) => n + e.inventory.total, 0);
     const { steps, reason } = await this.stepCounts(sql, baseline, { from, to, stepMs: to - from, stored }, undefined, undefined, false);
     if (!steps[0]) return this.raw(reason ?? 'mismatch', 1);
-    const sum = sumBinnedCounts([ends[0], steps[0], ...ends.slice(1)].filter((c) => c !== undefined), cap);
+    const sum = sumBinnedCounts([...ends, steps[0]], cap);
     if (!sum) return this.raw('capped', 1);
     this.deps.metrics.preaggregateReads.inc({ source: 'preaggregates', reason: '' });
     return sum;
