@@ -1,4 +1,4 @@
-import type { CategoryCount, FeatureCount } from '../store/aggregates.ts';
+import { byFeatureThenKind, type CategoryCount, type FeatureCount } from '../store/aggregates.ts';
 import type { BinnedCounts } from './drift.ts';
 
 /** Strings in the engine's order (bytes, as memcmp compares them), which UTF-16 comparison is not past the BMP. */
@@ -55,8 +55,6 @@ export function sumBinnedCounts(parts: readonly BinnedCounts[], cap: number): Bi
     run = i > 0 && sorted[i - 1].feature === sorted[i].feature ? run + 1 : 0;
     if (run < cap) kept.push(sorted[i]);
   }
-  const features = [...presence.values()].sort((a, b) =>
-    a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0,
-  );
+  const features = [...presence.values()].sort(byFeatureThenKind);
   return { inventory: { total, features }, histograms, categories: kept };
 }

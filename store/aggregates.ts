@@ -1,5 +1,5 @@
 import type { Sql } from './sql.ts';
-import { eventsOf, keptByHash, SAMPLE_PER_MILLION, sampledEventsOf, WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
+import { eventsOf, keptByHash, keptOrAll, SAMPLE_PER_MILLION, sampledEventsOf, WINDOW_SQL, windowParams, windowSql, type Window } from './window.ts';
 
 /**
  * The in-database side of drift analysis: every function here aggregates a
@@ -157,9 +157,13 @@ export async function featureInventory(sql: Sql, w: Window): Promise<{ total: nu
     if (r.kind === 'events') total = Number(r.n);
     else features.push({ feature: r.feature, kind: r.kind, n: Number(r.n) });
   }
-  features.sort((a, b) => (a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
+  features.sort(byFeatureThenKind);
   return { total, features };
 }
+
+/** The order of an inventory's features: by name, then kind. */
+export const byFeatureThenKind = (a: FeatureCount, b: FeatureCount) =>
+  a.feature < b.feature ? -1 : a.feature > b.feature ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0;
 
 export interface NumericSummary {
   feature: string;
@@ -320,7 +324,7 @@ export async function ksTests(
          SELECT ${FEATURE_POSITION('f')} AS pos, v AS value, 1 AS sample
          FROM ${sampledEventsOf(w, keepPerMillion)} ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
          -- Every version of an event has its id, so sampling before FINAL merges keeps or drops them together.
-         PREWHERE {keep:UInt64} >= 1000000 OR ${keptByHash('keep')}
+         PREWHERE ${keptOrAll('keep')}
          WHERE ${WINDOW} AND pos > 0
        )
        GROUP BY pos
@@ -358,7 +362,7 @@ const sampledValues = (prefix: string, w: Window) => `
   SELECT f AS feature, v AS value
   FROM ${events(w)}
   ARRAY JOIN ${NUM_KEYS} AS f, ${NUM_VALUES} AS v
-  PREWHERE {${prefix}keep:UInt64} >= 1000000 OR ${keptByHash(`${prefix}keep`)}
+  PREWHERE ${keptOrAll(`${prefix}keep`)}
   WHERE ${windowSql(prefix)} AND f IN (SELECT arrayJoin({${prefix}features:Array(String)}))`;
 
 /** A baseline's sample frozen as one row per value, before schema version 10: (feature, value) rows, none for a newer baseline. */

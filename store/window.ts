@@ -67,6 +67,9 @@ export const SAMPLE_PER_MILLION = 62_500;
  */
 export const keptByHash = (param: string) => `cityHash64(event_id) % 1000000 < {${param}:UInt64}`;
 
+/** keptByHash, or every event without hashing one when `param` is a million or more (a constant the engine folds). */
+export const keptOrAll = (param: string) => `{${param}:UInt64} >= 1000000 OR ${keptByHash(param)}`;
+
 /** The FROM source of a read that keeps `keepPerMillion` of the window's events by the hash of their ids. */
 export const sampledEventsOf = (w: Window, keepPerMillion: number) =>
   w.sample && keepPerMillion <= SAMPLE_PER_MILLION ? (w.sample === 'unique' ? 'events_sample' : 'events_sample FINAL') : eventsOf(w);
